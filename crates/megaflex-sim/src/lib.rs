@@ -1,1 +1,254 @@
+//! A local simulator of the Megaport API, for tests, demos and trying
+//! megaflex without an account.
+//!
+//! One listener serves the OAuth2 token endpoint (`/oauth2/token`), the API
+//! (`/v2/...`, `/v3/...`, `/ens/v1/...`) and an admin API (`/_sim/...`). It
+//! is an independent implementation of the contract: it depends on
+//! `megaport-types` only, never on the `megaport` client, so a client bug is
+//! never "confirmed" by its own server.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let sim = megaflex_sim::spawn(megaflex_sim::SimConfig::default()).await?;
+//! println!("API at {}, token URL {}", sim.base_url(), sim.token_url());
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
 
+mod admin;
+mod auth;
+mod clock;
+mod default_world;
+mod faults;
+mod http;
+mod limits;
+mod pricing;
+mod products;
+mod servicenow;
+mod state;
+mod status_api;
+mod telemetry;
+mod world;
+mod world_state;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use megaport_types::EpochMillis;
+
+pub use admin::Stats;
+pub use clock::SimClock;
+pub use default_world::{BLOG_VXC_UID, DEFAULT_SERVICENOW_PASSWORD, DEFAULT_SERVICENOW_USER, default_world};
+pub use faults::Fault;
+pub use state::{LimitMode, SimState, UpdateRecord};
+pub use world::{Company, EndSpec, PortSpec, ServiceNowUser, VxcSpec, WorldFile};
+
+/// API key the simulator accepts unless told otherwise.
+pub const DEFAULT_ACCESS_KEY: &str = "megaflex-sim-key";
+/// API secret the simulator accepts unless told otherwise.
+pub const DEFAULT_SECRET_KEY: &str = "megaflex-sim-secret";
+/// Where `megaflex sim` listens unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8480";
+
+/// Everything the simulator can be told at start.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Accepted API key.
+    pub access_key: String,
+    /// Accepted API secret.
+    pub secret_key: String,
+    /// Token lifetime in seconds (300..=86400, as Megaport API keys allow).
+    pub token_ttl_secs: u64,
+    /// How limits are enforced.
+    pub limits: LimitMode,
+    /// Requests allowed per client IP per window (Megaport: 500).
+    pub requests_per_window: u32,
+    /// The rolling window in seconds (Megaport: 300).
+    pub request_window_secs: u32,
+    /// Minimum seconds between two updates of one service (Megaport: 300).
+    pub update_interval_secs: u32,
+    /// Updates allowed per service per calendar month, UTC (Megaport: 100).
+    pub updates_per_month: u32,
+    /// Simulated seconds a VXC reads CONFIGURED after an update.
+    pub configured_secs: f64,
+    /// Simulated seconds per real second.
+    pub clock_scale: f64,
+    /// Simulated start time (default: now).
+    pub start: Option<EpochMillis>,
+    /// The account.
+    pub world: WorldFile,
+    /// Extra ServiceNow users `(user, password)` besides the world's.
+    pub extra_servicenow_users: Vec<(String, String)>,
+    /// Seed for trace ids, tokens and fractional faults.
+    pub seed: u64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            access_key: DEFAULT_ACCESS_KEY.to_owned(),
+            secret_key: DEFAULT_SECRET_KEY.to_owned(),
+            token_ttl_secs: 86_400,
+            limits: LimitMode::Strict,
+            requests_per_window: 500,
+            request_window_secs: 300,
+            update_interval_secs: 300,
+            updates_per_month: 100,
+            configured_secs: 3.0,
+            clock_scale: 1.0,
+            start: None,
+            world: default_world(EpochMillis::now()),
+            extra_servicenow_users: Vec::new(),
+            seed: 42,
+        }
+    }
+}
+
+impl SimConfig {
+    /// Checks ranges; the message says what to change.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(300..=86_400).contains(&self.token_ttl_secs) {
+            return Err(format!("token TTL {} s is outside 300..=86400 (5 minutes to 24 hours)", self.token_ttl_secs));
+        }
+        if self.access_key.is_empty() || self.secret_key.is_empty() {
+            return Err("the access key and secret must not be empty".into());
+        }
+        if !(self.clock_scale.is_finite() && self.clock_scale >= 0.0) {
+            return Err(format!("clock scale {} must be a number >= 0", self.clock_scale));
+        }
+        self.world.validate()
+    }
+}
+
+async fn get_v2_product(
+    State(state): State<SimState>,
+    Path(rest): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, http::ApiError> {
+    let parts: Vec<&str> = rest.split('/').collect();
+    match parts.as_slice() {
+        [uid] => products::get(State(state), Path((*uid).to_owned())).await,
+        [kind, uid, "telemetry"] => telemetry::telemetry(&state, kind, uid, &params),
+        [uid, "rating", year, month] => pricing::rating(&state, uid, year, month, &params),
+        _ => Err(http::ApiError::new(StatusCode::NOT_FOUND, format!("No API route for GET /v2/product/{rest}"))),
+    }
+}
+
+async fn put_v2_product(State(state): State<SimState>, Path(rest): Path<String>, body: Bytes) -> Result<Response, http::ApiError> {
+    products::put_v2(State(state), Path(rest), body).await
+}
+
+/// The whole simulator as an axum router (tests can `oneshot` it).
+pub fn app(state: SimState) -> Router {
+    let api = Router::new()
+        .route("/v2/products", get(products::list))
+        .route("/v2/product/{*rest}", get(get_v2_product).put(put_v2_product))
+        .route("/v3/product/vxc/{uid}", put(products::put_vxc_v3))
+        .route("/v3/locations", get(status_api::locations))
+        .route("/ens/v1/status/maintenance", get(status_api::maintenance))
+        .route("/ens/v1/status/outage", get(status_api::outages))
+        .fallback(http::no_route)
+        .layer(from_fn_with_state(state.clone(), http::api_layer));
+    let token = Router::new()
+        .route("/oauth2/token", post(auth::token))
+        .layer(from_fn_with_state(state.clone(), http::token_layer));
+    let admin = Router::new()
+        .route("/_sim/stats", get(admin::stats))
+        .route("/_sim/clock", get(admin::get_clock).post(admin::post_clock))
+        .route("/_sim/faults", get(admin::get_faults).post(admin::post_fault).delete(admin::clear_faults))
+        .route("/_sim/tokens/revoke", post(admin::revoke_tokens))
+        .route("/_sim/limits", post(admin::post_limits))
+        .route("/_sim/services/{uid}/updates", post(admin::seed_updates))
+        .route("/_sim/world", get(admin::world))
+        .route("/_sim/reset", post(admin::reset));
+    Router::new().merge(token).merge(admin).merge(api).with_state(state)
+}
+
+/// A running simulator. Dropping it shuts the server down.
+#[derive(Debug)]
+pub struct SimHandle {
+    addr: SocketAddr,
+    state: SimState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SimHandle {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// `http://ADDR` (the API base URL).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    /// `http://ADDR/oauth2/token`.
+    pub fn token_url(&self) -> String {
+        format!("http://{}/oauth2/token", self.addr)
+    }
+    /// The live state (clock, stats, world).
+    pub fn state(&self) -> &SimState {
+        &self.state
+    }
+    /// Stops accepting connections and waits for the server task to end.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Binds `127.0.0.1:0` and serves the simulator in the background.
+pub async fn spawn(config: SimConfig) -> std::io::Result<SimHandle> {
+    spawn_on("127.0.0.1:0".parse().expect("static address"), config).await
+}
+
+/// Binds `addr` and serves the simulator in the background.
+pub async fn spawn_on(addr: SocketAddr, config: SimConfig) -> std::io::Result<SimHandle> {
+    config.validate().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let state = SimState::new(config);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let router = app(state.clone());
+    let task = tokio::spawn(async move {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, service)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "simulator server stopped with an error");
+        }
+    });
+    Ok(SimHandle { addr, state, shutdown: Some(tx), task: Some(task) })
+}
+
+/// Serves on an already-bound listener until `shutdown` resolves (used by
+/// `megaflex sim`).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: SimState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,152 @@
+//! Fault injection: make the next N requests (or a fraction of requests) on
+//! a route fail with a status, slow down, or revoke every token.
+
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::http::ApiError;
+use crate::state::{Counters, SimState, lock};
+
+/// A fault rule, as posted to `/_sim/faults`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub struct Fault {
+    /// Only this method (any if absent).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Only paths starting with this (any if absent), e.g. `/v3/product/vxc/`.
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    /// Answer with this status (e.g. 429, 500, 503) instead of serving.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// `Retry-After` seconds to send with the status.
+    #[serde(default)]
+    pub retry_after_secs: Option<u64>,
+    /// Added latency before answering, in (real) milliseconds.
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+    /// Revoke every issued token when this fault fires.
+    #[serde(default)]
+    pub revoke_tokens: bool,
+    /// Fire for the next `count` matching requests...
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// ...or for this fraction (0..=1) of matching requests.
+    #[serde(default)]
+    pub fraction: Option<f64>,
+    /// Apply the fault after the request was processed (the change is made
+    /// but the client sees the failure): an ambiguous failure.
+    #[serde(default)]
+    pub after_processing: bool,
+}
+
+impl Fault {
+    fn matches(&self, method: &Method, path: &str) -> bool {
+        self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
+            && self.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.status.is_none() && self.latency_ms.is_none() && !self.revoke_tokens {
+            return Err("a fault needs at least one of status, latency_ms or revoke_tokens".into());
+        }
+        if let Some(s) = self.status
+            && StatusCode::from_u16(s).is_err()
+        {
+            return Err(format!("status {s} is not an HTTP status"));
+        }
+        if self.count.is_none() && self.fraction.is_none() {
+            return Err("a fault needs count (next N requests) or fraction (0..1 of requests)".into());
+        }
+        if let Some(f) = self.fraction
+            && !(0.0..=1.0).contains(&f)
+        {
+            return Err(format!("fraction {f} must be between 0 and 1"));
+        }
+        Ok(())
+    }
+}
+
+/// What fired for one request.
+#[derive(Debug, Default)]
+struct Fired {
+    status: Option<(u16, Option<u64>)>,
+    latency_ms: u64,
+    revoke: bool,
+    after: bool,
+}
+
+fn pick(state: &SimState, method: &Method, path: &str) -> Option<Fired> {
+    let mut faults = lock(&state.0.faults);
+    let mut fired: Option<Fired> = None;
+    let mut exhausted = Vec::new();
+    for (i, f) in faults.iter_mut().enumerate() {
+        if !f.matches(method, path) {
+            continue;
+        }
+        let hit = match (f.count.as_mut(), f.fraction) {
+            (Some(n), _) if *n > 0 => {
+                *n -= 1;
+                if *n == 0 {
+                    exhausted.push(i);
+                }
+                true
+            }
+            (_, Some(fr)) => state.random_f64() < fr,
+            _ => false,
+        };
+        if hit {
+            let out = fired.get_or_insert_with(Fired::default);
+            out.latency_ms += f.latency_ms.unwrap_or(0);
+            out.revoke |= f.revoke_tokens;
+            out.after |= f.after_processing;
+            if out.status.is_none() {
+                out.status = f.status.map(|s| (s, f.retry_after_secs));
+            }
+        }
+    }
+    for i in exhausted.into_iter().rev() {
+        if faults[i].fraction.is_none() {
+            faults.remove(i);
+        }
+    }
+    fired
+}
+
+fn error_for(status: u16, retry_after: Option<u64>) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let message = match status {
+        429 => "Too many requests: injected by the simulator".to_owned(),
+        503 => "Service unavailable: the API is under maintenance (injected by the simulator)".to_owned(),
+        _ => format!("Injected failure {status} from the simulator"),
+    };
+    let mut err = ApiError::new(code, message);
+    err.retry_after_secs = retry_after;
+    err.into_response()
+}
+
+/// What a fault does to one request.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Answer with this instead of serving.
+    Instead(Response),
+    /// Serve (the change happens), then answer with this instead.
+    After(Response),
+}
+
+/// Applies matching faults to a request about to be served.
+pub(crate) async fn apply(state: &SimState, method: &Method, path: &str) -> Option<Outcome> {
+    let fired = pick(state, method, path)?;
+    Counters::bump(&state.0.counters.faults_injected);
+    if fired.latency_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(fired.latency_ms)).await;
+    }
+    if fired.revoke {
+        lock(&state.0.tokens).clear();
+    }
+    let (status, retry_after) = fired.status?;
+    let resp = error_for(status, retry_after);
+    Some(if fired.after { Outcome::After(resp) } else { Outcome::Instead(resp) })
+}
