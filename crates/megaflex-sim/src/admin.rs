@@ -19,9 +19,10 @@ fn admin_error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Response> {
+fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Box<Response>> {
     let text = if body.is_empty() { &b"{}"[..] } else { &body[..] };
-    serde_json::from_slice(text).map_err(|e| admin_error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))
+    serde_json::from_slice(text)
+        .map_err(|e| Box::new(admin_error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}"))))
 }
 
 /// `GET /_sim/stats`.
@@ -111,7 +112,7 @@ pub(crate) async fn get_clock(State(state): State<SimState>) -> Response {
 pub(crate) async fn post_clock(State(state): State<SimState>, body: Bytes) -> Response {
     let req: ClockRequest = match parse(&body) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     if let Some(ms) = req.set_ms {
         state.clock().set(megaport_types::EpochMillis::from_millis(ms));
@@ -139,7 +140,7 @@ pub(crate) async fn get_faults(State(state): State<SimState>) -> Response {
 pub(crate) async fn post_fault(State(state): State<SimState>, body: Bytes) -> Response {
     let fault: Fault = match parse(&body) {
         Ok(f) => f,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     if let Err(msg) = fault.validate() {
         return admin_error(StatusCode::BAD_REQUEST, msg);
@@ -175,7 +176,7 @@ pub(crate) async fn post_limits(State(state): State<SimState>, body: Bytes) -> R
             state.set_limit_mode(r.mode);
             ok_json(&serde_json::json!({ "mode": r.mode }))
         }
-        Err(e) => e,
+        Err(e) => *e,
     }
 }
 
@@ -193,7 +194,7 @@ struct SeedUpdates {
 pub(crate) async fn seed_updates(State(state): State<SimState>, Path(uid): Path<String>, body: Bytes) -> Response {
     let req: SeedUpdates = match parse(&body) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let now = state.now().as_millis();
     let at = req.at_ms.unwrap_or_else(|| month_bounds(now).0);

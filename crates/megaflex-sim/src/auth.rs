@@ -63,5 +63,8 @@ pub(crate) async fn token(
         tokens.insert(token.clone(), now + (ttl as i64) * 1000);
     }
     Counters::bump(&state.0.counters.tokens_issued);
-    json_response(StatusCode::OK, &TokenResponse { access_token: token, token_type: "Bearer".to_owned(), expires_in: ttl })
+    json_response(
+        StatusCode::OK,
+        &TokenResponse { access_token: token, token_type: "Bearer".to_owned(), expires_in: ttl },
+    )
 }

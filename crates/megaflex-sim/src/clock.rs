@@ -63,10 +63,12 @@ impl SimClock {
         self.anchor.lock().unwrap_or_else(|e| e.into_inner()).scale
     }
 
-    /// How long `sim_ms` of simulated time takes in real time.
+    /// How long `sim_ms` of simulated time takes in real time. A frozen
+    /// clock (scale 0) only moves when told to, so simulated time is returned.
     pub fn real_duration(&self, sim_ms: i64) -> std::time::Duration {
-        let scale = self.scale().max(1e-9);
-        std::time::Duration::from_secs_f64((sim_ms.max(0) as f64 / 1000.0) / scale)
+        let scale = self.scale();
+        let secs = sim_ms.max(0) as f64 / 1000.0;
+        std::time::Duration::from_secs_f64(if scale > 0.0 { secs / scale } else { secs })
     }
 }
 

@@ -30,7 +30,10 @@ fn location(id: i64, name: &str, metro: &str, country: &str, market: &str, stree
             country: Some(country.to_owned()),
             ..Address::default()
         }),
-        data_centre: Some(DataCentre { id: Some(id * 10), name: Some(name.split(' ').next().unwrap_or(name).to_owned()) }),
+        data_centre: Some(DataCentre {
+            id: Some(id * 10),
+            name: Some(name.split(' ').next().unwrap_or(name).to_owned()),
+        }),
         diversity_zones: Some(serde_json::json!({
             "red": {"mcrSpeedMbps": [1000, 2500, 5000, 10000], "megaportSpeedMbps": [1000, 10000, 100000], "mveMaxCpuCoreCount": null, "mveAvailable": true},
             "blue": {"mcrSpeedMbps": [1000, 2500, 5000, 10000], "megaportSpeedMbps": [1000, 10000, 100000], "mveMaxCpuCoreCount": null, "mveAvailable": true}
@@ -58,7 +61,16 @@ fn port(uid: &str, id: i64, name: &str, speed: u32, location_id: i64, zone: &str
 }
 
 #[allow(clippy::too_many_arguments)]
-fn vxc(uid: &str, id: i64, name: &str, rate: u32, a: (&str, i32), b: (&str, i32), band: DistanceBand, status: ProvisioningStatus) -> VxcSpec {
+fn vxc(
+    uid: &str,
+    id: i64,
+    name: &str,
+    rate: u32,
+    a: (&str, i32),
+    b: (&str, i32),
+    band: DistanceBand,
+    status: ProvisioningStatus,
+) -> VxcSpec {
     VxcSpec {
         uid: uid.to_owned(),
         product_id: id,
@@ -99,11 +111,29 @@ pub fn default_world(now: EpochMillis) -> WorldFile {
     use DistanceBand::{Interzone, Metro, Zone};
     use ProvisioningStatus::{Cancelled, Configured, Decommissioned, Live};
 
-    let mut blog = vxc(BLOG_VXC_UID, 85050, "COMPANY-CORE-B1-M1-Megaport-10M (BW:variable)", 10, (BNE, 1200), (MEL, 1200), Interzone, Live);
+    let mut blog = vxc(
+        BLOG_VXC_UID,
+        85050,
+        "COMPANY-CORE-B1-M1-Megaport-10M (BW:variable)",
+        10,
+        (BNE, 1200),
+        (MEL, 1200),
+        Interzone,
+        Live,
+    );
     blog.secondary_name = Some("COMPANY-CORE-PToP-B1-M1-Megaport-10M".to_owned());
     blog.create_date = Some(EpochMillis::from_millis(1_619_501_558_536));
 
-    let mut pending = vxc("7a1b2c3d-000b-4e5f-9a0b-c1d2e3f4a50b", 85061, "PARTNER-SYD-SIN-50M", 50, (SYD, 1610), (SIN, 1610), Interzone, Live);
+    let mut pending = vxc(
+        "7a1b2c3d-000b-4e5f-9a0b-c1d2e3f4a50b",
+        85061,
+        "PARTNER-SYD-SIN-50M",
+        50,
+        (SYD, 1610),
+        (SIN, 1610),
+        Interzone,
+        Live,
+    );
     pending.approval = Some(VxcApproval {
         status: Some("PENDING".to_owned()),
         message: Some("Speed change awaiting approval by the B-End owner".to_owned()),
@@ -111,7 +141,16 @@ pub fn default_world(now: EpochMillis) -> WorldFile {
         kind: Some("SPEED_CHANGE".to_owned()),
         new_speed_mbps: Some(100),
     });
-    let mut locked = vxc("7a1b2c3d-000c-4e5f-9a0b-c1d2e3f4a50c", 85062, "COMPANY-MEL-DR-REPLICATION-200M", 200, (MEL, 1700), (MEL_DR, 1700), Metro, Live);
+    let mut locked = vxc(
+        "7a1b2c3d-000c-4e5f-9a0b-c1d2e3f4a50c",
+        85062,
+        "COMPANY-MEL-DR-REPLICATION-200M",
+        200,
+        (MEL, 1700),
+        (MEL_DR, 1700),
+        Metro,
+        Live,
+    );
     locked.locked = true;
 
     let mut mcr = port(MCR_SYD, 70007, "COMPANY-MCR-SYD", 5000, 2, "red");
@@ -152,20 +191,128 @@ pub fn default_world(now: EpochMillis) -> WorldFile {
         ],
         vxcs: vec![
             blog,
-            vxc("7a1b2c3d-0002-4e5f-9a0b-c1d2e3f4a502", 85051, "COMPANY-CORE-B1-SY1-1G", 1000, (BNE, 1300), (SYD, 1300), Interzone, Live),
-            vxc("7a1b2c3d-0003-4e5f-9a0b-c1d2e3f4a503", 85052, "COMPANY-CORE-M1-SY1-1G", 1000, (MEL, 1301), (SYD, 1301), Interzone, Live),
-            vxc("7a1b2c3d-0004-4e5f-9a0b-c1d2e3f4a504", 85053, "COMPANY-CORE-B1-M1-PRIMARY-2G", 2000, (BNE, 1100), (MEL, 1100), Interzone, Live),
-            vxc("7a1b2c3d-0005-4e5f-9a0b-c1d2e3f4a505", 85054, "COMPANY-MEL-M1-ME1-500M", 500, (MEL, 1400), (MEL_DR, 1400), Metro, Live),
-            vxc("7a1b2c3d-0006-4e5f-9a0b-c1d2e3f4a506", 85055, "COMPANY-PER-P1-SY1-200M", 200, (PER, 1500), (SYD, 1500), Interzone, Live),
-            vxc("7a1b2c3d-0007-4e5f-9a0b-c1d2e3f4a507", 85056, "COMPANY-SYD-SG1-100M", 100, (SYD, 1600), (SIN, 1600), Interzone, Configured),
-            vxc("7a1b2c3d-0008-4e5f-9a0b-c1d2e3f4a508", 85057, "COMPANY-MCR-SY1-TO-B1", 500, (MCR_SYD, 100), (BNE, 1800), Interzone, Live),
-            vxc("7a1b2c3d-0009-4e5f-9a0b-c1d2e3f4a509", 85058, "COMPANY-MCR-SY1-TO-M1", 500, (MCR_SYD, 101), (MEL, 1801), Interzone, Live),
-            vxc("7a1b2c3d-000a-4e5f-9a0b-c1d2e3f4a50a", 85059, "COMPANY-MCR-SY1-LOCAL-1G", 1000, (MCR_SYD, 102), (SYD, 1802), Metro, Live),
+            vxc(
+                "7a1b2c3d-0002-4e5f-9a0b-c1d2e3f4a502",
+                85051,
+                "COMPANY-CORE-B1-SY1-1G",
+                1000,
+                (BNE, 1300),
+                (SYD, 1300),
+                Interzone,
+                Live,
+            ),
+            vxc(
+                "7a1b2c3d-0003-4e5f-9a0b-c1d2e3f4a503",
+                85052,
+                "COMPANY-CORE-M1-SY1-1G",
+                1000,
+                (MEL, 1301),
+                (SYD, 1301),
+                Interzone,
+                Live,
+            ),
+            vxc(
+                "7a1b2c3d-0004-4e5f-9a0b-c1d2e3f4a504",
+                85053,
+                "COMPANY-CORE-B1-M1-PRIMARY-2G",
+                2000,
+                (BNE, 1100),
+                (MEL, 1100),
+                Interzone,
+                Live,
+            ),
+            vxc(
+                "7a1b2c3d-0005-4e5f-9a0b-c1d2e3f4a505",
+                85054,
+                "COMPANY-MEL-M1-ME1-500M",
+                500,
+                (MEL, 1400),
+                (MEL_DR, 1400),
+                Metro,
+                Live,
+            ),
+            vxc(
+                "7a1b2c3d-0006-4e5f-9a0b-c1d2e3f4a506",
+                85055,
+                "COMPANY-PER-P1-SY1-200M",
+                200,
+                (PER, 1500),
+                (SYD, 1500),
+                Interzone,
+                Live,
+            ),
+            vxc(
+                "7a1b2c3d-0007-4e5f-9a0b-c1d2e3f4a507",
+                85056,
+                "COMPANY-SYD-SG1-100M",
+                100,
+                (SYD, 1600),
+                (SIN, 1600),
+                Interzone,
+                Configured,
+            ),
+            vxc(
+                "7a1b2c3d-0008-4e5f-9a0b-c1d2e3f4a508",
+                85057,
+                "COMPANY-MCR-SY1-TO-B1",
+                500,
+                (MCR_SYD, 100),
+                (BNE, 1800),
+                Interzone,
+                Live,
+            ),
+            vxc(
+                "7a1b2c3d-0009-4e5f-9a0b-c1d2e3f4a509",
+                85058,
+                "COMPANY-MCR-SY1-TO-M1",
+                500,
+                (MCR_SYD, 101),
+                (MEL, 1801),
+                Interzone,
+                Live,
+            ),
+            vxc(
+                "7a1b2c3d-000a-4e5f-9a0b-c1d2e3f4a50a",
+                85059,
+                "COMPANY-MCR-SY1-LOCAL-1G",
+                1000,
+                (MCR_SYD, 102),
+                (SYD, 1802),
+                Metro,
+                Live,
+            ),
             pending,
             locked,
-            vxc("7a1b2c3d-000d-4e5f-9a0b-c1d2e3f4a50d", 85063, "OLD-BNE-SYD-TEST-50M", 50, (BNE, 1900), (SYD, 1900), Zone, Cancelled),
-            vxc("7a1b2c3d-000e-4e5f-9a0b-c1d2e3f4a50e", 85064, "OLD-SYD-1G-MIGRATION", 100, (OLD_SYD, 1901), (SYD, 1901), Metro, Decommissioned),
-            vxc("7a1b2c3d-000f-4e5f-9a0b-c1d2e3f4a50f", 85065, "OLD-PER-MEL-TRIAL-20M", 20, (PER, 1902), (MEL, 1902), Interzone, Decommissioned),
+            vxc(
+                "7a1b2c3d-000d-4e5f-9a0b-c1d2e3f4a50d",
+                85063,
+                "OLD-BNE-SYD-TEST-50M",
+                50,
+                (BNE, 1900),
+                (SYD, 1900),
+                Zone,
+                Cancelled,
+            ),
+            vxc(
+                "7a1b2c3d-000e-4e5f-9a0b-c1d2e3f4a50e",
+                85064,
+                "OLD-SYD-1G-MIGRATION",
+                100,
+                (OLD_SYD, 1901),
+                (SYD, 1901),
+                Metro,
+                Decommissioned,
+            ),
+            vxc(
+                "7a1b2c3d-000f-4e5f-9a0b-c1d2e3f4a50f",
+                85065,
+                "OLD-PER-MEL-TRIAL-20M",
+                20,
+                (PER, 1902),
+                (MEL, 1902),
+                Interzone,
+                Decommissioned,
+            ),
         ],
         maintenance: vec![
             MaintenanceEvent {

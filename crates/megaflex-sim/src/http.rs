@@ -36,7 +36,11 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, format!("Could not find a service with UID {uid}"))
     }
     pub(crate) fn too_many(message: impl Into<String>, retry_after_secs: u64) -> Self {
-        Self { status: StatusCode::TOO_MANY_REQUESTS, message: message.into(), retry_after_secs: Some(retry_after_secs.max(1)) }
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: message.into(),
+            retry_after_secs: Some(retry_after_secs.max(1)),
+        }
     }
 }
 
@@ -89,9 +93,7 @@ fn finish(state: &SimState, mut resp: Response, trace_id: &str) -> Response {
 }
 
 fn client_ip(req: &Request) -> IpAddr {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |ci| ci.0.ip())
+    req.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |ci| ci.0.ip())
 }
 
 /// Counts the request in the client's rolling window; `Err` when strict mode

@@ -140,7 +140,11 @@ async fn get_v2_product(
     }
 }
 
-async fn put_v2_product(State(state): State<SimState>, Path(rest): Path<String>, body: Bytes) -> Result<Response, http::ApiError> {
+async fn put_v2_product(
+    State(state): State<SimState>,
+    Path(rest): Path<String>,
+    body: Bytes,
+) -> Result<Response, http::ApiError> {
     products::put_v2(State(state), Path(rest), body).await
 }
 

@@ -41,7 +41,13 @@ fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 
-pub(crate) fn rating(state: &SimState, uid: &str, year: &str, month: &str, params: &[(String, String)]) -> Result<Response, ApiError> {
+pub(crate) fn rating(
+    state: &SimState,
+    uid: &str,
+    year: &str,
+    month: &str,
+    params: &[(String, String)],
+) -> Result<Response, ApiError> {
     let new_speed = params
         .iter()
         .find(|(k, _)| k == "newSpeed")
@@ -50,7 +56,8 @@ pub(crate) fn rating(state: &SimState, uid: &str, year: &str, month: &str, param
         .parse::<u32>()
         .map_err(|_| ApiError::bad_request("Invalid newSpeed: expected a positive whole number of Mbps"))?;
     let year: i16 = year.parse().map_err(|_| ApiError::bad_request(format!("Invalid year {year:?}")))?;
-    let month: i8 = month.parse().map_err(|_| ApiError::bad_request(format!("Invalid month {month:?}: expected 1-12")))?;
+    let month: i8 =
+        month.parse().map_err(|_| ApiError::bad_request(format!("Invalid month {month:?}: expected 1-12")))?;
     let start = jiff::civil::date(year, month.clamp(1, 12), 1);
     if !(1..=12).contains(&month) {
         return Err(ApiError::bad_request(format!("Invalid month {month}: expected 1-12")));
@@ -63,7 +70,9 @@ pub(crate) fn rating(state: &SimState, uid: &str, year: &str, month: &str, param
     let (_, month_end) = month_bounds(month_start);
     let now = state.now().as_millis();
     if month_end <= now {
-        return Err(ApiError::bad_request(format!("Cannot price a speed change in {year}-{month:02}: that month is over")));
+        return Err(ApiError::bad_request(format!(
+            "Cannot price a speed change in {year}-{month:02}: that month is over"
+        )));
     }
     let world = lock(&state.0.world);
     let i = match world.find(uid) {

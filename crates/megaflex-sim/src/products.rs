@@ -27,7 +27,9 @@ pub(crate) async fn list(State(state): State<SimState>, Query(q): Query<ListQuer
     let world = lock(&state.0.world);
     let data: Vec<_> = (0..world.ports.len())
         .map(|i| world.render_port(i, now, true))
-        .filter(|p| q.provisioning_status.as_deref().is_none_or(|s| p.provisioning_status.as_str().eq_ignore_ascii_case(s)))
+        .filter(|p| {
+            q.provisioning_status.as_deref().is_none_or(|s| p.provisioning_status.as_str().eq_ignore_ascii_case(s))
+        })
         .collect();
     ok_json(&Envelope::new(format!("Found {} Products", data.len()), data))
 }
@@ -73,25 +75,44 @@ fn parse_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ApiError>
 }
 
 /// `PUT /v3/product/vxc/{uid}` (current).
-pub(crate) async fn put_vxc_v3(State(state): State<SimState>, Path(uid): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn put_vxc_v3(
+    State(state): State<SimState>,
+    Path(uid): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     update_vxc(&state, &uid, &body, "/v3/product/vxc")
 }
 
 /// `PUT /v2/product/{uid}` (the seed blog's form) and `PUT /v2/product/{type}/{uid}`.
-pub(crate) async fn put_v2(State(state): State<SimState>, Path(rest): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn put_v2(
+    State(state): State<SimState>,
+    Path(rest): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let parts: Vec<&str> = rest.split('/').collect();
     match parts.as_slice() {
         [uid] => {
             check_uid(uid)?;
             let is_vxc = matches!(lock(&state.0.world).find(uid), Some(Found::Vxc(_)));
-            if is_vxc { update_vxc(&state, uid, &body, "/v2/product") } else { modify_product(&state, uid, &body, None) }
+            if is_vxc {
+                update_vxc(&state, uid, &body, "/v2/product")
+            } else {
+                modify_product(&state, uid, &body, None)
+            }
         }
         [kind, uid] => {
             check_uid(uid)?;
             match *kind {
                 "vxc" => update_vxc(&state, uid, &body, "/v2/product/vxc"),
-                "megaport" | "mcr2" | "mve" => modify_product(&state, uid, &body, Some(ProductType::parse(if *kind == "megaport" { "MEGAPORT" } else { kind }))),
-                other => Err(ApiError::bad_request(format!("Unknown product type {other:?} in path: use vxc, megaport, mcr2 or mve"))),
+                "megaport" | "mcr2" | "mve" => modify_product(
+                    &state,
+                    uid,
+                    &body,
+                    Some(ProductType::parse(if *kind == "megaport" { "MEGAPORT" } else { kind })),
+                ),
+                other => Err(ApiError::bad_request(format!(
+                    "Unknown product type {other:?} in path: use vxc, megaport, mcr2 or mve"
+                ))),
             }
         }
         _ => Err(ApiError::new(StatusCode::NOT_FOUND, format!("No API route for PUT /v2/product/{rest}"))),
@@ -143,7 +164,9 @@ fn update_vxc(state: &SimState, uid: &str, body: &Bytes, path: &str) -> Result<R
     }
     if let Some(rate) = update.rate_limit_mbps {
         if rate <= 0 {
-            return Err(ApiError::bad_request(format!("Invalid rateLimit {rate}: the rate limit must be a positive number of Mbps")));
+            return Err(ApiError::bad_request(format!(
+                "Invalid rateLimit {rate}: the rate limit must be a positive number of Mbps"
+            )));
         }
         if rate > i64::from(v.spec.maximum_rate_mbps) {
             return Err(ApiError::bad_request(format!(
@@ -171,7 +194,9 @@ fn update_vxc(state: &SimState, uid: &str, body: &Bytes, path: &str) -> Result<R
     if let Some(term) = update.term
         && !VALID_TERMS.contains(&term)
     {
-        return Err(ApiError::bad_request(format!("Invalid term {term}: valid terms are 1, 12, 24, 36, 48 and 60 months")));
+        return Err(ApiError::bad_request(format!(
+            "Invalid term {term}: valid terms are 1, 12, 24, 36, 48 and 60 months"
+        )));
     }
     if let Some(name) = &update.name
         && (name.trim().is_empty() || name.len() > 255)
@@ -183,16 +208,24 @@ fn update_vxc(state: &SimState, uid: &str, body: &Bytes, path: &str) -> Result<R
     {
         return Err(ApiError::bad_request("Invalid costCentre: at most 255 characters"));
     }
-    for (label, target) in [("aEndProductUid", &update.a_end_product_uid), ("bEndProductUid", &update.b_end_product_uid)] {
+    for (label, target) in
+        [("aEndProductUid", &update.a_end_product_uid), ("bEndProductUid", &update.b_end_product_uid)]
+    {
         if let Some(target) = target {
             match world.port_by_uid(target.as_str()) {
                 Some(p) if p.spec.status.is_active() => {}
-                Some(_) => return Err(ApiError::bad_request(format!("Invalid {label}: service {target} is not active"))),
-                None => return Err(ApiError::bad_request(format!("Invalid {label}: Could not find a service with UID {target}"))),
+                Some(_) => {
+                    return Err(ApiError::bad_request(format!("Invalid {label}: service {target} is not active")));
+                }
+                None => {
+                    return Err(ApiError::bad_request(format!(
+                        "Invalid {label}: Could not find a service with UID {target}"
+                    )));
+                }
             }
         }
     }
-    if update.is_approved.is_some() && !world.vxcs[i].spec.approval.as_ref().is_some_and(|a| a.status.is_some()) {
+    if update.is_approved.is_some() && world.vxcs[i].spec.approval.as_ref().is_none_or(|a| a.status.is_none()) {
         return Err(ApiError::bad_request(format!("Service {uid} has no pending approval")));
     }
 
@@ -230,7 +263,9 @@ fn update_vxc(state: &SimState, uid: &str, body: &Bytes, path: &str) -> Result<R
     if let Some(term) = update.term {
         v.spec.contract_term_months = term;
     }
-    for (vlan, alloc, end) in [(update.a_end_vlan, a_alloc, &mut v.spec.a_end), (update.b_end_vlan, b_alloc, &mut v.spec.b_end)] {
+    for (vlan, alloc, end) in
+        [(update.a_end_vlan, a_alloc, &mut v.spec.a_end), (update.b_end_vlan, b_alloc, &mut v.spec.b_end)]
+    {
         match vlan {
             Some(-1) => end.vlan = None,
             Some(0) => end.vlan = alloc,
@@ -258,7 +293,12 @@ fn update_vxc(state: &SimState, uid: &str, body: &Bytes, path: &str) -> Result<R
     if moved {
         world.rebuild_index();
     }
-    lock(&state.0.updates).push(UpdateRecord { product_uid: uid.to_owned(), rate_limit: Some(rate_after), at: now_ms, path: path.to_owned() });
+    lock(&state.0.updates).push(UpdateRecord {
+        product_uid: uid.to_owned(),
+        rate_limit: Some(rate_after),
+        at: now_ms,
+        path: path.to_owned(),
+    });
     let data = world.render_vxc(i, now);
     Ok(ok_json(&Envelope::new(format!("VXC {product_id} has been updated"), data)))
 }
@@ -272,7 +312,12 @@ struct ProductModify {
     rate_limit: Option<i64>,
 }
 
-fn modify_product(state: &SimState, uid: &str, body: &Bytes, path_type: Option<ProductType>) -> Result<Response, ApiError> {
+fn modify_product(
+    state: &SimState,
+    uid: &str,
+    body: &Bytes,
+    path_type: Option<ProductType>,
+) -> Result<Response, ApiError> {
     let update: ProductModify = parse_body(body)?;
     let now = state.now();
     let now_ms = now.as_millis();
@@ -298,12 +343,16 @@ fn modify_product(state: &SimState, uid: &str, body: &Bytes, path_type: Option<P
         return Err(ApiError::bad_request(format!("Service {uid} is {} and cannot be updated", spec.status)));
     }
     if spec.locked {
-        return Err(ApiError::bad_request(format!("Service {uid} is locked by your company: unlock it before making changes")));
+        return Err(ApiError::bad_request(format!(
+            "Service {uid} is locked by your company: unlock it before making changes"
+        )));
     }
     if let Some(term) = update.term
         && !VALID_TERMS.contains(&term)
     {
-        return Err(ApiError::bad_request(format!("Invalid term {term}: valid terms are 1, 12, 24, 36, 48 and 60 months")));
+        return Err(ApiError::bad_request(format!(
+            "Invalid term {term}: valid terms are 1, 12, 24, 36, 48 and 60 months"
+        )));
     }
     let log = world.update_log.get(uid).cloned().unwrap_or_default();
     check_update(state, uid, &log, now_ms)?;
@@ -318,7 +367,12 @@ fn modify_product(state: &SimState, uid: &str, body: &Bytes, path_type: Option<P
         spec.contract_term_months = term;
     }
     world.update_log.entry(uid.to_owned()).or_default().push(now_ms);
-    lock(&state.0.updates).push(UpdateRecord { product_uid: uid.to_owned(), rate_limit: None, at: now_ms, path: "/v2/product".to_owned() });
+    lock(&state.0.updates).push(UpdateRecord {
+        product_uid: uid.to_owned(),
+        rate_limit: None,
+        at: now_ms,
+        path: "/v2/product".to_owned(),
+    });
     let data = render_any(&world, uid, now)?;
     Ok(ok_json(&Envelope::new(format!("Product [{uid}] has been updated"), data)))
 }

@@ -3,18 +3,18 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use megaport_types::EpochMillis;
 use serde::Serialize;
 
+use crate::SimConfig;
 use crate::clock::SimClock;
 use crate::faults::Fault;
 use crate::servicenow::ServiceNow;
 use crate::world::WorldFile;
 use crate::world_state::World;
-use crate::SimConfig;
 
 /// How the simulator treats Megaport's published limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]

@@ -11,7 +11,10 @@ fn state_filter(params: &[(String, String)]) -> Option<&str> {
     params.iter().find(|(k, _)| k == "state").map(|(_, v)| v.as_str())
 }
 
-pub(crate) async fn maintenance(State(state): State<SimState>, Query(params): Query<Vec<(String, String)>>) -> Result<Response, ApiError> {
+pub(crate) async fn maintenance(
+    State(state): State<SimState>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
     let filter = match state_filter(&params) {
         Some(s) => Some(MaintenanceState::parse(s).ok_or_else(|| {
             ApiError::bad_request(format!("Invalid state {s:?}: use Completed, Scheduled, Cancelled or Running"))
@@ -29,9 +32,15 @@ pub(crate) async fn maintenance(State(state): State<SimState>, Query(params): Qu
     Ok(ok_json(&Envelope::new(format!("Found {} maintenance events", data.len()), data)))
 }
 
-pub(crate) async fn outages(State(state): State<SimState>, Query(params): Query<Vec<(String, String)>>) -> Result<Response, ApiError> {
+pub(crate) async fn outages(
+    State(state): State<SimState>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
     let filter = match state_filter(&params) {
-        Some(s) => Some(OutageState::parse(s).ok_or_else(|| ApiError::bad_request(format!("Invalid state {s:?}: use Ongoing or Resolved")))?),
+        Some(s) => Some(
+            OutageState::parse(s)
+                .ok_or_else(|| ApiError::bad_request(format!("Invalid state {s:?}: use Ongoing or Resolved")))?,
+        ),
         None => None,
     };
     let world = lock(&state.0.world);
@@ -53,7 +62,10 @@ pub(crate) async fn locations(State(state): State<SimState>, Query(params): Quer
         .file
         .locations
         .iter()
-        .filter(|l| statuses.is_empty() || l.status.as_deref().is_some_and(|s| statuses.iter().any(|f| f.eq_ignore_ascii_case(s))))
+        .filter(|l| {
+            statuses.is_empty()
+                || l.status.as_deref().is_some_and(|s| statuses.iter().any(|f| f.eq_ignore_ascii_case(s)))
+        })
         .filter(|l| metro.is_none_or(|m| l.metro.as_deref().is_some_and(|lm| lm.eq_ignore_ascii_case(m))))
         .cloned()
         .collect();

@@ -45,7 +45,8 @@ fn uid_seed(uid: &str) -> u64 {
 fn utilisation(seed: u64, t_ms: i64, stream: u64, floor: f64, swing: f64) -> f64 {
     let hour = ((t_ms + 10 * 3_600_000).rem_euclid(DAY_MS)) as f64 / 3_600_000.0;
     let diurnal = 0.5 - 0.5 * ((hour - 4.0) / 24.0 * std::f64::consts::TAU).cos();
-    let noise = (mix(seed ^ (t_ms as u64).wrapping_mul(31) ^ stream.wrapping_mul(0x1000_0001)) >> 11) as f64 / (1u64 << 53) as f64;
+    let noise = (mix(seed ^ (t_ms as u64).wrapping_mul(31) ^ stream.wrapping_mul(0x1000_0001)) >> 11) as f64
+        / (1u64 << 53) as f64;
     ((floor + swing * diurnal) * (0.85 + 0.3 * noise)).clamp(0.0, 0.97)
 }
 
@@ -61,14 +62,19 @@ enum Range {
 fn parse_range(params: &[(String, String)], now_ms: i64) -> Result<Range, ApiError> {
     let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     let num = |k: &str, v: &str| {
-        v.trim().parse::<i64>().map_err(|_| ApiError::bad_request(format!("Invalid {k} {v:?}: expected epoch milliseconds")))
+        v.trim()
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_request(format!("Invalid {k} {v:?}: expected epoch milliseconds")))
     };
     match (get("days"), get("from"), get("to")) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             Err(ApiError::bad_request("days cannot be combined with from/to: use one or the other"))
         }
         (Some(d), None, None) => {
-            let days = d.trim().parse::<i64>().map_err(|_| ApiError::bad_request(format!("Invalid days {d:?}: expected 1-180")))?;
+            let days = d
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("Invalid days {d:?}: expected 1-180")))?;
             if !(1..=MAX_DAYS).contains(&days) {
                 return Err(ApiError::bad_request(format!("Invalid days {days}: expected 1-180")));
             }
@@ -84,13 +90,22 @@ fn parse_range(params: &[(String, String)], now_ms: i64) -> Result<Range, ApiErr
             }
             Ok(Range::Span(from, to))
         }
-        (None, Some(_), None) | (None, None, Some(_)) => Err(ApiError::bad_request("from and to must be given together (epoch milliseconds)")),
-        (None, None, None) => Err(ApiError::bad_request("Specify either days (1-180) or from and to (epoch milliseconds)")),
+        (None, Some(_), None) | (None, None, Some(_)) => {
+            Err(ApiError::bad_request("from and to must be given together (epoch milliseconds)"))
+        }
+        (None, None, None) => {
+            Err(ApiError::bad_request("Specify either days (1-180) or from and to (epoch milliseconds)"))
+        }
     }
 }
 
-pub(crate) fn telemetry(state: &SimState, kind: &str, uid: &str, params: &[(String, String)]) -> Result<Response, ApiError> {
-    let path_type = TelemetryProductType::from_segment(&kind).ok_or_else(|| {
+pub(crate) fn telemetry(
+    state: &SimState,
+    kind: &str,
+    uid: &str,
+    params: &[(String, String)],
+) -> Result<Response, ApiError> {
+    let path_type = TelemetryProductType::from_segment(kind).ok_or_else(|| {
         ApiError::bad_request(format!("Unknown product type {kind:?} in path: use megaport, vxc, mcr2, mve or ix"))
     })?;
     let now_ms = state.now().as_millis();

@@ -5,7 +5,9 @@
 //! location vs its port's). The simulator derives the full API shape from it.
 //! `megaflex sim --print-world` prints the default one as a starting point.
 
-use megaport_types::{DistanceBand, EpochMillis, Location, MaintenanceEvent, OutageEvent, ProductType, ProvisioningStatus};
+use megaport_types::{
+    DistanceBand, EpochMillis, Location, MaintenanceEvent, OutageEvent, ProductType, ProvisioningStatus,
+};
 use serde::{Deserialize, Serialize};
 
 /// A whole simulated account.

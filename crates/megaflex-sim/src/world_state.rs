@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use megaport_types::{
-    EpochMillis, Location, LocationDetail, Product, ProductType, ProductUid, ProvisioningStatus, Resources, Vll,
-    Vxc, VxcApproval, VxcEnd,
+    EpochMillis, Location, LocationDetail, Product, ProductType, ProductUid, ProvisioningStatus, Resources, Vll, Vxc,
+    VxcEnd,
 };
 
 use crate::world::{PortSpec, VxcSpec, WorldFile};
@@ -80,14 +80,8 @@ impl World {
                 VxcState { rate_history: vec![(created, spec.rate_limit_mbps)], configured_until_ms: 0, spec }
             })
             .collect::<Vec<_>>();
-        let mut world = Self {
-            file,
-            ports,
-            vxcs,
-            index: HashMap::new(),
-            vxcs_by_port: HashMap::new(),
-            update_log: HashMap::new(),
-        };
+        let mut world =
+            Self { file, ports, vxcs, index: HashMap::new(), vxcs_by_port: HashMap::new(), update_log: HashMap::new() };
         world.rebuild_index();
         world
     }
@@ -207,7 +201,7 @@ impl World {
             shutdown: s.shutdown,
             up: Some(status.is_active() && !s.shutdown),
             attribute_tags: Some(serde_json::json!({})),
-            vxc_approval: Some(s.approval.clone().unwrap_or_else(VxcApproval::default)),
+            vxc_approval: Some(s.approval.clone().unwrap_or_default()),
             a_end: Some(self.render_end(&s.a_end)),
             b_end: Some(self.render_end(&s.b_end)),
             resources: Some(Resources { vll, ..Resources::default() }),
@@ -219,7 +213,9 @@ impl World {
         let created = s.create_date;
         let term_ms = i64::from(s.contract_term_months) * 30 * 86_400_000;
         let associated_vxcs = if with_vxcs {
-            self.vxcs_by_port.get(&s.uid).map_or_else(Vec::new, |list| list.iter().map(|&v| self.render_vxc(v, now)).collect())
+            self.vxcs_by_port
+                .get(&s.uid)
+                .map_or_else(Vec::new, |list| list.iter().map(|&v| self.render_vxc(v, now)).collect())
         } else {
             Vec::new()
         };
@@ -235,7 +231,11 @@ impl World {
             location_id: Some(s.location_id),
             location_detail: self.location_detail(s.location_id),
             market: self.file.company.market.clone(),
-            usage_algorithm: Some(if is_port { "NOT_POST_PAID".to_owned() } else { "POST_PAID_HOURLY_SPEED_MCR2".to_owned() }),
+            usage_algorithm: Some(if is_port {
+                "NOT_POST_PAID".to_owned()
+            } else {
+                "POST_PAID_HOURLY_SPEED_MCR2".to_owned()
+            }),
             created_by: Some("8f3c2a1b-6d5e-4f70-9a8b-7c6d5e4f3a2b".to_owned()),
             create_date: created,
             live_date: created.map(|c| c.plus_millis(86_400_000)),

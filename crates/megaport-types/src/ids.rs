@@ -25,9 +25,7 @@ impl ProductUid {
     /// Whether the UID is safe to put in a URL path segment: non-empty and
     /// only `[A-Za-z0-9-]`. Anything else is a caller mistake, not a UID.
     pub fn is_path_safe(&self) -> bool {
-        !self.0.is_empty()
-            && self.0.len() <= 64
-            && self.0.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        !self.0.is_empty() && self.0.len() <= 64 && self.0.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     }
 
     /// The first 8 characters, as Megaport's maintenance and outage events

@@ -35,7 +35,7 @@ mod telemetry;
 mod time;
 mod vxc;
 
-pub use envelope::{ApiErrorBody, Envelope, MessageOnly, TokenErrorBody, TokenResponse, ACCEPTABLE_USE_TERMS};
+pub use envelope::{ACCEPTABLE_USE_TERMS, ApiErrorBody, Envelope, MessageOnly, TokenErrorBody, TokenResponse};
 pub use events::{MaintenanceEvent, MaintenanceState, OutageEvent, OutageState};
 pub use ids::ProductUid;
 pub use location::{Address, DataCentre, Location, LocationDetail};
@@ -43,8 +43,6 @@ pub use misc::{BuyConfirmation, NetworkDesignBuyRequest, PartnerMegaport, Produc
 pub use pricing::SpeedChangePrice;
 pub use product::{AnyProduct, Ix, Product};
 pub use status::{DistanceBand, ProductType, ProvisioningStatus};
-pub use telemetry::{
-    Sample, TelemetryProductType, TelemetryResponse, TelemetrySeries, TelemetryUnit, TimeFrame,
-};
+pub use telemetry::{Sample, TelemetryProductType, TelemetryResponse, TelemetrySeries, TelemetryUnit, TimeFrame};
 pub use time::EpochMillis;
 pub use vxc::{CspConnection, Resources, Vll, Vxc, VxcApproval, VxcEnd, VxcUpdate};

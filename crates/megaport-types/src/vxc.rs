@@ -63,7 +63,7 @@ pub struct Vxc {
     #[serde(default)]
     pub company_name: Option<String>,
     /// Deal reference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub deal_uid: Option<String>,
     /// Contract start.
     #[serde(default)]

@@ -162,8 +162,10 @@ fn seed_blog_vxc_detail_decodes_with_every_field() {
 #[test]
 fn products_list_nests_vxcs_under_both_ends() {
     let env: Envelope<Vec<Product>> = decode("megaportgo/products_list_response.json");
-    let under_port = env.data.iter().flat_map(|p| &p.associated_vxcs).filter(|v| v.product_uid.as_str() == "vxc-test-456").count();
+    let under_port =
+        env.data.iter().flat_map(|p| &p.associated_vxcs).filter(|v| v.product_uid.as_str() == "vxc-test-456").count();
     assert_eq!(under_port, 2);
-    let statuses: Vec<_> = env.data.iter().flat_map(|p| &p.associated_vxcs).map(|v| v.provisioning_status.clone()).collect();
+    let statuses: Vec<_> =
+        env.data.iter().flat_map(|p| &p.associated_vxcs).map(|v| v.provisioning_status.clone()).collect();
     assert!(statuses.contains(&ProvisioningStatus::Cancelled));
 }

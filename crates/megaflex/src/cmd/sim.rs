@@ -59,7 +59,8 @@ impl SimArgs {
             ..SimConfig::default()
         };
         if let Some(path) = &self.world {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read world file {}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read world file {}", path.display()))?;
             config.world = WorldFile::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         }
         if let (Some(u), Some(p)) = (&self.servicenow_user, &self.servicenow_password) {
@@ -106,9 +107,9 @@ pub(crate) async fn run(args: SimArgs) -> anyhow::Result<u8> {
             return Ok(exit::USAGE);
         }
     };
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (is another simulator running? try --listen 127.0.0.1:0)", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| {
+        format!("cannot listen on {} (is another simulator running? try --listen 127.0.0.1:0)", args.listen)
+    })?;
     let addr = listener.local_addr()?;
     let limits = config.limits;
     let (key, secret) = (config.access_key.clone(), config.secret_key.clone());
@@ -120,7 +121,10 @@ pub(crate) async fn run(args: SimArgs) -> anyhow::Result<u8> {
     writeln!(out, "  Token URL    {base}/oauth2/token")?;
     writeln!(out, "  Access key   {key}")?;
     writeln!(out, "  Secret key   {secret}   (simulator credentials, not a real secret)")?;
-    writeln!(out, "  Limits       {limits:?}: 500 requests / 5 min per IP; 1 update / 5 min and 100 / month per service")?;
+    writeln!(
+        out,
+        "  Limits       {limits:?}: 500 requests / 5 min per IP; 1 update / 5 min and 100 / month per service"
+    )?;
     writeln!(out, "  Admin API    {base}/_sim/stats  (also /_sim/clock, /_sim/faults, /_sim/world, /_sim/reset)")?;
     writeln!(out, "Point megaflex at it with:")?;
     writeln!(
