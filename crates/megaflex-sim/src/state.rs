@@ -187,7 +187,8 @@ impl SimState {
     }
 
     pub(crate) fn next_trace_id(&self) -> String {
-        let v = lock(&self.0.rng).u128(..);
+        // Thread-local generator: no lock on the per-request hot path.
+        let v = fastrand::u128(..);
         let h = format!("{v:032x}");
         format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
     }
