@@ -75,8 +75,11 @@ pub struct SimConfig {
     pub update_interval_secs: u32,
     /// Updates allowed per service per calendar month, UTC (Megaport: 100).
     pub updates_per_month: u32,
-    /// Simulated seconds a VXC reads CONFIGURED after an update.
+    /// Simulated seconds a VXC reads CONFIGURED after an update takes effect.
     pub configured_secs: f64,
+    /// Simulated seconds before a new rate takes effect; meanwhile reads show
+    /// the old rate and status CONFIGURING (models eventual consistency).
+    pub apply_delay_secs: f64,
     /// Simulated seconds per real second.
     pub clock_scale: f64,
     /// Simulated start time (default: now).
@@ -101,6 +104,7 @@ impl Default for SimConfig {
             update_interval_secs: 300,
             updates_per_month: 100,
             configured_secs: 3.0,
+            apply_delay_secs: 0.0,
             clock_scale: 1.0,
             start: None,
             world: default_world(EpochMillis::now()),

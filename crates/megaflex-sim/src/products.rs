@@ -236,19 +236,22 @@ fn update_vxc(state: &SimState, uid: &str, body: &Bytes, path: &str) -> Result<R
     let a_alloc = (update.a_end_vlan == Some(0)).then(|| allocate_vlan(&world, &world.vxcs[i].spec.a_end.product_uid));
     let b_alloc = (update.b_end_vlan == Some(0)).then(|| allocate_vlan(&world, &world.vxcs[i].spec.b_end.product_uid));
     let configured_ms = (state.0.config.configured_secs * 1000.0) as i64;
+    let apply_delay_ms = (state.0.config.apply_delay_secs * 1000.0) as i64;
+    let effective_ms = now_ms + apply_delay_ms;
     let v = &mut world.vxcs[i];
     if let Some(approve) = update.is_approved {
         let approval = v.spec.approval.take().unwrap_or_default();
         if approve && let Some(speed) = approval.new_speed_mbps {
             v.spec.rate_limit_mbps = speed;
-            v.rate_history.push((now_ms, speed));
+            v.rate_history.push((effective_ms, speed));
         }
     }
     if let Some(rate) = update.rate_limit_mbps {
         let rate = rate as u32;
         if rate != v.spec.rate_limit_mbps {
             v.spec.rate_limit_mbps = rate;
-            v.rate_history.push((now_ms, rate));
+            v.rate_history.push((effective_ms, rate));
+            v.pending_until_ms = effective_ms;
         }
     }
     if let Some(name) = update.name {
@@ -286,7 +289,7 @@ fn update_vxc(state: &SimState, uid: &str, body: &Bytes, path: &str) -> Result<R
     if let Some(target) = update.b_end_product_uid {
         v.spec.b_end.product_uid = target.as_str().to_owned();
     }
-    v.configured_until_ms = now_ms + configured_ms;
+    v.configured_until_ms = effective_ms.max(v.pending_until_ms) + configured_ms;
     let rate_after = v.spec.rate_limit_mbps;
     let product_id = v.spec.product_id;
     world.update_log.entry(uid.to_owned()).or_default().push(now_ms);

@@ -25,6 +25,8 @@ pub(crate) struct VxcState {
     pub(crate) rate_history: Vec<(i64, u32)>,
     /// Until then the status reads CONFIGURED (an update is settling).
     pub(crate) configured_until_ms: i64,
+    /// Until then a new rate is not yet in force and the status reads CONFIGURING.
+    pub(crate) pending_until_ms: i64,
 }
 
 impl VxcState {
@@ -34,7 +36,9 @@ impl VxcState {
     }
 
     pub(crate) fn status_at(&self, now_ms: i64) -> ProvisioningStatus {
-        if self.spec.status.is_active() && now_ms < self.configured_until_ms {
+        if self.spec.status.is_active() && now_ms < self.pending_until_ms {
+            ProvisioningStatus::Configuring
+        } else if self.spec.status.is_active() && now_ms < self.configured_until_ms {
             ProvisioningStatus::Configured
         } else {
             self.spec.status.clone()
@@ -77,7 +81,12 @@ impl World {
             .cloned()
             .map(|spec| {
                 let created = spec.create_date.map_or(now.as_millis() - DEFAULT_AGE_MS, EpochMillis::as_millis);
-                VxcState { rate_history: vec![(created, spec.rate_limit_mbps)], configured_until_ms: 0, spec }
+                VxcState {
+                    rate_history: vec![(created, spec.rate_limit_mbps)],
+                    configured_until_ms: 0,
+                    pending_until_ms: 0,
+                    spec,
+                }
             })
             .collect::<Vec<_>>();
         let mut world =
@@ -155,6 +164,7 @@ impl World {
         let s = &v.spec;
         let now_ms = now.as_millis();
         let status = v.status_at(now_ms);
+        let rate = v.rate_at(now_ms).unwrap_or(s.rate_limit_mbps);
         let created = v.rate_history.first().map(|(t, _)| EpochMillis::from_millis(*t));
         let term_ms = i64::from(s.contract_term_months) * 30 * 86_400_000;
         let vll = if status == ProvisioningStatus::Decommissioned {
@@ -163,7 +173,7 @@ impl World {
             Some(Vll {
                 a_vlan: s.a_end.vlan,
                 b_vlan: s.b_end.vlan,
-                rate_limit_mbps: Some(s.rate_limit_mbps),
+                rate_limit_mbps: Some(rate),
                 resource_name: Some("vll".to_owned()),
                 resource_type: Some("vll".to_owned()),
                 shutdown: Some(s.shutdown),
@@ -177,7 +187,7 @@ impl World {
             n_service_id: Some(s.product_id + 100_000),
             product_name: s.name.clone(),
             product_type: ProductType::Vxc,
-            rate_limit_mbps: s.rate_limit_mbps,
+            rate_limit_mbps: rate,
             maximum_rate_mbps: Some(s.maximum_rate_mbps),
             distance_band: s.distance_band.clone(),
             provisioning_status: status.clone(),
@@ -293,6 +303,7 @@ impl World {
             .map(|v| {
                 let mut spec = v.spec.clone();
                 spec.create_date = v.rate_history.first().map(|(t, _)| EpochMillis::from_millis(*t));
+                spec.rate_limit_mbps = v.rate_history.last().map_or(spec.rate_limit_mbps, |r| r.1);
                 spec
             })
             .collect();

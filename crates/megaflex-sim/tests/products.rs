@@ -205,3 +205,22 @@ async fn port_modify_and_unknown_routes() {
     let r = sim.call(Method::GET, "/v9/nothing", None, Some(&sim.token)).await;
     assert!(r.expect(404)["message"].as_str().unwrap().contains("No API route"));
 }
+
+#[tokio::test]
+async fn apply_delay_shows_configuring_and_the_old_rate_until_it_takes_effect() {
+    let sim = Sim::with(|c| c.apply_delay_secs = 10.0).await;
+    let r = sim.put(&format!("/v3/product/vxc/{BLOG_VXC}"), r#"{"rateLimit": 500}"#).await;
+    assert_eq!(r.expect(200)["data"]["provisioningStatus"], "CONFIGURING");
+    assert_eq!(r.body["data"]["rateLimit"], 10);
+    sim.advance(9.0).await;
+    let mid = sim.get(&format!("/v2/product/{BLOG_VXC}")).await;
+    assert_eq!(
+        (mid.body["data"]["provisioningStatus"].as_str(), mid.body["data"]["rateLimit"].as_u64()),
+        (Some("CONFIGURING"), Some(10))
+    );
+    sim.advance(1.5).await;
+    let done = sim.get(&format!("/v2/product/{BLOG_VXC}")).await;
+    assert_eq!(done.body["data"]["provisioningStatus"], "CONFIGURED");
+    assert_eq!(done.body["data"]["rateLimit"], 500);
+    assert_eq!(done.body["data"]["resources"]["vll"]["rate_limit_mbps"], 500);
+}

@@ -36,6 +36,9 @@ pub(crate) struct SimArgs {
     /// Simulated seconds a VXC reads CONFIGURED after an update.
     #[arg(long, default_value_t = 3.0)]
     configured_secs: f64,
+    /// Simulated seconds before a new rate takes effect (reads show CONFIGURING meanwhile).
+    #[arg(long, default_value_t = 0.0)]
+    apply_delay_secs: f64,
     /// Add a ServiceNow user to the Table API emulator (with --servicenow-password).
     #[arg(long, requires = "servicenow_password")]
     servicenow_user: Option<String>,
@@ -56,6 +59,7 @@ impl SimArgs {
             limits: self.limits.parse::<LimitMode>().map_err(anyhow::Error::msg)?,
             clock_scale: self.clock_scale,
             configured_secs: self.configured_secs,
+            apply_delay_secs: self.apply_delay_secs,
             ..SimConfig::default()
         };
         if let Some(path) = &self.world {

@@ -1,0 +1,133 @@
+//! The request budget: a rolling-window limiter shared by every clone of a
+//! client, so the whole process stays inside Megaport's 500 requests per
+//! rolling 5 minutes per IP. Callers wait for a slot rather than break it.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Megaport's published general limit.
+pub const MEGAPORT_REQUESTS_PER_WINDOW: u32 = 500;
+/// Megaport's rolling window.
+pub const MEGAPORT_WINDOW: Duration = Duration::from_secs(300);
+
+/// A snapshot of the budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetState {
+    /// Requests allowed per window.
+    pub limit: u32,
+    /// The window.
+    pub window: Duration,
+    /// Requests sent in the current window.
+    pub used: u32,
+    /// Requests that may be sent now without waiting.
+    pub remaining: u32,
+    /// How long until the next slot frees up (zero when one is free now).
+    pub next_free_in: Duration,
+}
+
+#[derive(Debug)]
+struct Inner {
+    limit: u32,
+    window: Duration,
+    sent: VecDeque<Instant>,
+}
+
+/// Rolling-window request budget. Cloning shares it.
+#[derive(Debug, Clone)]
+pub struct RequestBudget {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl RequestBudget {
+    /// `limit` requests per `window`. The window is stretched by a small
+    /// margin (1 % + 50 ms) because the API counts arrivals, not departures:
+    /// a request delayed in flight must not land inside the next window.
+    pub fn new(limit: u32, window: Duration) -> Self {
+        let margin = window / 100 + Duration::from_millis(50);
+        Self {
+            inner: Arc::new(Mutex::new(Inner { limit: limit.max(1), window: window + margin, sent: VecDeque::new() })),
+        }
+    }
+
+    /// Megaport's limit: 500 per rolling 5 minutes.
+    pub fn megaport_default() -> Self {
+        Self::new(MEGAPORT_REQUESTS_PER_WINDOW, MEGAPORT_WINDOW)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn prune(inner: &mut Inner, now: Instant) {
+        while inner.sent.front().is_some_and(|&t| now.duration_since(t) >= inner.window) {
+            inner.sent.pop_front();
+        }
+    }
+
+    /// Takes a slot if one is free now; otherwise says how long to wait.
+    pub fn try_acquire(&self) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        Self::prune(&mut inner, now);
+        if (inner.sent.len() as u32) < inner.limit {
+            inner.sent.push_back(now);
+            Ok(())
+        } else {
+            let oldest = inner.sent.front().copied().unwrap_or(now);
+            Err((oldest + inner.window).saturating_duration_since(now).max(Duration::from_millis(1)))
+        }
+    }
+
+    /// Waits for a slot and takes it.
+    pub async fn acquire(&self) {
+        loop {
+            match self.try_acquire() {
+                Ok(()) => return,
+                Err(wait) => {
+                    tracing::debug!(wait_ms = wait.as_millis() as u64, "request budget exhausted; waiting for a slot");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// The budget as it stands.
+    pub fn state(&self) -> BudgetState {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        Self::prune(&mut inner, now);
+        let used = inner.sent.len() as u32;
+        let next_free_in = if used < inner.limit {
+            Duration::ZERO
+        } else {
+            inner.sent.front().map_or(Duration::ZERO, |&t| (t + inner.window).saturating_duration_since(now))
+        };
+        BudgetState {
+            limit: inner.limit,
+            window: inner.window,
+            used,
+            remaining: inner.limit.saturating_sub(used),
+            next_free_in,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_past_the_limit_and_frees_after_the_window() {
+        let b = RequestBudget::new(3, Duration::from_millis(100));
+        for _ in 0..3 {
+            b.try_acquire().unwrap();
+        }
+        let wait = b.try_acquire().unwrap_err();
+        assert!(wait <= Duration::from_millis(160));
+        let s = b.state();
+        assert_eq!((s.used, s.remaining), (3, 0));
+        std::thread::sleep(wait);
+        b.try_acquire().unwrap();
+    }
+}

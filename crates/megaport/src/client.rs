@@ -1,0 +1,662 @@
+//! The client: configuration, token cache, and the request pipeline every
+//! endpoint goes through (budget, bearer, retries, error decoding, observer).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use megaport_types::{ApiErrorBody, EpochMillis, TokenErrorBody, TokenResponse};
+use reqwest::{Method, StatusCode, header::HeaderMap};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+
+use crate::budget::RequestBudget;
+use crate::config::{CredentialSource, Credentials, Environment, Resolved, Settings};
+use crate::error::{ApiError, Error, Result};
+use crate::ledger::{MemoryLedger, UpdateLedger, UpdatePolicy};
+use crate::retry::{RetryPolicy, parse_retry_after};
+
+/// One HTTP exchange with the API, as reported to a [`CallObserver`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRecord {
+    /// When the request was sent.
+    pub at: EpochMillis,
+    /// Method.
+    pub method: String,
+    /// Path (no host).
+    pub path: String,
+    /// Query string, if any (never holds secrets: auth goes in headers).
+    pub query: String,
+    /// Request body (JSON sent to the API; never credentials).
+    pub request_body: Option<String>,
+    /// HTTP status, if a response arrived.
+    pub status: Option<u16>,
+    /// Megaport trace id, if any.
+    pub trace_id: Option<String>,
+    /// Round-trip time.
+    pub duration: Duration,
+    /// Error text for failed calls (the API's message or the transport error).
+    pub error: Option<String>,
+    /// 1 for the first try, 2.. for retries.
+    pub attempt: u32,
+}
+
+/// Sees every call the client makes (the engine records them; the CLI keeps
+/// a journal for support bundles).
+pub trait CallObserver: Send + Sync + fmt::Debug {
+    /// Called after each attempt.
+    fn on_call(&self, record: &CallRecord);
+}
+
+/// Where the client gets the time for token expiry and the update ledger.
+/// Tests and demos point it at a simulator's clock so that simulated minutes
+/// and months are what the client counts.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// Now.
+    fn now(&self) -> EpochMillis;
+}
+
+/// The system wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> EpochMillis {
+        EpochMillis::now()
+    }
+}
+
+/// How set_rate_limit polls for confirmation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConfirmPolicy {
+    /// First wait between reads.
+    pub initial_poll: Duration,
+    /// Longest wait between reads.
+    pub max_poll: Duration,
+}
+
+impl Default for ConfirmPolicy {
+    fn default() -> Self {
+        Self { initial_poll: Duration::from_millis(500), max_poll: Duration::from_secs(5) }
+    }
+}
+
+struct CachedToken {
+    value: SecretString,
+    expires_at: EpochMillis,
+    lifetime: Duration,
+    generation: u64,
+}
+
+impl CachedToken {
+    /// Renew ahead of expiry: a tenth of the lifetime, between 5 s and 5 min.
+    fn is_fresh(&self, now: EpochMillis) -> bool {
+        let margin = (self.lifetime / 10).clamp(Duration::from_secs(5), Duration::from_secs(300));
+        self.expires_at.as_millis() - now.as_millis() > margin.as_millis() as i64
+    }
+}
+
+#[derive(Default)]
+struct TokenState {
+    current: Option<CachedToken>,
+    generation: u64,
+    issued_total: u64,
+    expires_at_wall: Option<EpochMillis>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) http: reqwest::Client,
+    pub(crate) environment: Environment,
+    pub(crate) credentials: Credentials,
+    pub(crate) source: CredentialSource,
+    token: tokio::sync::Mutex<TokenState>,
+    pub(crate) budget: RequestBudget,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) ledger: Arc<dyn UpdateLedger>,
+    pub(crate) update_policy: UpdatePolicy,
+    pub(crate) confirm: ConfirmPolicy,
+    pub(crate) clock: Arc<dyn Clock>,
+    observer: Option<Arc<dyn CallObserver>>,
+}
+
+/// A Megaport API client. Cheap to clone; clones share the token, the
+/// request budget and the update ledger.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("environment", &self.inner.environment)
+            .field("credentials", &self.inner.credentials)
+            .field("budget", &self.inner.budget.state())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Client`].
+pub struct ClientBuilder {
+    environment: Environment,
+    credentials: Option<Credentials>,
+    source: CredentialSource,
+    budget: Option<RequestBudget>,
+    retry: RetryPolicy,
+    ledger: Option<Arc<dyn UpdateLedger>>,
+    update_policy: UpdatePolicy,
+    confirm: ConfirmPolicy,
+    clock: Arc<dyn Clock>,
+    observer: Option<Arc<dyn CallObserver>>,
+    timeout: Duration,
+    user_agent: String,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder").field("environment", &self.environment).finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// Which Megaport to talk to.
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
+        self
+    }
+
+    /// Explicit API and token URLs (a simulator, a proxy).
+    pub fn urls(self, api_url: impl Into<String>, token_url: impl Into<String>) -> Self {
+        self.environment(Environment::Custom { api_url: api_url.into(), token_url: token_url.into() })
+    }
+
+    /// The API key and secret.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self.source = CredentialSource::Argument;
+        self
+    }
+
+    /// Requests per window (default 500 per 5 minutes); share a budget
+    /// between clients by passing a clone.
+    pub fn budget(mut self, budget: RequestBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Retry settings.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Where past updates are kept (default: in memory).
+    pub fn ledger(mut self, ledger: Arc<dyn UpdateLedger>) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+
+    /// The service-update rules (default: Megaport's 5 minutes and 100 a month).
+    pub fn update_policy(mut self, policy: UpdatePolicy) -> Self {
+        self.update_policy = policy;
+        self
+    }
+
+    /// How confirmation polls.
+    pub fn confirm_policy(mut self, policy: ConfirmPolicy) -> Self {
+        self.confirm = policy;
+        self
+    }
+
+    /// The clock for token expiry and the update ledger (default: system).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sees every call.
+    pub fn observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Per-request timeout (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Prefix for the User-Agent header.
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = ua.into();
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<Client> {
+        let credentials = self.credentials.ok_or_else(|| {
+            Error::Config("no Megaport API credentials: set MEGAPORT_ACCESS_KEY and MEGAPORT_SECRET_KEY".into())
+        })?;
+        let http = reqwest::Client::builder()
+            .user_agent(self.user_agent)
+            .timeout(self.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                environment: self.environment,
+                credentials,
+                source: self.source,
+                token: tokio::sync::Mutex::new(TokenState::default()),
+                budget: self.budget.unwrap_or_else(RequestBudget::megaport_default),
+                retry: self.retry,
+                ledger: self.ledger.unwrap_or_else(|| Arc::new(MemoryLedger::default())),
+                update_policy: self.update_policy,
+                confirm: self.confirm,
+                clock: self.clock,
+                observer: self.observer,
+            }),
+        })
+    }
+}
+
+/// A request the pipeline sends.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) body: Option<Vec<u8>>,
+    /// Safe to repeat after an ambiguous failure (reads).
+    pub(crate) idempotent: bool,
+}
+
+impl Call {
+    pub(crate) fn get(path: impl Into<String>) -> Self {
+        Self { method: Method::GET, path: path.into(), query: Vec::new(), body: None, idempotent: true }
+    }
+}
+
+/// A successful answer.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Vec<u8>,
+}
+
+/// What the token cache holds, for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// When the current token expires (wall clock).
+    pub expires_at: Option<EpochMillis>,
+    /// Tokens fetched by this client so far.
+    pub fetched: u64,
+}
+
+impl Client {
+    /// A builder with production defaults and no credentials.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder {
+            environment: Environment::Production,
+            credentials: None,
+            source: CredentialSource::Argument,
+            budget: None,
+            retry: RetryPolicy::default(),
+            ledger: None,
+            update_policy: UpdatePolicy::default(),
+            confirm: ConfirmPolicy::default(),
+            clock: Arc::new(SystemClock),
+            observer: None,
+            timeout: Duration::from_secs(30),
+            user_agent: format!("megaflex/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+
+    /// A builder from resolved settings (arguments, environment, `.env`).
+    pub fn builder_from(resolved: Resolved) -> ClientBuilder {
+        let mut b = Self::builder().environment(resolved.environment).credentials(resolved.credentials);
+        b.source = resolved.source;
+        b
+    }
+
+    /// A client from the environment: `MEGAPORT_*` variables or `.env`.
+    pub fn from_env() -> Result<Self> {
+        Self::builder_from(Settings::default().resolve()?).build()
+    }
+
+    /// The environment in use.
+    pub fn environment(&self) -> &Environment {
+        &self.inner.environment
+    }
+
+    /// Where the credentials came from.
+    pub fn credential_source(&self) -> &CredentialSource {
+        &self.inner.source
+    }
+
+    /// The credentials (the secret stays hidden in `Debug`).
+    pub fn credentials(&self) -> &Credentials {
+        &self.inner.credentials
+    }
+
+    /// The shared request budget.
+    pub fn budget(&self) -> &RequestBudget {
+        &self.inner.budget
+    }
+
+    /// The update ledger.
+    pub fn ledger(&self) -> &Arc<dyn UpdateLedger> {
+        &self.inner.ledger
+    }
+
+    /// The service-update rules.
+    pub fn update_policy(&self) -> UpdatePolicy {
+        self.inner.update_policy
+    }
+
+    /// Now, by the client's clock.
+    pub fn now(&self) -> EpochMillis {
+        self.inner.clock.now()
+    }
+
+    /// The token cache, for display.
+    pub async fn token_info(&self) -> TokenInfo {
+        let state = self.inner.token.lock().await;
+        TokenInfo { expires_at: state.expires_at_wall, fetched: state.issued_total }
+    }
+
+    /// Fetches a token now (or returns the cached one): checks the credentials.
+    pub async fn authenticate(&self) -> Result<TokenInfo> {
+        self.bearer().await?;
+        Ok(self.token_info().await)
+    }
+
+    async fn bearer(&self) -> Result<(SecretString, u64)> {
+        // Holding the async lock while fetching makes concurrent callers share one refresh.
+        let mut state = self.inner.token.lock().await;
+        let now = self.inner.clock.now();
+        if let Some(t) = state.current.as_ref().filter(|t| t.is_fresh(now)) {
+            return Ok((t.value.clone(), t.generation));
+        }
+        let fetched = self.fetch_token().await?;
+        state.generation += 1;
+        state.issued_total += 1;
+        let lifetime = Duration::from_secs(fetched.expires_in.max(1));
+        let expires_at = now.plus_millis(lifetime.as_millis() as i64);
+        state.expires_at_wall = Some(expires_at);
+        let generation = state.generation;
+        let value = SecretString::from(fetched.access_token);
+        state.current = Some(CachedToken { value: value.clone(), expires_at, lifetime, generation });
+        Ok((value, generation))
+    }
+
+    async fn invalidate_token(&self, generation: u64) {
+        let mut state = self.inner.token.lock().await;
+        if state.current.as_ref().is_some_and(|t| t.generation == generation) {
+            state.current = None;
+        }
+    }
+
+    async fn fetch_token(&self) -> Result<TokenResponse> {
+        let token_url = self.inner.environment.token_url();
+        let (key, secret) = self.inner.credentials.basic_auth();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let sent = self
+                .inner
+                .http
+                .post(&token_url)
+                .basic_auth(key, Some(secret))
+                .header(reqwest::header::ACCEPT, "application/json")
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await;
+            let resp = match sent {
+                Ok(r) => r,
+                Err(e) if attempt <= self.inner.retry.max_retries => {
+                    tracing::warn!(error = %e, attempt, "token endpoint unreachable; retrying");
+                    tokio::time::sleep(self.inner.retry.backoff(attempt)).await;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(Error::Auth {
+                        status: 0,
+                        message: format!("cannot reach the token endpoint: {e}"),
+                        token_url,
+                        hint: "check the network and the token URL".into(),
+                    });
+                }
+            };
+            let status = resp.status();
+            let retry_after = parse_retry_after(resp.headers());
+            let body = resp.bytes().await.unwrap_or_default();
+            if status.is_success() {
+                return serde_json::from_slice::<TokenResponse>(&body).map_err(|e| Error::Auth {
+                    status: status.as_u16(),
+                    message: format!("the token endpoint answered without a token ({e})"),
+                    token_url: token_url.clone(),
+                    hint: "check the token URL points at Megaport's OAuth endpoint".into(),
+                });
+            }
+            if matches!(status.as_u16(), 429 | 502 | 503 | 504) && attempt <= self.inner.retry.max_retries {
+                let wait = retry_after.unwrap_or_else(|| self.inner.retry.backoff(attempt));
+                if wait <= self.inner.retry.max_retry_after {
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            }
+            let message = serde_json::from_slice::<TokenErrorBody>(&body)
+                .map(|b| match b.error_description {
+                    Some(d) => format!("{} ({d})", b.error),
+                    None => b.error,
+                })
+                .unwrap_or_else(|_| snippet(&body));
+            let hint = format!(
+                "check MEGAPORT_ACCESS_KEY and MEGAPORT_SECRET_KEY; API keys belong to one environment \
+                 (a staging key does not work in production) and this client uses {} ({})",
+                self.inner.environment,
+                self.inner.environment.api_url()
+            );
+            return Err(Error::Auth { status: status.as_u16(), message, token_url, hint });
+        }
+    }
+
+    fn observe(&self, record: Option<CallRecord>) {
+        if let (Some(o), Some(r)) = (&self.inner.observer, record) {
+            o.on_call(&r);
+        }
+    }
+
+    /// The request pipeline: budget, bearer, send, retries, 401 recovery.
+    pub(crate) async fn send(&self, call: &Call) -> Result<Answer> {
+        let base = format!("{}{}", self.inner.environment.api_url(), call.path);
+        let url = reqwest::Url::parse_with_params(&base, &call.query)
+            .map_err(|e| Error::Config(format!("invalid API URL {base:?}: {e}")))?;
+        let query_string = url.query().unwrap_or_default().to_owned();
+        let mut attempt: u32 = 0;
+        let mut reauthenticated = false;
+        loop {
+            attempt += 1;
+            self.inner.budget.acquire().await;
+            let (token, generation) = self.bearer().await?;
+            let mut req = self
+                .inner
+                .http
+                .request(call.method.clone(), url.clone())
+                .bearer_auth(token.expose_secret())
+                .header(reqwest::header::ACCEPT, "application/json");
+            if let Some(body) = &call.body {
+                req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+            }
+            let at = self.inner.clock.now();
+            let started = Instant::now();
+            let sent = req.send().await;
+            // Built only when someone listens: this is the per-call hot path.
+            let mut record = self.inner.observer.as_ref().map(|_| CallRecord {
+                at,
+                method: call.method.to_string(),
+                path: call.path.clone(),
+                query: query_string.clone(),
+                request_body: call.body.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()),
+                status: None,
+                trace_id: None,
+                duration: Duration::ZERO,
+                error: None,
+                attempt,
+            });
+            let resp = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    if let Some(r) = record.as_mut() {
+                        r.duration = started.elapsed();
+                        r.error = Some(e.to_string());
+                    }
+                    self.observe(record);
+                    let maybe_sent = !e.is_connect();
+                    let retry_ok = call.idempotent || !maybe_sent;
+                    if retry_ok && attempt <= self.inner.retry.max_retries {
+                        tracing::warn!(method = %call.method, path = %call.path, attempt, error = %e, "request failed; retrying");
+                        tokio::time::sleep(self.inner.retry.backoff(attempt)).await;
+                        continue;
+                    }
+                    return Err(Error::Transport {
+                        method: call.method.to_string(),
+                        path: call.path.clone(),
+                        maybe_sent,
+                        source: e,
+                    });
+                }
+            };
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = match resp.bytes().await {
+                Ok(b) => b.to_vec(),
+                Err(e) => {
+                    if let Some(r) = record.as_mut() {
+                        r.duration = started.elapsed();
+                        r.status = Some(status.as_u16());
+                        r.error = Some(e.to_string());
+                    }
+                    self.observe(record);
+                    if call.idempotent && attempt <= self.inner.retry.max_retries {
+                        tokio::time::sleep(self.inner.retry.backoff(attempt)).await;
+                        continue;
+                    }
+                    return Err(Error::Transport {
+                        method: call.method.to_string(),
+                        path: call.path.clone(),
+                        maybe_sent: true,
+                        source: e,
+                    });
+                }
+            };
+            let duration = started.elapsed();
+            if let Some(r) = record.as_mut() {
+                r.duration = duration;
+                r.status = Some(status.as_u16());
+                r.trace_id = header_trace_id(&headers);
+            }
+            tracing::debug!(method = %call.method, path = %call.path, status = status.as_u16(),
+                duration_ms = duration.as_millis() as u64, "megaport call");
+            if status.is_success() {
+                self.observe(record);
+                return Ok(Answer { status, body });
+            }
+            let err = api_error(&call.method, &call.path, status, &headers, &body);
+            if let Some(r) = record.as_mut() {
+                r.trace_id = err.trace_id.clone();
+                r.error = Some(err.message.clone());
+            }
+            self.observe(record);
+            tracing::debug!(status = status.as_u16(), trace_id = ?err.trace_id, message = %err.message, "megaport error");
+
+            if status == StatusCode::UNAUTHORIZED && !reauthenticated {
+                // The token may have been revoked or expired early: one fresh token, one retry.
+                reauthenticated = true;
+                attempt -= 1;
+                self.invalidate_token(generation).await;
+                tracing::info!(path = %call.path, "401 from the API; fetching a new token and retrying once");
+                continue;
+            }
+            // A write answered 5xx may have been carried out: the caller re-reads instead.
+            let retryable = match status.as_u16() {
+                429 => true,
+                502..=504 => call.idempotent,
+                _ => false,
+            };
+            if retryable && attempt <= self.inner.retry.max_retries {
+                let wait = err.retry_after.unwrap_or_else(|| self.inner.retry.backoff(attempt));
+                if wait <= self.inner.retry.max_retry_after {
+                    tracing::warn!(method = %call.method, path = %call.path, status = status.as_u16(),
+                        wait_ms = wait.as_millis() as u64, attempt, "retryable answer; waiting");
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            }
+            return Err(Error::Api(Box::new(err)));
+        }
+    }
+
+    /// Sends and decodes a JSON answer, naming the JSON path on failure.
+    pub(crate) async fn send_json<T: DeserializeOwned>(&self, call: &Call) -> Result<T> {
+        let answer = self.send(call).await?;
+        decode(&call.method, &call.path, answer.status, &answer.body)
+    }
+}
+
+fn header_trace_id(headers: &HeaderMap) -> Option<String> {
+    headers.get("trace-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+pub(crate) fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let trimmed = text.trim();
+    if trimmed.chars().count() > 200 {
+        format!("{}…", trimmed.chars().take(200).collect::<String>())
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+fn api_error(method: &Method, path: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
+    let parsed =
+        serde_json::from_slice::<ApiErrorBody>(body).ok().filter(|b| !b.message.is_empty() || b.error.is_some());
+    let (message, data, body_trace) = match parsed {
+        Some(b) => {
+            let data = match b.data {
+                Some(serde_json::Value::String(s)) => Some(s),
+                Some(serde_json::Value::Null) | None => b.error.clone(),
+                Some(other) => Some(other.to_string()),
+            };
+            let message = if b.message.is_empty() { b.error.unwrap_or_default() } else { b.message };
+            (message, data, b.trace_id)
+        }
+        None if body.is_empty() => (status.canonical_reason().unwrap_or("error").to_owned(), None, None),
+        None => (snippet(body), None, None),
+    };
+    ApiError {
+        status: status.as_u16(),
+        method: method.to_string(),
+        path: path.to_owned(),
+        message,
+        data,
+        trace_id: body_trace.or_else(|| header_trace_id(headers)),
+        retry_after: parse_retry_after(headers),
+    }
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(method: &Method, path: &str, status: StatusCode, body: &[u8]) -> Result<T> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| Error::Decode {
+        method: method.to_string(),
+        path: path.to_owned(),
+        status: status.as_u16(),
+        json_path: e.path().to_string(),
+        message: e.inner().to_string(),
+        snippet: snippet(body),
+    })
+}
