@@ -97,14 +97,14 @@ fn vxc(
     }
 }
 
-const BNE: &str = "e1f2a3b4-0001-4c5d-8e6f-a1b2c3d4e501";
-const MEL: &str = "e1f2a3b4-0002-4c5d-8e6f-a1b2c3d4e502";
-const SYD: &str = "e1f2a3b4-0003-4c5d-8e6f-a1b2c3d4e503";
-const MEL_DR: &str = "e1f2a3b4-0004-4c5d-8e6f-a1b2c3d4e504";
-const PER: &str = "e1f2a3b4-0005-4c5d-8e6f-a1b2c3d4e505";
-const SIN: &str = "e1f2a3b4-0006-4c5d-8e6f-a1b2c3d4e506";
-const MCR_SYD: &str = "e1f2a3b4-0007-4c5d-8e6f-a1b2c3d4e507";
-const OLD_SYD: &str = "e1f2a3b4-0008-4c5d-8e6f-a1b2c3d4e508";
+const BNE: &str = "b1e0a001-4c5d-4e6f-8a7b-a1b2c3d4e501";
+const MEL: &str = "c2e0a002-4c5d-4e6f-8a7b-a1b2c3d4e502";
+const SYD: &str = "d3e0a003-4c5d-4e6f-8a7b-a1b2c3d4e503";
+const MEL_DR: &str = "e4e0a004-4c5d-4e6f-8a7b-a1b2c3d4e504";
+const PER: &str = "f5e0a005-4c5d-4e6f-8a7b-a1b2c3d4e505";
+const SIN: &str = "a6e0a006-4c5d-4e6f-8a7b-a1b2c3d4e506";
+const MCR_SYD: &str = "97e0a007-4c5d-4e6f-8a7b-a1b2c3d4e507";
+const OLD_SYD: &str = "88e0a008-4c5d-4e6f-8a7b-a1b2c3d4e508";
 
 /// The default world, with event times placed around `now`.
 pub fn default_world(now: EpochMillis) -> WorldFile {

@@ -4,27 +4,71 @@
 //! Start reading at [`Command`]; each subcommand has a module under `cmd/`.
 
 mod cmd;
+mod context;
+mod output;
+mod plot;
+mod state;
+mod timearg;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
-/// Event-driven bandwidth on demand for Megaport VXCs.
+use crate::context::{Ctx, GlobalArgs};
+
+/// `0.1.0 (git abc123def456)`.
+pub(crate) fn version_string() -> &'static str {
+    concat!(env!("CARGO_PKG_VERSION"), " (git ", env!("MEGAFLEX_GIT_REV"), ")")
+}
+
+/// Event-driven bandwidth on demand for Megaport VXCs, and the Megaport API
+/// workflow one command per step.
 #[derive(Debug, Parser)]
-#[command(name = "megaflex", version, about, long_about = None)]
+#[command(name = "megaflex", version = version_string(), about, long_about = None, after_help = EXIT_CODES)]
 struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
 
+    #[command(flatten)]
+    global: GlobalArgs,
+
     #[command(subcommand)]
     command: Command,
 }
 
+const EXIT_CODES: &str = "Exit codes: 0 ok, 1 failure, 2 usage or configuration, 3 authentication, 4 API error, 5 refused by a Megaport limit.";
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check the credentials: environment, URLs, token expiry, where the key came from.
+    Auth,
+    /// List services (LIVE and CONFIGURED unless --all).
+    Products(cmd::products::ProductsArgs),
+    /// VXCs: list, show, read or change the rate limit.
+    #[command(subcommand)]
+    Vxc(cmd::vxc::VxcCommand),
+    /// Traffic of a service: terminal chart, JSON/CSV, or an SVG/PNG chart.
+    Telemetry(cmd::telemetry::TelemetryArgs),
+    /// What a speed change would cost.
+    Price(cmd::price::PriceArgs),
+    /// Megaport maintenance and outage events.
+    Events(cmd::events::EventsArgs),
+    /// This machine's request budget and each service's update ledger.
+    Limits,
+    /// Check credentials, environment, clock and recent failures, and say what to do.
+    Doctor,
+    /// Write what Megaport support asks for about recent failed calls (secrets redacted).
+    SupportBundle(cmd::support::SupportArgs),
     /// Run a local Megaport API simulator (token endpoint, API, admin API).
     Sim(cmd::sim::SimArgs),
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff).
+    Man,
 }
 
 fn init_logging(verbose: u8) {
@@ -39,7 +83,7 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
-/// Exit codes, documented in the README.
+/// Exit codes, documented in `--help` and the README.
 pub(crate) mod exit {
     /// Success.
     pub(crate) const OK: u8 = 0;
@@ -47,16 +91,107 @@ pub(crate) mod exit {
     pub(crate) const FAILURE: u8 = 1;
     /// Bad usage or configuration.
     pub(crate) const USAGE: u8 = 2;
+    /// Authentication failed.
+    pub(crate) const AUTH: u8 = 3;
+    /// The API answered with an error.
+    pub(crate) const API: u8 = 4;
+    /// Refused by a Megaport limit (locally or by the API).
+    pub(crate) const LIMIT: u8 = 5;
 }
+
+/// An error of the command line itself, with its exit code.
+#[derive(Debug)]
+pub(crate) struct CliError {
+    code: u8,
+    message: String,
+}
+
+impl CliError {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Self { code: exit::USAGE, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain()
         .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
+/// The exit code and the machine-readable kind of an error.
+fn classify(err: &anyhow::Error) -> (u8, &'static str) {
+    if let Some(c) = err.downcast_ref::<CliError>() {
+        return (c.code, if c.code == exit::USAGE { "usage_error" } else { "error" });
+    }
+    match err.downcast_ref::<megaport::Error>() {
+        Some(megaport::Error::Config(_) | megaport::Error::InvalidRequest(_)) => (exit::USAGE, "usage_error"),
+        Some(e) if e.is_limit() => (exit::LIMIT, "limit_refused"),
+        Some(e) if e.is_auth() => (exit::AUTH, "auth_error"),
+        Some(megaport::Error::Api(_) | megaport::Error::Decode { .. }) => (exit::API, "api_error"),
+        Some(megaport::Error::ConfirmTimeout { .. }) => (exit::FAILURE, "confirm_timeout"),
+        Some(_) => (exit::FAILURE, "error"),
+        None => (exit::FAILURE, "error"),
+    }
+}
+
+fn report(err: &anyhow::Error, json: bool) -> u8 {
+    let (code, kind) = classify(err);
+    if json {
+        let api = err.downcast_ref::<megaport::Error>();
+        let body = serde_json::json!({ "error": {
+            "kind": kind,
+            "exit_code": code,
+            "message": format!("{err:#}"),
+            "status": api.and_then(megaport::Error::status),
+            "trace_id": api.and_then(megaport::Error::trace_id),
+            "next_allowed_at": api.and_then(megaport::Error::next_allowed_at).map(|t| t.to_string()),
+        }});
+        eprintln!("{body}");
+    } else {
+        eprintln!("error: {err:#}");
+    }
+    code
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    let ctx = Ctx::new(cli.global);
+    match cli.command {
+        Command::Auth => cmd::auth::run(&ctx).await,
+        Command::Products(args) => cmd::products::run(&ctx, args).await,
+        Command::Vxc(c) => cmd::vxc::run(&ctx, c).await,
+        Command::Telemetry(args) => cmd::telemetry::run(&ctx, args).await,
+        Command::Price(args) => cmd::price::run(&ctx, args).await,
+        Command::Events(args) => cmd::events::run(&ctx, args).await,
+        Command::Limits => cmd::limits::run(&ctx).await,
+        Command::Doctor => cmd::doctor::run(&ctx).await,
+        Command::SupportBundle(args) => cmd::support::run(&ctx, args).await,
+        Command::Sim(args) => cmd::sim::run(args).await,
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "megaflex", &mut out);
+            output::print(&String::from_utf8_lossy(&out))?;
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            output::print(&String::from_utf8_lossy(&out))?;
+            Ok(exit::OK)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    let json = cli.global.output == context::OutputFormat::Json;
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -64,17 +199,9 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::FAILURE);
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Sim(args) => cmd::sim::run(args).await,
-        }
-    });
-    match result {
+    match runtime.block_on(dispatch(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(err) if is_broken_pipe(&err) => ExitCode::from(exit::OK),
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(exit::FAILURE)
-        }
+        Err(err) => ExitCode::from(report(&err, json)),
     }
 }

@@ -186,7 +186,7 @@ impl Client {
             self.inner.update_policy.check(self.inner.ledger.as_ref(), uid, self.now()).await?;
             match self.send(&call).await {
                 Ok(answer) => {
-                    self.inner.ledger.record(uid, self.now(), UpdateOrigin::Made).await?;
+                    self.record_update(uid).await;
                     let env: Envelope<Vxc> = decode(&call.method, &call.path, answer.status, &answer.body)?;
                     return Ok(env.data);
                 }
@@ -195,7 +195,7 @@ impl Client {
                     let now = self.vxc(uid).await?;
                     match update_applied(update, &now) {
                         Some(true) => {
-                            self.inner.ledger.record(uid, self.now(), UpdateOrigin::Made).await?;
+                            self.record_update(uid).await;
                             tracing::info!(%uid, "the update had been applied despite the error");
                             return Ok(now);
                         }
@@ -209,6 +209,14 @@ impl Client {
                 }
                 Err(e) => return Err(e),
             }
+        }
+    }
+
+    /// The update happened: failing to write it down must not turn success
+    /// into an error (the caller would retry a change that was made).
+    async fn record_update(&self, uid: &ProductUid) {
+        if let Err(e) = self.inner.ledger.record(uid, self.now(), UpdateOrigin::Made).await {
+            tracing::error!(%uid, error = %e, "update made but not recorded in the ledger; the next update may be refused by the API instead");
         }
     }
 
@@ -258,6 +266,22 @@ impl Client {
         let query = state.map(|s| vec![("state".to_owned(), s.as_str().to_owned())]).unwrap_or_default();
         let call = Call { query, ..Call::get("/ens/v1/status/outage") };
         Ok(self.send_json::<Envelope<Vec<OutageEvent>>>(&call).await?.data)
+    }
+
+    /// The API's clock, from the `Date` header of a small authenticated read,
+    /// and how long that read took: for spotting clock skew (token expiry and
+    /// the update rules are judged by clocks).
+    pub async fn server_time(&self) -> Result<(Option<jiff::Timestamp>, std::time::Duration)> {
+        let started = std::time::Instant::now();
+        let call = Call { query: vec![("state".into(), "Ongoing".into())], ..Call::get("/ens/v1/status/outage") };
+        let answer = self.send(&call).await?;
+        let date = answer
+            .headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| jiff::fmt::rfc2822::parse(v).ok())
+            .map(|z| z.timestamp());
+        Ok((date, started.elapsed()))
     }
 
     /// `GET /v3/locations`.

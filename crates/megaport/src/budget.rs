@@ -65,6 +65,18 @@ impl RequestBudget {
         }
     }
 
+    /// Counts requests sent before this budget existed (e.g. by earlier runs
+    /// of a command-line tool on this machine), `ages` being how long ago.
+    pub fn record_past(&self, ages: impl IntoIterator<Item = Duration>) {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let mut times: Vec<Instant> = ages.into_iter().filter_map(|age| now.checked_sub(age)).collect();
+        times.extend(inner.sent.iter().copied());
+        times.sort_unstable();
+        inner.sent = times.into();
+        Self::prune(&mut inner, now);
+    }
+
     /// Takes a slot if one is free now; otherwise says how long to wait.
     pub fn try_acquire(&self) -> Result<(), Duration> {
         let now = Instant::now();

@@ -17,7 +17,7 @@ use crate::ledger::{MemoryLedger, UpdateLedger, UpdatePolicy};
 use crate::retry::{RetryPolicy, parse_retry_after};
 
 /// One HTTP exchange with the API, as reported to a [`CallObserver`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CallRecord {
     /// When the request was sent.
     pub at: EpochMillis,
@@ -34,6 +34,7 @@ pub struct CallRecord {
     /// Megaport trace id, if any.
     pub trace_id: Option<String>,
     /// Round-trip time.
+    #[serde(with = "duration_ms")]
     pub duration: Duration,
     /// Error text for failed calls (the API's message or the transport error).
     pub error: Option<String>,
@@ -284,6 +285,7 @@ impl Call {
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
 }
 
@@ -564,7 +566,7 @@ impl Client {
                 duration_ms = duration.as_millis() as u64, "megaport call");
             if status.is_success() {
                 self.observe(record);
-                return Ok(Answer { status, body });
+                return Ok(Answer { status, headers, body });
             }
             let err = api_error(&call.method, &call.path, status, &headers, &body);
             if let Some(r) = record.as_mut() {
@@ -659,4 +661,18 @@ pub(crate) fn decode<T: DeserializeOwned>(method: &Method, path: &str, status: S
         message: e.inner().to_string(),
         snippet: snippet(body),
     })
+}
+
+mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
 }

@@ -180,6 +180,13 @@ pub struct Resolved {
     pub source: CredentialSource,
 }
 
+impl Resolved {
+    /// Where the credentials came from, for display.
+    pub fn credentials_source_text(&self) -> String {
+        self.source.to_string()
+    }
+}
+
 /// Reads `.env` pairs without touching the process environment.
 fn read_dotenv(path: &Path) -> Result<Vec<(String, String)>> {
     let iter =

@@ -8,8 +8,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 pub const BLOG_VXC: &str = megaflex_sim::BLOG_VXC_UID;
-pub const BNE_PORT: &str = "e1f2a3b4-0001-4c5d-8e6f-a1b2c3d4e501";
-pub const MCR: &str = "e1f2a3b4-0007-4c5d-8e6f-a1b2c3d4e507";
+pub const BNE_PORT: &str = "b1e0a001-4c5d-4e6f-8a7b-a1b2c3d4e501";
+pub const MCR: &str = "97e0a007-4c5d-4e6f-8a7b-a1b2c3d4e507";
 pub const PER_VXC: &str = "7a1b2c3d-0006-4e5f-9a0b-c1d2e3f4a506";
 pub const LOCKED_VXC: &str = "7a1b2c3d-000c-4e5f-9a0b-c1d2e3f4a50c";
 pub const DECOM_VXC: &str = "7a1b2c3d-000e-4e5f-9a0b-c1d2e3f4a50e";

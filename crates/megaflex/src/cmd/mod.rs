@@ -1,3 +1,12 @@
 //! One module per subcommand.
 
+pub(crate) mod auth;
+pub(crate) mod doctor;
+pub(crate) mod events;
+pub(crate) mod limits;
+pub(crate) mod price;
+pub(crate) mod products;
 pub(crate) mod sim;
+pub(crate) mod support;
+pub(crate) mod telemetry;
+pub(crate) mod vxc;

@@ -9,7 +9,7 @@ use megaport::types::{EpochMillis, ProductUid};
 use megaport::{Client, ClientBuilder, Clock, Credentials};
 
 pub const BLOG_VXC: &str = megaflex_sim::BLOG_VXC_UID;
-pub const BNE_PORT: &str = "e1f2a3b4-0001-4c5d-8e6f-a1b2c3d4e501";
+pub const BNE_PORT: &str = "b1e0a001-4c5d-4e6f-8a7b-a1b2c3d4e501";
 pub const PER_VXC: &str = "7a1b2c3d-0006-4e5f-9a0b-c1d2e3f4a506";
 
 #[derive(Debug)]
