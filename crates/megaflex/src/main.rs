@@ -134,7 +134,7 @@ fn classify(err: &anyhow::Error) -> (u8, &'static str) {
         Some(megaport::Error::Config(_) | megaport::Error::InvalidRequest(_)) => (exit::USAGE, "usage_error"),
         Some(e) if e.is_limit() => (exit::LIMIT, "limit_refused"),
         Some(e) if e.is_auth() => (exit::AUTH, "auth_error"),
-        Some(megaport::Error::Api(_) | megaport::Error::Decode { .. }) => (exit::API, "api_error"),
+        Some(megaport::Error::Api(_) | megaport::Error::Decode(_)) => (exit::API, "api_error"),
         Some(megaport::Error::ConfirmTimeout { .. }) => (exit::FAILURE, "confirm_timeout"),
         Some(_) => (exit::FAILURE, "error"),
         None => (exit::FAILURE, "error"),

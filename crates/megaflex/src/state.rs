@@ -84,15 +84,8 @@ impl FileLedger {
     }
 
     /// Every service with its updates, for `megaflex limits`.
-    pub(crate) fn services(&self) -> megaport::Result<Vec<(ProductUid, Vec<(EpochMillis, String)>)>> {
-        Ok(self
-            .load()?
-            .services
-            .into_iter()
-            .map(|(uid, list)| {
-                (ProductUid::new(uid), list.into_iter().map(|(t, o)| (EpochMillis::from_millis(t), o)).collect())
-            })
-            .collect())
+    pub(crate) fn services(&self) -> megaport::Result<Vec<ProductUid>> {
+        Ok(self.load()?.services.into_keys().map(ProductUid::new).collect())
     }
 }
 

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::budget::RequestBudget;
 use crate::config::{CredentialSource, Credentials, Environment, Resolved, Settings};
-use crate::error::{ApiError, Error, Result};
+use crate::error::{ApiError, AuthError, DecodeError, Error, Result};
 use crate::ledger::{MemoryLedger, UpdateLedger, UpdatePolicy};
 use crate::retry::{RetryPolicy, parse_retry_after};
 
@@ -425,23 +425,25 @@ impl Client {
                     continue;
                 }
                 Err(e) => {
-                    return Err(Error::Auth {
+                    return Err(Error::Auth(Box::new(AuthError {
                         status: 0,
                         message: format!("cannot reach the token endpoint: {e}"),
                         token_url,
                         hint: "check the network and the token URL".into(),
-                    });
+                    })));
                 }
             };
             let status = resp.status();
             let retry_after = parse_retry_after(resp.headers());
             let body = resp.bytes().await.unwrap_or_default();
             if status.is_success() {
-                return serde_json::from_slice::<TokenResponse>(&body).map_err(|e| Error::Auth {
-                    status: status.as_u16(),
-                    message: format!("the token endpoint answered without a token ({e})"),
-                    token_url: token_url.clone(),
-                    hint: "check the token URL points at Megaport's OAuth endpoint".into(),
+                return serde_json::from_slice::<TokenResponse>(&body).map_err(|e| {
+                    Error::Auth(Box::new(AuthError {
+                        status: status.as_u16(),
+                        message: format!("the token endpoint answered without a token ({e})"),
+                        token_url: token_url.clone(),
+                        hint: "check the token URL points at Megaport's OAuth endpoint".into(),
+                    }))
                 });
             }
             if matches!(status.as_u16(), 429 | 502 | 503 | 504) && attempt <= self.inner.retry.max_retries {
@@ -463,7 +465,7 @@ impl Client {
                 self.inner.environment,
                 self.inner.environment.api_url()
             );
-            return Err(Error::Auth { status: status.as_u16(), message, token_url, hint });
+            return Err(Error::Auth(Box::new(AuthError { status: status.as_u16(), message, token_url, hint })));
         }
     }
 
@@ -653,13 +655,15 @@ fn api_error(method: &Method, path: &str, status: StatusCode, headers: &HeaderMa
 
 pub(crate) fn decode<T: DeserializeOwned>(method: &Method, path: &str, status: StatusCode, body: &[u8]) -> Result<T> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| Error::Decode {
-        method: method.to_string(),
-        path: path.to_owned(),
-        status: status.as_u16(),
-        json_path: e.path().to_string(),
-        message: e.inner().to_string(),
-        snippet: snippet(body),
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        Error::Decode(Box::new(DecodeError {
+            method: method.to_string(),
+            path: path.to_owned(),
+            status: status.as_u16(),
+            json_path: e.path().to_string(),
+            message: e.inner().to_string(),
+            snippet: snippet(body),
+        }))
     })
 }
 

@@ -28,6 +28,36 @@ pub struct ApiError {
     pub retry_after: Option<Duration>,
 }
 
+/// The token endpoint's refusal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthError {
+    /// HTTP status of the token endpoint (0 when it could not be reached).
+    pub status: u16,
+    /// What it said (`invalid_client`, ...).
+    pub message: String,
+    /// Where we asked.
+    pub token_url: String,
+    /// What to check.
+    pub hint: String,
+}
+
+/// A 2xx body that did not decode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodeError {
+    /// Request method.
+    pub method: String,
+    /// Request path.
+    pub path: String,
+    /// HTTP status.
+    pub status: u16,
+    /// Where in the JSON decoding failed.
+    pub json_path: String,
+    /// What serde said.
+    pub message: String,
+    /// The first bytes of the body.
+    pub snippet: String,
+}
+
 /// Which service-update rule refused an update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateRule {
@@ -58,40 +88,16 @@ pub enum Error {
     InvalidRequest(String),
 
     /// The token endpoint refused the credentials or failed.
-    #[error("authentication failed ({status}) at {token_url}: {message}; {hint}")]
-    Auth {
-        /// HTTP status of the token endpoint (0 when it could not be reached).
-        status: u16,
-        /// What it said (`invalid_client`, ...).
-        message: String,
-        /// Where we asked.
-        token_url: String,
-        /// What to check.
-        hint: String,
-    },
+    #[error("authentication failed ({}) at {}: {}; {}", .0.status, .0.token_url, .0.message, .0.hint)]
+    Auth(Box<AuthError>),
 
     /// The API answered with an error status.
     #[error("{}", format_api(.0))]
     Api(Box<ApiError>),
 
     /// The API answered 2xx but the body did not have the expected shape.
-    #[error(
-        "unexpected response to {method} {path} ({status}): {message} at JSON path `{json_path}`; body starts: {snippet}"
-    )]
-    Decode {
-        /// Request method.
-        method: String,
-        /// Request path.
-        path: String,
-        /// HTTP status.
-        status: u16,
-        /// Where in the JSON decoding failed.
-        json_path: String,
-        /// What serde said.
-        message: String,
-        /// The first bytes of the body.
-        snippet: String,
-    },
+    #[error("unexpected response to {} {} ({}): {} at JSON path `{}`; body starts: {}", .0.method, .0.path, .0.status, .0.message, .0.json_path, .0.snippet)]
+    Decode(Box<DecodeError>),
 
     /// The request did not complete (connection, TLS, timeout).
     #[error("{method} {path} failed: {source}{}", if *.maybe_sent { " (the request may have reached the API)" } else { "" })]
@@ -168,8 +174,8 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Api(e) => Some(e.status),
-            Self::Auth { status, .. } if *status != 0 => Some(*status),
-            Self::Decode { status, .. } => Some(*status),
+            Self::Auth(a) if a.status != 0 => Some(a.status),
+            Self::Decode(d) => Some(d.status),
             _ => None,
         }
     }
@@ -209,7 +215,7 @@ impl Error {
     /// Credentials or token problems (token endpoint failure, or 401/403 from the API).
     pub fn is_auth(&self) -> bool {
         match self {
-            Self::Auth { .. } => true,
+            Self::Auth(_) => true,
             Self::Api(e) => matches!(e.status, 401 | 403),
             _ => false,
         }

@@ -57,7 +57,7 @@ pub use config::{
     CredentialSource, Credentials, ENV_VARS, Environment, PRODUCTION_API_URL, PRODUCTION_TOKEN_URL, Resolved,
     SIMULATOR_API_URL, STAGING_API_URL, STAGING_TOKEN_URL, Settings,
 };
-pub use error::{ApiError, Error, Result, UpdateRule};
+pub use error::{ApiError, AuthError, DecodeError, Error, Result, UpdateRule};
 pub use ledger::{
     LedgerFuture, MEGAPORT_UPDATE_INTERVAL, MEGAPORT_UPDATES_PER_MONTH, MemoryLedger, UpdateBudget, UpdateLedger,
     UpdateOrigin, UpdatePolicy, month_bounds,

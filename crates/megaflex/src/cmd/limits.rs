@@ -33,7 +33,7 @@ pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<u8> {
     let policy = UpdatePolicy::default();
     let now = megaport::types::EpochMillis::now();
     let mut services = Vec::new();
-    for (uid, _) in ledger.services()? {
+    for uid in ledger.services()? {
         let b = policy.budget(&ledger, &uid, now).await?;
         services.push(ServiceLimits {
             uid: uid.to_string(),

@@ -1,0 +1,278 @@
+//! The real `megaflex` binary against a simulator on loopback, with HOME and
+//! the state directory in a temp dir: output, formats and exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use megaflex_sim::{SimConfig, SimHandle};
+
+const BLOG: &str = megaflex_sim::BLOG_VXC_UID;
+
+struct Env {
+    rt: tokio::runtime::Runtime,
+    sim: SimHandle,
+    home: PathBuf,
+}
+
+impl Env {
+    fn new() -> Self {
+        Self::with(|_| {})
+    }
+
+    fn with(f: impl FnOnce(&mut SimConfig)) -> Self {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let mut config = SimConfig { clock_scale: 0.0, ..SimConfig::default() };
+        f(&mut config);
+        let sim = rt.block_on(megaflex_sim::spawn(config)).unwrap();
+        let home = std::env::temp_dir().join(format!("megaflex-cli-{}-{}", std::process::id(), sim.addr().port()));
+        std::fs::create_dir_all(&home).unwrap();
+        Self { rt, sim, home }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_megaflex"));
+        c.args(args)
+            .current_dir(&self.home)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("MEGAPORT_API_URL", self.sim.base_url())
+            .env("MEGAPORT_TOKEN_URL", self.sim.token_url())
+            .env("MEGAPORT_ACCESS_KEY", megaflex_sim::DEFAULT_ACCESS_KEY)
+            .env("MEGAPORT_SECRET_KEY", megaflex_sim::DEFAULT_SECRET_KEY)
+            .stdin(std::process::Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn stats(&self) -> megaflex_sim::Stats {
+        self.sim.state().stats()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.home);
+        let _ = &self.rt;
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Compares with `tests/data/NAME.stdout`; `MEGAFLEX_BLESS=1` rewrites it.
+fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(format!("{name}.stdout"));
+    if std::env::var_os("MEGAFLEX_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing {}; run with MEGAFLEX_BLESS=1", path.display()));
+    assert_eq!(actual, expected, "output differs from {}", path.display());
+}
+
+#[test]
+fn tables_match_golden_files() {
+    let env = Env::new();
+    for (name, args) in [
+        ("vxc_list", vec!["vxc", "list"]),
+        ("vxc_show", vec!["vxc", "show", BLOG]),
+        ("products_ports", vec!["products", "--type", "port"]),
+        ("vxc_list_all", vec!["vxc", "list", "--all"]),
+    ] {
+        let out = env.run(&args);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        golden(name, &stdout(&out));
+    }
+}
+
+#[test]
+fn json_and_csv_parse() {
+    let env = Env::new();
+    let out = env.run(&["vxc", "list", "-o", "json"]);
+    let vxcs: Vec<megaport::types::Vxc> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(vxcs.len(), 12);
+    let out = env.run(&["products", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["vxcs"].as_array().unwrap().len(), 12);
+    assert_eq!(v["products"].as_array().unwrap().len(), 7);
+    let out = env.run(&["products", "--type", "port", "-o", "csv"]);
+    let mut r = csv::Reader::from_reader(out.stdout.as_slice());
+    assert_eq!(r.headers().unwrap().iter().collect::<Vec<_>>(), ["UID", "NAME", "TYPE", "STATUS", "MBPS", "LOCATION"]);
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 6);
+    assert!(rows.iter().any(|row| &row[1] == "BNE-MEGAPORT-LINK" && &row[5] == "NextDC B1"));
+    let out = env.run(&["vxc", "speed", BLOG]);
+    assert_eq!(stdout(&out).trim(), "10");
+}
+
+#[test]
+fn exit_codes_by_error_class() {
+    let env = Env::new();
+    let mut bad = env.cmd(&["vxc", "list"]);
+    bad.env("MEGAPORT_SECRET_KEY", "wrong-secret");
+    let out = bad.output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("invalid_client"));
+    assert!(!stderr(&out).contains("wrong-secret"));
+
+    let out = env.run(&["vxc", "show", "00000000-0000-4000-8000-000000000000"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(stderr(&out).contains("Could not find a service with UID") && stderr(&out).contains("trace id"));
+
+    let out = env.run(&["vxc", "show", "00000000-0000-4000-8000-000000000000", "-o", "json"]);
+    let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!((err["error"]["kind"].as_str(), err["error"]["status"].as_u64()), (Some("api_error"), Some(404)));
+    assert!(err["error"]["trace_id"].is_string());
+
+    assert_eq!(env.run(&["vxc", "speed"]).status.code(), Some(2), "missing argument");
+    assert_eq!(env.run(&["telemetry", BLOG, "--since", "soon"]).status.code(), Some(2));
+    assert_eq!(env.run(&["no-such-command"]).status.code(), Some(2));
+    let mut nocreds = env.cmd(&["vxc", "list"]);
+    nocreds.env_remove("MEGAPORT_ACCESS_KEY").env_remove("MEGAPORT_SECRET_KEY");
+    let out = nocreds.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("MEGAPORT_ACCESS_KEY"));
+}
+
+#[test]
+fn speed_change_is_confirmed_and_a_second_is_refused_locally() {
+    let env = Env::new();
+    let out = env.run(&["vxc", "speed", BLOG, "500", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("10 Mbps -> 500 Mbps, confirmed in force"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("Price change"));
+    assert_eq!(env.stats().updates.len(), 1);
+    assert_eq!(env.stats().updates[0].rate_limit, Some(500));
+
+    // A new invocation remembers the update: refused without calling the API.
+    let requests_before = env.stats().requests;
+    let out = env.run(&["vxc", "speed", BLOG, "10", "--yes", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["kind"], "limit_refused");
+    assert!(err["error"]["next_allowed_at"].is_string());
+    assert_eq!(env.stats().updates.len(), 1, "nothing was sent");
+    assert_eq!(env.stats().update_interval_breaches, 0);
+    assert!(env.stats().requests - requests_before <= 3, "only reads (VXC, price)");
+
+    let out = env.run(&["limits", "-o", "json"]);
+    let limits: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(limits["services"][0]["uid"], BLOG);
+    assert_eq!(limits["services"][0]["left_this_month"], 99);
+}
+
+#[test]
+fn dry_run_and_non_terminal_change_nothing() {
+    let env = Env::new();
+    let out = env.run(&["vxc", "speed", BLOG, "500", "--dry-run", "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((plan["before_mbps"].as_u64(), plan["after_mbps"].as_u64()), (Some(10), Some(500)));
+    assert!(plan["price_delta_this_month"].as_f64().unwrap() > 0.0);
+    assert_eq!(plan["updates_left_this_month"], 100);
+    let out = env.run(&["vxc", "speed", BLOG, "500"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--yes"));
+    assert!(env.stats().updates.is_empty(), "the simulator was not changed");
+    assert_eq!(env.stats().update_interval_breaches, 0);
+}
+
+#[test]
+fn telemetry_writes_valid_png_and_svg() {
+    let env = Env::new();
+    let png = env.home.join("traffic.png");
+    let svg = env.home.join("traffic.svg");
+    for path in [&png, &svg] {
+        let out = env.run(&["telemetry", BLOG, "--since", "6h", "--plot", path.to_str().unwrap(), "-o", "json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let data: megaport::types::TelemetryResponse = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(data.data.len(), 4);
+    }
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(u32::from_be_bytes(bytes[16..20].try_into().unwrap()), 1200, "IHDR width");
+    assert!(bytes.len() > 10_000, "a real picture, not an empty canvas");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"));
+    for needle in ["A_BITS In", "B_BITS Out", "rate limit 10 Mbps", "Mbps", "time (UTC)"] {
+        assert!(text.contains(needle), "SVG lacks {needle:?}");
+    }
+    let out = env.run(&["telemetry", BLOG, "--plot", "chart.gif"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = env.run(&["telemetry", BLOG, "--since", "2h", "-o", "csv"]);
+    let mut r = csv::Reader::from_reader(out.stdout.as_slice());
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert!((4 * 24..=4 * 25).contains(&rows.len()), "{} rows", rows.len());
+    assert!(rows.iter().all(|row| row[4].parse::<f64>().is_ok() && row[1].parse::<i64>().is_ok()));
+}
+
+#[test]
+fn support_bundle_has_the_failure_and_no_secret_or_token() {
+    let env = Env::new();
+    let out = env.run(&["vxc", "show", "00000000-0000-4000-8000-000000000000", "-o", "json"]);
+    let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    let trace = err["error"]["trace_id"].as_str().unwrap().to_owned();
+    let out = env.run(&["support-bundle", "-f", "bundle.json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(env.home.join("bundle.json")).unwrap();
+    assert!(text.contains(&format!("{}/v2/product/00000000-0000-4000-8000-000000000000", env.sim.base_url())));
+    assert!(text.contains(&trace));
+    assert!(!text.contains(megaflex_sim::DEFAULT_SECRET_KEY));
+    assert!(!regex::Regex::new(r"sim\.[0-9a-f]{16,}").unwrap().is_match(&text), "a token leaked");
+    let journal = std::fs::read_to_string(env.home.join(".local/state/megaflex/journal.jsonl")).unwrap();
+    assert!(
+        !journal.contains(megaflex_sim::DEFAULT_SECRET_KEY)
+            && !regex::Regex::new(r"sim\.[0-9a-f]{16,}").unwrap().is_match(&journal)
+    );
+    let bundle: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(bundle["account"]["company_name"], "Comany name under the megaport portal");
+    assert!(bundle["generated_at_local"].is_string() && bundle["timezone"].is_string());
+}
+
+#[test]
+fn doctor_passes_and_explains_a_bad_key() {
+    let env = Env::new();
+    let out = env.run(&["doctor", "-o", "json"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    let names: Vec<&str> = report["checks"].as_array().unwrap().iter().map(|c| c["check"].as_str().unwrap()).collect();
+    for n in ["credentials", "environment", "token", "api", "clock", "request budget", "recent failures"] {
+        assert!(names.contains(&n), "{n} missing from {names:?}");
+    }
+    let mut bad = env.cmd(&["doctor"]);
+    bad.env("MEGAPORT_SECRET_KEY", "nope");
+    let out = bad.output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stdout(&out).contains("FAIL") && stdout(&out).contains("invalid_client"));
+}
+
+#[test]
+fn auth_events_price_and_broken_pipe() {
+    let env = Env::new();
+    let out = env.run(&["auth", "-o", "json"]);
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(a["environment"], "custom");
+    assert!(a["token_expires_at"].is_string());
+    assert!(!stdout(&out).contains(megaflex_sim::DEFAULT_SECRET_KEY));
+    let out = env.run(&["events", "--outages", "--state", "Ongoing", "-o", "json"]);
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["outages"].as_array().unwrap().len(), 1);
+    assert_eq!(env.run(&["events", "--state", "Ongoing"]).status.code(), Some(2));
+    let out = env.run(&["price", BLOG, "500", "-o", "json"]);
+    let p: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(p["price"]["delta"].as_f64().unwrap() > 0.0);
+    // `| head -1`: a closed pipe is not an error.
+    let mut child = env.cmd(&["vxc", "list", "--all"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    assert!(child.wait().unwrap().success());
+}
