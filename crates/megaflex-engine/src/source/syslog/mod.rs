@@ -1,0 +1,5 @@
+//! Syslog: parsing, vendor classification, TCP framing and the UDP/TCP source.
+
+pub mod classify;
+pub mod framing;
+pub mod parse;
