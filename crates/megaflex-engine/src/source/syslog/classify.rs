@@ -343,10 +343,8 @@ pub fn classify(msg: &Syslog<'_>) -> Option<Classified> {
     if memchr::memmem::find(text.as_bytes(), b"logid=").is_some() {
         return fortios(text);
     }
-    if let Some(m) = find_mnemonic(text) {
-        if let Some(c) = cisco_like(&m) {
-            return Some(c);
-        }
+    if let Some(c) = find_mnemonic(text).and_then(|m| cisco_like(&m)) {
+        return Some(c);
     }
     // Junos: the event tag leads the message (or was taken as the TAG).
     for ev in JUNOS_EVENTS {
