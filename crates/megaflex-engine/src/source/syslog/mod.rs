@@ -3,3 +3,6 @@
 pub mod classify;
 pub mod framing;
 pub mod parse;
+mod server;
+
+pub use server::{Listen, SyslogConfig, SyslogSource};

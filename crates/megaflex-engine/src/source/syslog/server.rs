@@ -1,0 +1,355 @@
+//! The syslog socket tasks: UDP datagrams and TCP streams in, canonical
+//! events out on a bounded channel.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use megaport::types::EpochMillis;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::classify::{UserPattern, classify_with};
+use super::framing::{DEFAULT_MAX_FRAME, Frame, Framer};
+use super::parse::parse;
+use crate::event::{Device, Event, SourceKind, bounded_raw, next_event_id};
+use crate::source::metrics::{Counter, RateLimitedLog, SourceMetrics};
+
+/// Where to listen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listen {
+    /// `udp://ADDR`.
+    Udp(SocketAddr),
+    /// `tcp://ADDR`.
+    Tcp(SocketAddr),
+}
+
+impl std::str::FromStr for Listen {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (scheme, addr) =
+            s.split_once("://").ok_or_else(|| format!("{s:?}: use udp://ADDR:PORT or tcp://ADDR:PORT"))?;
+        let addr: SocketAddr = addr.parse().map_err(|_| format!("{s:?}: {addr:?} is not an IP address and port"))?;
+        match scheme {
+            "udp" => Ok(Self::Udp(addr)),
+            "tcp" => Ok(Self::Tcp(addr)),
+            other => Err(format!("{s:?}: unknown scheme {other:?}; use udp:// or tcp://")),
+        }
+    }
+}
+
+/// Settings of one syslog listener.
+#[derive(Debug, Clone)]
+pub struct SyslogConfig {
+    /// Where.
+    pub listen: Listen,
+    /// Kernel receive buffer to ask for (UDP), in bytes. Large buffers are
+    /// what keeps bursts from being lost in the kernel.
+    pub recv_buffer_bytes: usize,
+    /// Longest message accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Most TCP connections at once.
+    pub max_connections: usize,
+    /// Forward messages no rule recognised as `EventKind::Other` events.
+    pub forward_unclassified: bool,
+}
+
+impl SyslogConfig {
+    /// Defaults for `listen`: 8 MiB receive buffer, 64 KiB messages, 1024 connections.
+    pub fn new(listen: Listen) -> Self {
+        Self {
+            listen,
+            recv_buffer_bytes: 8 * 1024 * 1024,
+            max_message_bytes: DEFAULT_MAX_FRAME,
+            max_connections: 1024,
+            forward_unclassified: false,
+        }
+    }
+}
+
+/// A running syslog source.
+#[derive(Debug)]
+pub struct SyslogSource {
+    /// The bound address (useful with port 0).
+    pub local_addr: SocketAddr,
+    /// Receive buffer the kernel granted (UDP), in bytes.
+    pub recv_buffer_bytes: Option<usize>,
+    /// Counters.
+    pub metrics: Arc<SourceMetrics>,
+    task: JoinHandle<()>,
+}
+
+impl SyslogSource {
+    /// Binds and starts the task. Fails only if the socket cannot be bound.
+    pub async fn spawn(
+        config: SyslogConfig,
+        patterns: Arc<[UserPattern]>,
+        events: mpsc::Sender<Event>,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<Self> {
+        let metrics = Arc::new(SourceMetrics::default());
+        let handler =
+            Handler { patterns, events, metrics: metrics.clone(), forward_unclassified: config.forward_unclassified };
+        match config.listen {
+            Listen::Udp(addr) => {
+                let (socket, granted) = bind_udp(addr, config.recv_buffer_bytes)?;
+                let local_addr = socket.local_addr()?;
+                tracing::info!(%local_addr, requested = config.recv_buffer_bytes, granted, "syslog UDP listening");
+                let max = config.max_message_bytes;
+                let task = tokio::spawn(run_udp(socket, handler, max, shutdown));
+                Ok(Self { local_addr, recv_buffer_bytes: Some(granted), metrics, task })
+            }
+            Listen::Tcp(addr) => {
+                let listener = TcpListener::bind(addr).await?;
+                let local_addr = listener.local_addr()?;
+                tracing::info!(%local_addr, "syslog TCP listening");
+                let task = tokio::spawn(run_tcp(
+                    listener,
+                    handler,
+                    config.max_message_bytes,
+                    config.max_connections,
+                    shutdown,
+                ));
+                Ok(Self { local_addr, recv_buffer_bytes: None, metrics, task })
+            }
+        }
+    }
+
+    /// Waits until the source has drained and stopped (after shutdown).
+    pub async fn join(self) {
+        let _ = self.task.await;
+    }
+}
+
+fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<(UdpSocket, usize)> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    // The kernel caps this at net.core.rmem_max (and doubles it); what we got is logged.
+    if let Err(e) = socket.set_recv_buffer_size(recv_buffer) {
+        tracing::warn!(error = %e, "cannot set the UDP receive buffer");
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    let granted = socket.recv_buffer_size().unwrap_or(0);
+    Ok((UdpSocket::from_std(socket.into())?, granted))
+}
+
+#[derive(Debug, Clone)]
+struct Handler {
+    patterns: Arc<[UserPattern]>,
+    events: mpsc::Sender<Event>,
+    metrics: Arc<SourceMetrics>,
+    forward_unclassified: bool,
+}
+
+impl Handler {
+    /// One message: parse, classify, forward. Never blocks, never panics.
+    fn handle(&self, bytes: &[u8], peer: SocketAddr, received_at: EpochMillis) {
+        let m = &self.metrics;
+        let msg = match parse(bytes) {
+            Ok(msg) => msg,
+            Err(_) => {
+                m.inc(Counter::Malformed);
+                return;
+            }
+        };
+        m.inc(Counter::Parsed);
+        let classified = classify_with(&msg, &self.patterns);
+        let event = match classified {
+            Some(c) => {
+                m.inc(Counter::Classified);
+                Event {
+                    id: next_event_id(),
+                    received_at,
+                    source: SourceKind::Syslog,
+                    peer: Some(peer),
+                    device: Device {
+                        hostname: msg.hostname.map(str::to_owned).or(c.hostname),
+                        address: Some(peer.ip().to_string()),
+                        labels: Default::default(),
+                    },
+                    kind: c.kind,
+                    entity: c.entity,
+                    state: c.state,
+                    administrative: c.administrative,
+                    attributes: c.attributes.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+                    raw: bounded_raw(bytes),
+                }
+            }
+            None if self.forward_unclassified => Event {
+                id: next_event_id(),
+                received_at,
+                source: SourceKind::Syslog,
+                peer: Some(peer),
+                device: Device {
+                    hostname: msg.hostname.map(str::to_owned),
+                    address: Some(peer.ip().to_string()),
+                    labels: Default::default(),
+                },
+                kind: crate::event::EventKind::Other,
+                entity: msg.app.unwrap_or_default().to_owned(),
+                state: crate::event::EventState::Unknown,
+                administrative: false,
+                attributes: Default::default(),
+                raw: bounded_raw(bytes),
+            },
+            None => {
+                m.inc(Counter::Unclassified);
+                return;
+            }
+        };
+        if self.events.try_send(event).is_err() {
+            m.inc(Counter::QueueFull);
+        }
+    }
+}
+
+async fn run_udp(socket: UdpSocket, handler: Handler, max: usize, shutdown: CancellationToken) {
+    // One byte more than allowed tells an oversize datagram from a full one.
+    let mut buf = vec![0u8; max + 1];
+    let mut errors = RateLimitedLog::new(Duration::from_secs(10));
+    let m = handler.metrics.clone();
+    let mut draining = false;
+    loop {
+        if !draining {
+            tokio::select! {
+                () = shutdown.cancelled() => draining = true,
+                r = socket.readable() => {
+                    if let Err(e) = r {
+                        m.inc(Counter::ReceiveError);
+                        if let Some(n) = errors.allow() { tracing::warn!(error = %e, suppressed = n, "syslog UDP socket error"); }
+                        continue;
+                    }
+                }
+            }
+        }
+        // Take everything the kernel holds before waiting again: fewer wake-ups under load.
+        let mut now = EpochMillis::now();
+        let mut batch = 0u32;
+        loop {
+            match socket.try_recv_from(&mut buf) {
+                Ok((n, peer)) => {
+                    m.inc(Counter::Received);
+                    batch += 1;
+                    if batch % 64 == 0 {
+                        now = EpochMillis::now();
+                    }
+                    if n > max {
+                        m.inc(Counter::Oversize);
+                        continue;
+                    }
+                    handler.handle(&buf[..n], peer, now);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    m.inc(Counter::ReceiveError);
+                    if let Some(n) = errors.allow() {
+                        tracing::warn!(error = %e, suppressed = n, "syslog UDP receive error");
+                    }
+                    break;
+                }
+            }
+        }
+        if draining {
+            tracing::debug!("syslog UDP source drained and stopped");
+            return;
+        }
+    }
+}
+
+async fn run_tcp(
+    listener: TcpListener,
+    handler: Handler,
+    max: usize,
+    max_connections: usize,
+    shutdown: CancellationToken,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let mut errors = RateLimitedLog::new(Duration::from_secs(10));
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let Ok(permit) = slots.clone().try_acquire_owned() else {
+                        handler.metrics.inc(Counter::ReceiveError);
+                        if let Some(n) = errors.allow() {
+                            tracing::warn!(%peer, max_connections, suppressed = n, "too many syslog TCP connections; refusing");
+                        }
+                        continue;
+                    };
+                    let h = handler.clone();
+                    let stop = shutdown.clone();
+                    connections.spawn(async move {
+                        run_connection(stream, peer, h, max, stop).await;
+                        drop(permit);
+                    });
+                }
+                Err(e) => {
+                    handler.metrics.inc(Counter::ReceiveError);
+                    if let Some(n) = errors.allow() { tracing::warn!(error = %e, suppressed = n, "syslog TCP accept error"); }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    // Drain: every connection finishes what it has buffered.
+    while connections.join_next().await.is_some() {}
+    tracing::debug!("syslog TCP source drained and stopped");
+}
+
+async fn run_connection(
+    mut stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    h: Handler,
+    max: usize,
+    shutdown: CancellationToken,
+) {
+    let mut framer = Framer::new(max);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = tokio::select! {
+            () = shutdown.cancelled() => {
+                // Take what already arrived, without waiting for more.
+                match stream.try_read(&mut buf) { Ok(n) => n, Err(_) => 0 }
+            }
+            r = stream.read(&mut buf) => match r {
+                Ok(n) => n,
+                Err(_) => { h.metrics.inc(Counter::ReceiveError); 0 }
+            },
+        };
+        if n > 0 {
+            framer.push(&buf[..n]);
+        }
+        let now = EpochMillis::now();
+        while let Some(frame) = framer.next_frame() {
+            match frame {
+                Frame::Message(r) => {
+                    h.metrics.inc(Counter::Received);
+                    h.handle(framer.bytes(r), peer, now);
+                }
+                Frame::Oversize => {
+                    h.metrics.inc(Counter::Received);
+                    h.metrics.inc(Counter::Oversize);
+                }
+                Frame::Garbage => {
+                    h.metrics.inc(Counter::Received);
+                    h.metrics.inc(Counter::Malformed);
+                }
+            }
+        }
+        if n == 0 || shutdown.is_cancelled() {
+            if let Some(r) = framer.finish() {
+                h.metrics.inc(Counter::Received);
+                h.handle(framer.bytes(r), peer, now);
+            }
+            return;
+        }
+    }
+}
