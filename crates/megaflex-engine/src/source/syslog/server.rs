@@ -235,7 +235,7 @@ async fn run_udp(socket: UdpSocket, handler: Handler, max: usize, shutdown: Canc
                 Ok((n, peer)) => {
                     m.inc(Counter::Received);
                     batch += 1;
-                    if batch % 64 == 0 {
+                    if batch.is_multiple_of(64) {
                         now = EpochMillis::now();
                     }
                     if n > max {
@@ -317,7 +317,7 @@ async fn run_connection(
         let n = tokio::select! {
             () = shutdown.cancelled() => {
                 // Take what already arrived, without waiting for more.
-                match stream.try_read(&mut buf) { Ok(n) => n, Err(_) => 0 }
+                stream.try_read(&mut buf).unwrap_or_default()
             }
             r = stream.read(&mut buf) => match r {
                 Ok(n) => n,
