@@ -6,3 +6,4 @@
 
 pub mod metrics;
 pub mod syslog;
+pub mod webhook;

@@ -1,0 +1,444 @@
+//! The webhook source: Alertmanager's webhook payload (version 4, old and
+//! new field sets) and a small generic JSON form for other tools, with
+//! bearer-token auth, an optional HMAC-SHA256 body signature and a body size
+//! limit. Bad input gets a 4xx with a message, never a 500.
+//!
+//! Generic form (`POST /events`), one object or an array:
+//!
+//! ```json
+//! {"device": "core-b1", "kind": "link", "entity": "TenGigabitEthernet0/1/0",
+//!  "state": "down", "administrative": false, "attributes": {"reason": "LOS"}}
+//! ```
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hmac::{Hmac, KeyInit, Mac};
+use megaport::types::EpochMillis;
+use serde::Deserialize;
+use sha2::Sha256;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::event::{Device, Event, EventKind, EventState, SourceKind, bounded_raw, next_event_id};
+use crate::source::metrics::{Counter, SourceMetrics};
+
+/// Settings of the webhook listener.
+#[derive(Clone)]
+pub struct WebhookConfig {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Required `Authorization: Bearer` token, if any.
+    pub token: Option<String>,
+    /// Key for `X-Megaflex-Signature: sha256=<hex>` (or `X-Hub-Signature-256`), if any.
+    pub hmac_key: Option<Vec<u8>>,
+    /// Largest body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// How long an (alert, status, startsAt) is remembered to drop HA duplicates.
+    pub dedupe_window: Duration,
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("hmac_key", &self.hmac_key.as_ref().map(|_| "[redacted]"))
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+impl WebhookConfig {
+    /// Defaults: no auth, 1 MiB bodies, 10-minute dedupe window.
+    pub fn new(listen: SocketAddr) -> Self {
+        Self { listen, token: None, hmac_key: None, max_body_bytes: 1 << 20, dedupe_window: Duration::from_secs(600) }
+    }
+}
+
+/// Alertmanager webhook payload (`version: "4"`). Every field defaults:
+/// older releases lack `fingerprint` and `truncatedAlerts`, newer ones add
+/// `notification_reason`, `routeLabels`, and Grafana adds its own.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AlertmanagerPayload {
+    /// Always "4".
+    pub version: String,
+    /// Group key.
+    pub group_key: String,
+    /// Receiver name.
+    pub receiver: String,
+    /// firing or resolved (the group).
+    pub status: String,
+    /// Labels common to the group.
+    pub common_labels: BTreeMap<String, String>,
+    /// The alerts.
+    pub alerts: Vec<AlertmanagerAlert>,
+}
+
+/// One alert in the payload.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AlertmanagerAlert {
+    /// firing or resolved.
+    pub status: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// RFC 3339.
+    pub starts_at: String,
+    /// RFC 3339 (Go zero time while firing).
+    pub ends_at: String,
+    /// Link to the expression.
+    #[serde(rename = "generatorURL")]
+    pub generator_url: String,
+    /// 16 hex digits, stable per label set (absent before Alertmanager 0.19).
+    pub fingerprint: String,
+}
+
+/// Alertmanager's own fingerprint when the payload has none: FNV-1a 64 over
+/// the sorted label names and values, separated by 0xff.
+pub fn label_fingerprint(labels: &BTreeMap<String, String>) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for (k, v) in labels {
+        feed(k.as_bytes());
+        feed(&[0xff]);
+        feed(v.as_bytes());
+        feed(&[0xff]);
+    }
+    format!("{h:016x}")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenericEvent {
+    device: String,
+    kind: EventKind,
+    entity: String,
+    state: EventState,
+    #[serde(default)]
+    administrative: bool,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum GenericBody {
+    Many(Vec<GenericEvent>),
+    One(GenericEvent),
+}
+
+#[derive(Debug, Default)]
+struct Dedupe {
+    seen: HashMap<(String, String, String), i64>,
+    order: VecDeque<((String, String, String), i64)>,
+}
+
+impl Dedupe {
+    /// `true` if this key was seen within the window (then it is a duplicate).
+    fn check(&mut self, key: (String, String, String), now: i64, window_ms: i64) -> bool {
+        while let Some((k, t)) = self.order.front() {
+            if *t > now - window_ms {
+                break;
+            }
+            if self.seen.get(k) == Some(t) {
+                self.seen.remove(k);
+            }
+            self.order.pop_front();
+        }
+        if self.seen.contains_key(&key) {
+            return true;
+        }
+        self.seen.insert(key.clone(), now);
+        self.order.push_back((key, now));
+        false
+    }
+}
+
+#[derive(Clone)]
+struct Shared {
+    config: Arc<WebhookConfig>,
+    events: mpsc::Sender<Event>,
+    metrics: Arc<SourceMetrics>,
+    dedupe: Arc<Mutex<Dedupe>>,
+}
+
+fn reply(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    reply(status, serde_json::json!({ "error": message.into() }))
+}
+
+/// Checks the bearer token and the body signature.
+fn authorise(config: &WebhookConfig, headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
+    if let Some(token) = &config.token {
+        let given =
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let ok = given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes()));
+        if !ok {
+            return Err("missing or wrong bearer token".into());
+        }
+    }
+    if let Some(key) = &config.hmac_key {
+        let sig = headers
+            .get("x-megaflex-signature")
+            .or_else(|| headers.get("x-hub-signature-256"))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("sha256="))
+            .ok_or("missing X-Megaflex-Signature: sha256=<hex> header")?;
+        let sig = hex::decode(sig.trim()).map_err(|_| "signature is not hex")?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).map_err(|_| "bad HMAC key")?;
+        mac.update(body);
+        mac.verify_slice(&sig).map_err(|_| "body signature does not match")?;
+    }
+    Ok(())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Shared {
+    fn forward(&self, event: Event) -> bool {
+        self.metrics.inc(Counter::Classified);
+        if self.events.try_send(event).is_err() {
+            self.metrics.inc(Counter::QueueFull);
+            return false;
+        }
+        true
+    }
+
+    fn queue_full() -> Response {
+        // Alertmanager retries 5xx: a full queue is a temporary condition.
+        let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "event queue full; retry later");
+        r.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+        r
+    }
+}
+
+async fn alertmanager(
+    State(s): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    s.metrics.inc(Counter::Received);
+    if let Err(e) = authorise(&s.config, &headers, &body) {
+        s.metrics.inc(Counter::Auth);
+        return error(StatusCode::UNAUTHORIZED, e);
+    }
+    let payload: AlertmanagerPayload = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            s.metrics.inc(Counter::Malformed);
+            return error(StatusCode::BAD_REQUEST, format!("not an Alertmanager webhook payload: {e}"));
+        }
+    };
+    if !payload.version.is_empty() && payload.version != "4" {
+        s.metrics.inc(Counter::Malformed);
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("unsupported Alertmanager payload version {:?}: expected \"4\"", payload.version),
+        );
+    }
+    s.metrics.inc(Counter::Parsed);
+    let now = EpochMillis::now();
+    let window_ms = s.config.dedupe_window.as_millis() as i64;
+    let (mut accepted, mut duplicates) = (0, 0);
+    for alert in payload.alerts {
+        let state = match alert.status.as_str() {
+            "firing" => EventState::Firing,
+            "resolved" => EventState::Resolved,
+            other => {
+                s.metrics.inc(Counter::Malformed);
+                return error(StatusCode::BAD_REQUEST, format!("alert status {other:?}: expected firing or resolved"));
+            }
+        };
+        let fingerprint =
+            if alert.fingerprint.is_empty() { label_fingerprint(&alert.labels) } else { alert.fingerprint.clone() };
+        let key = (fingerprint.clone(), alert.status.clone(), alert.starts_at.clone());
+        if s.dedupe.lock().unwrap_or_else(|e| e.into_inner()).check(key, now.as_millis(), window_ms) {
+            duplicates += 1;
+            continue;
+        }
+        let mut labels = payload.common_labels.clone();
+        labels.extend(alert.labels.clone());
+        let mut attributes = BTreeMap::new();
+        for (k, v) in [
+            ("alertname", labels.get("alertname").cloned().unwrap_or_default()),
+            ("starts_at", alert.starts_at.clone()),
+            ("ends_at", alert.ends_at.clone()),
+            ("generator_url", alert.generator_url.clone()),
+            ("receiver", payload.receiver.clone()),
+            ("group_key", payload.group_key.clone()),
+            ("summary", alert.annotations.get("summary").cloned().unwrap_or_default()),
+        ] {
+            if !v.is_empty() {
+                attributes.insert(k.to_owned(), v);
+            }
+        }
+        let raw = serde_json::json!({"status": alert.status, "labels": alert.labels, "startsAt": alert.starts_at, "fingerprint": fingerprint});
+        let event = Event {
+            id: next_event_id(),
+            received_at: now,
+            source: SourceKind::Webhook,
+            peer: Some(peer),
+            device: Device { hostname: labels.get("instance").cloned(), address: None, labels },
+            kind: EventKind::Alert,
+            entity: fingerprint,
+            state,
+            administrative: false,
+            attributes,
+            raw: bounded_raw(raw.to_string().as_bytes()),
+        };
+        if !s.forward(event) {
+            return Shared::queue_full();
+        }
+        accepted += 1;
+    }
+    reply(StatusCode::OK, serde_json::json!({ "accepted": accepted, "duplicates": duplicates }))
+}
+
+async fn generic(
+    State(s): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    s.metrics.inc(Counter::Received);
+    if let Err(e) = authorise(&s.config, &headers, &body) {
+        s.metrics.inc(Counter::Auth);
+        return error(StatusCode::UNAUTHORIZED, e);
+    }
+    let events = match serde_json::from_slice::<GenericBody>(&body) {
+        Ok(GenericBody::One(e)) => vec![e],
+        Ok(GenericBody::Many(v)) => v,
+        Err(_) => {
+            // Untagged enums hide the reason; decode as one object to say what is wrong.
+            let detail = serde_json::from_slice::<GenericEvent>(&body).err().map(|e| e.to_string()).unwrap_or_default();
+            s.metrics.inc(Counter::Malformed);
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("expected {{device, kind, entity, state}} or an array of them: {detail}"),
+            );
+        }
+    };
+    s.metrics.inc(Counter::Parsed);
+    let now = EpochMillis::now();
+    let mut accepted = 0;
+    for g in events {
+        let raw = serde_json::json!({"device": g.device, "kind": g.kind, "entity": g.entity, "state": g.state});
+        let event = Event {
+            id: next_event_id(),
+            received_at: now,
+            source: SourceKind::Webhook,
+            peer: Some(peer),
+            device: Device { hostname: Some(g.device), address: None, labels: BTreeMap::new() },
+            kind: g.kind,
+            entity: g.entity,
+            state: g.state,
+            administrative: g.administrative,
+            attributes: g.attributes,
+            raw: bounded_raw(raw.to_string().as_bytes()),
+        };
+        if !s.forward(event) {
+            return Shared::queue_full();
+        }
+        accepted += 1;
+    }
+    reply(StatusCode::OK, serde_json::json!({ "accepted": accepted }))
+}
+
+/// The webhook routes, for embedding into another router (the engine's HTTP
+/// listener) or serving alone.
+fn router(shared: Shared) -> Router {
+    let limit = shared.config.max_body_bytes;
+    Router::new()
+        .route("/alertmanager", post(alertmanager))
+        .route("/events", post(generic))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(shared)
+}
+
+/// A running webhook source.
+#[derive(Debug)]
+pub struct WebhookSource {
+    /// The bound address.
+    pub local_addr: SocketAddr,
+    /// Counters.
+    pub metrics: Arc<SourceMetrics>,
+    task: JoinHandle<()>,
+}
+
+impl WebhookSource {
+    /// Binds and serves until `shutdown`; in-flight requests finish first.
+    pub async fn spawn(
+        config: WebhookConfig,
+        events: mpsc::Sender<Event>,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let local_addr = listener.local_addr()?;
+        let metrics = Arc::new(SourceMetrics::default());
+        let shared = Shared { config: Arc::new(config), events, metrics: metrics.clone(), dedupe: Arc::default() };
+        let app = router(shared).into_make_service_with_connect_info::<SocketAddr>();
+        tracing::info!(%local_addr, "webhook listening");
+        let task = tokio::spawn(async move {
+            let result =
+                axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "webhook server stopped");
+            }
+        });
+        Ok(Self { local_addr, metrics, task })
+    }
+
+    /// Waits until the server has stopped (after shutdown).
+    pub async fn join(self) {
+        let _ = self.task.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_is_stable_and_label_order_free() {
+        let mut a = BTreeMap::new();
+        a.insert("alertname".to_owned(), "X".to_owned());
+        a.insert("instance".to_owned(), "h:9100".to_owned());
+        let fp = label_fingerprint(&a);
+        assert_eq!(fp.len(), 16);
+        assert_eq!(fp, label_fingerprint(&a.clone()));
+    }
+
+    #[test]
+    fn dedupe_window() {
+        let mut d = Dedupe::default();
+        let k = || ("fp".to_owned(), "firing".to_owned(), "t0".to_owned());
+        assert!(!d.check(k(), 0, 1000));
+        assert!(d.check(k(), 500, 1000));
+        assert!(!d.check(k(), 1500, 1000), "forgotten after the window");
+    }
+}
