@@ -5,5 +5,6 @@
 //! counted, never returned or panicked on.
 
 pub mod metrics;
+pub mod snmp;
 pub mod syslog;
 pub mod webhook;
