@@ -83,7 +83,8 @@ fn bgp_peer(n: &Notification) -> Option<String> {
     if let Some((_, Value::Ip(ip))) = n.find(BGP_PEER_REMOTE_ADDR) {
         return Some(ip.to_string());
     }
-    let (oid, _) = n.find(BGP_PEER_STATE).or_else(|| n.find(CBGP_PEER2_STATE)).or_else(|| n.find(BGP_PEER_LAST_ERROR))?;
+    let (oid, _) =
+        n.find(BGP_PEER_STATE).or_else(|| n.find(CBGP_PEER2_STATE)).or_else(|| n.find(BGP_PEER_LAST_ERROR))?;
     let arcs: Vec<&str> = oid.split('.').collect();
     (arcs.len() >= 4).then(|| arcs[arcs.len() - 4..].join("."))
 }
@@ -117,5 +118,65 @@ pub fn classify(n: &Notification) -> Option<SnmpClassified> {
         o if BGP_BACKWARD.contains(&o) || o == CBGP_BACKWARD => bgp(n, Some(EventState::Down)),
         CBGP_FSM_STATE_CHANGE => bgp(n, None),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::snmp::decode::Version;
+
+    fn n(trap_oid: &str, varbinds: Vec<(&str, Value)>) -> Notification {
+        Notification {
+            version: Version::V2c,
+            community: Some("public".into()),
+            user: None,
+            agent_addr: None,
+            trap_oid: trap_oid.into(),
+            uptime_ticks: None,
+            varbinds: varbinds.into_iter().map(|(o, v)| (o.to_owned(), v)).collect(),
+            inform_request_id: None,
+        }
+    }
+
+    #[test]
+    fn bgp4_mib_rfc4273_and_rfc1657() {
+        let down = n(
+            "1.3.6.1.2.1.15.0.2",
+            vec![
+                ("1.3.6.1.2.1.15.3.1.14.192.0.2.1", Value::Str("0604".into())),
+                ("1.3.6.1.2.1.15.3.1.2.192.0.2.1", Value::Int(1)),
+            ],
+        );
+        let c = classify(&down).unwrap();
+        assert_eq!((c.kind, c.entity.as_str(), c.state), (EventKind::BgpPeer, "192.0.2.1", EventState::Down));
+        let up =
+            n("1.3.6.1.2.1.15.7.1", vec![("1.3.6.1.2.1.15.3.1.7.192.0.2.9", Value::Ip("192.0.2.9".parse().unwrap()))]);
+        assert_eq!(classify(&up).unwrap().state, EventState::Up);
+    }
+
+    #[test]
+    fn cisco_cbgp_state_change_reads_the_peer_state() {
+        let t = n("1.3.6.1.4.1.9.9.187.0.1", vec![("1.3.6.1.4.1.9.9.187.1.2.5.1.3.1.4.10.0.0.2", Value::Int(6))]);
+        let c = classify(&t).unwrap();
+        assert_eq!((c.entity.as_str(), c.state), ("10.0.0.2", EventState::Up));
+        let t = n("1.3.6.1.4.1.9.9.187.0.1", vec![("1.3.6.1.4.1.9.9.187.1.2.5.1.3.1.4.10.0.0.2", Value::Int(1))]);
+        assert_eq!(classify(&t).unwrap().state, EventState::Down);
+    }
+
+    #[test]
+    fn cisco_link_trap_reason_and_other_traps() {
+        let t = n(
+            "1.3.6.1.6.3.1.1.5.3",
+            vec![
+                ("1.3.6.1.2.1.2.2.1.1.5", Value::Int(5)),
+                ("1.3.6.1.2.1.2.2.1.2.5", Value::Str("GigabitEthernet0/5".into())),
+                ("1.3.6.1.4.1.9.2.2.1.1.20.5", Value::Str("administratively down".into())),
+            ],
+        );
+        let c = classify(&t).unwrap();
+        assert_eq!((c.entity.as_str(), c.state, c.administrative), ("5", EventState::Down, true));
+        assert!(c.attributes.contains(&("if_descr", "GigabitEthernet0/5".into())));
+        assert_eq!(classify(&n("1.3.6.1.6.3.1.1.5.1", vec![])), None, "coldStart is not a link event");
     }
 }

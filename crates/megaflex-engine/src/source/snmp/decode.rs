@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 use rasn::types::{ObjectIdentifier, OctetString};
-use rasn_snmp::{v1, v2, v2c};
 use rasn_smi::{v1 as smi1, v2 as smi2};
+use rasn_snmp::{v1, v2, v2c};
 
 /// `snmpTrapOID.0`.
 pub const SNMP_TRAP_OID: &str = "1.3.6.1.6.3.1.1.4.1.0";
@@ -249,7 +249,8 @@ pub(crate) fn from_v2_pdu(version: Version, pdu: &v2::Pdus) -> Result<Notificati
         v2::Pdus::Response(_) => return Err(DecodeError::NotNotification("response")),
         _ => return Err(DecodeError::NotNotification("request")),
     };
-    let varbinds: Vec<(String, Value)> = p.variable_bindings.iter().map(|vb| (oid_text(&vb.name), value_v2(&vb.value))).collect();
+    let varbinds: Vec<(String, Value)> =
+        p.variable_bindings.iter().map(|vb| (oid_text(&vb.name), value_v2(&vb.value))).collect();
     let trap_oid = varbinds
         .iter()
         .find(|(o, _)| o == SNMP_TRAP_OID)
@@ -272,7 +273,8 @@ pub(crate) fn from_v2_pdu(version: Version, pdu: &v2::Pdus) -> Result<Notificati
 pub fn decode_community(buf: &[u8]) -> Result<Notification, DecodeError> {
     match peek_version(buf)? {
         0 => {
-            let msg: v1::Message<v1::Pdus> = rasn::ber::decode(buf).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+            let msg: v1::Message<v1::Pdus> =
+                rasn::ber::decode(buf).map_err(|e| DecodeError::Malformed(e.to_string()))?;
             let community = octets_text(&msg.community);
             match &msg.data {
                 v1::Pdus::Trap(t) => Ok(v1_to_v2(community, t)),
@@ -280,7 +282,8 @@ pub fn decode_community(buf: &[u8]) -> Result<Notification, DecodeError> {
             }
         }
         1 => {
-            let msg: v2c::Message<v2::Pdus> = rasn::ber::decode(buf).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+            let msg: v2c::Message<v2::Pdus> =
+                rasn::ber::decode(buf).map_err(|e| DecodeError::Malformed(e.to_string()))?;
             let mut n = from_v2_pdu(Version::V2c, &msg.data)?;
             n.community = Some(octets_text(&msg.community));
             Ok(n)
@@ -300,4 +303,37 @@ pub fn inform_response_v2c(buf: &[u8]) -> Option<Vec<u8>> {
         data: v2::Pdus::Response(v2::Response(v2::Pdu { error_status: 0, error_index: 0, ..req.0 })),
     };
     rasn::ber::encode(&resp).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An inform as Net-SNMP's snmpinform sends it (captured on loopback).
+    const INFORM: &str = "30530201010403707562a6490204378e5f13020100020100303b300f06082b06010201010300430306d9263017060a2b06010603010104010006092b0601060301010503300f060a2b060102010202010107020107";
+
+    #[test]
+    fn long_inform_decodes() {
+        let buf = hex::decode("3081a202010104107333637265742d636f6d6d756e697479a6818a020468181ef1020100020100307c300f06082b06010201010300430306e7e03017060a2b06010603010104010006092b0601060301010503300f060a2b060102010202010107020107300f060a2b060102010202010707020102300f060a2b060102010202010807020102301d060b2b060102011f0101010107040e54656e47696745302f302f302f37").unwrap();
+        let n = decode_community(&buf).unwrap();
+        assert_eq!(n.inform_request_id, Some(0x6818_1ef1));
+        assert!(inform_response_v2c(&buf).is_some());
+    }
+
+    #[test]
+    fn inform_decodes_and_gets_a_matching_response() {
+        let buf = hex::decode(INFORM).unwrap();
+        let n = decode_community(&buf).unwrap();
+        assert_eq!(n.version, Version::V2c);
+        assert_eq!(n.community.as_deref(), Some("pub"));
+        assert_eq!(n.trap_oid, "1.3.6.1.6.3.1.1.5.3");
+        assert_eq!(n.inform_request_id, Some(0x378e5f13));
+        assert_eq!(n.find("1.3.6.1.2.1.2.2.1.1").map(|(_, v)| v.clone()), Some(Value::Int(7)));
+        let resp = inform_response_v2c(&buf).unwrap();
+        // Same message with the PDU tag changed from InformRequest (a6) to Response (a2).
+        let mut expected = buf.clone();
+        let at = INFORM.find("a649").unwrap() / 2;
+        expected[at] = 0xa2;
+        assert_eq!(hex::encode(&resp), hex::encode(&expected));
+    }
 }

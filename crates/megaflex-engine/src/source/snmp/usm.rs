@@ -151,7 +151,7 @@ pub fn decrypt(priv_proto: PrivProtocol, key: &[u8], boots: u32, time: u32, salt
     }
     match priv_proto {
         PrivProtocol::Des => {
-            if data.len() % 8 != 0 {
+            if !data.len().is_multiple_of(8) {
                 return false;
             }
             // Key: first 8 bytes; pre-IV: next 8, XORed with the salt.
@@ -221,7 +221,8 @@ impl UsmUser {
                 return Err(format!("user {name}: the {what} password must be at least 8 characters (RFC 3414)"));
             }
         }
-        let auth_key = auth.map(|(proto, pw)| (proto, localize(proto, &password_to_key(proto, pw.as_bytes()), engine_id)));
+        let auth_key =
+            auth.map(|(proto, pw)| (proto, localize(proto, &password_to_key(proto, pw.as_bytes()), engine_id)));
         let privacy = match (privacy, auth) {
             (Some((pp, pw)), Some((ap, _))) => Some((pp, localize(ap, &password_to_key(ap, pw.as_bytes()), engine_id))),
             _ => None,
@@ -267,14 +268,22 @@ pub fn decode_v3(buf: &[u8], users: &[UsmUser]) -> Result<Notification, UsmError
     let user = users
         .iter()
         .find(|u| u.name == user_name && u.engine_id.as_slice() == usm.authoritative_engine_id.as_ref())
-        .ok_or_else(|| UsmError::UnknownUser { user: user_name.clone(), engine_id: hex::encode(&usm.authoritative_engine_id) })?;
-    if (user.auth.is_some() && !auth_flag) || (user.privacy.is_some() && !priv_flag) || (priv_flag && user.privacy.is_none()) {
+        .ok_or_else(|| UsmError::UnknownUser {
+            user: user_name.clone(),
+            engine_id: hex::encode(&usm.authoritative_engine_id),
+        })?;
+    if (user.auth.is_some() && !auth_flag)
+        || (user.privacy.is_some() && !priv_flag)
+        || (priv_flag && user.privacy.is_none())
+    {
         return Err(UsmError::SecurityLevel(user_name));
     }
     if let Some((proto, key)) = &user.auth {
         let tag: &[u8] = &usm.authentication_parameters;
         // The MAC covers the whole message with its own field zeroed.
-        let pos = memchr::memmem::find(buf, tag).filter(|_| !tag.is_empty()).ok_or_else(|| UsmError::AuthFailed(user_name.clone()))?;
+        let pos = memchr::memmem::find(buf, tag)
+            .filter(|_| !tag.is_empty())
+            .ok_or_else(|| UsmError::AuthFailed(user_name.clone()))?;
         let mut zeroed = buf.to_vec();
         zeroed[pos..pos + tag.len()].fill(0);
         if !verify(*proto, key, &zeroed, tag) {
@@ -293,7 +302,8 @@ pub fn decode_v3(buf: &[u8], users: &[UsmUser]) -> Result<Notification, UsmError
             }
             // DES pads to 8 bytes: decode the leading TLV and ignore the rest.
             let mut decoder = rasn::ber::de::Decoder::new(&data, rasn::ber::de::DecoderOptions::ber());
-            <v3::ScopedPdu as rasn::Decode>::decode(&mut decoder).map_err(|_| UsmError::DecryptFailed(user_name.clone()))?
+            <v3::ScopedPdu as rasn::Decode>::decode(&mut decoder)
+                .map_err(|_| UsmError::DecryptFailed(user_name.clone()))?
         }
     };
     let mut n = from_v2_pdu(Version::V3, &scoped.data)?;
@@ -323,8 +333,14 @@ mod tests {
 
     #[test]
     fn weak_or_inconsistent_users_are_refused() {
-        assert!(UsmUser::new("u", &ENGINE, Some((AuthProtocol::Sha1, "short")), None).unwrap_err().contains("at least 8"));
-        assert!(UsmUser::new("u", &ENGINE, None, Some((PrivProtocol::Aes128, "longenough"))).unwrap_err().contains("authPriv"));
+        assert!(
+            UsmUser::new("u", &ENGINE, Some((AuthProtocol::Sha1, "short")), None).unwrap_err().contains("at least 8")
+        );
+        assert!(
+            UsmUser::new("u", &ENGINE, None, Some((PrivProtocol::Aes128, "longenough")))
+                .unwrap_err()
+                .contains("authPriv")
+        );
         let u = UsmUser::new("u", &ENGINE, Some((AuthProtocol::Sha1, "maplesyrup")), None).unwrap();
         assert!(!format!("{u:?}").contains("9fb5"), "no key in Debug");
     }
