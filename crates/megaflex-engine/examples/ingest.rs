@@ -1,0 +1,76 @@
+//! Runs one event source with default settings and a consumer that drains
+//! its queue; prints the source's counters as JSON when stopped (SIGTERM or
+//! Ctrl-C). Used by `bench/sources.sh` to measure ingest rate, loss and CPU.
+//!
+//! `cargo run --release -p megaflex-engine --example ingest -- syslog-udp 127.0.0.1:5514`
+//! (also `syslog-tcp`, `snmp`, `webhook`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use megaflex_engine::source::snmp::{SnmpTrapConfig, SnmpTrapSource};
+use megaflex_engine::source::syslog::{Listen, SyslogConfig, SyslogSource};
+use megaflex_engine::source::webhook::{WebhookConfig, WebhookSource};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, kind, addr] = args.as_slice() else {
+        return Err("usage: ingest syslog-udp|syslog-tcp|snmp|webhook ADDR".into());
+    };
+    let addr: std::net::SocketAddr = addr.parse()?;
+    let (tx, mut rx) = mpsc::channel(65_536);
+    let stop = CancellationToken::new();
+    let consumed = Arc::new(AtomicU64::new(0));
+    let counter = consumed.clone();
+    let consumer = tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            std::hint::black_box(e);
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    let metrics = match kind.as_str() {
+        "syslog-udp" | "syslog-tcp" => {
+            let listen = if kind == "syslog-udp" { Listen::Udp(addr) } else { Listen::Tcp(addr) };
+            let src = SyslogSource::spawn(SyslogConfig::new(listen), Arc::from(vec![]), tx, stop.clone()).await?;
+            eprintln!("listening on {} (receive buffer {:?} bytes)", src.local_addr, src.recv_buffer_bytes);
+            let m = src.metrics.clone();
+            wait(&stop).await;
+            src.join().await;
+            m
+        }
+        "snmp" => {
+            let src = SnmpTrapSource::spawn(SnmpTrapConfig::new(addr), tx, stop.clone()).await?;
+            eprintln!("listening on {} (receive buffer {} bytes)", src.local_addr, src.recv_buffer_bytes);
+            let m = src.metrics.clone();
+            wait(&stop).await;
+            src.join().await;
+            m
+        }
+        "webhook" => {
+            let src = WebhookSource::spawn(WebhookConfig::new(addr), tx, stop.clone()).await?;
+            eprintln!("listening on {}", src.local_addr);
+            let m = src.metrics.clone();
+            wait(&stop).await;
+            src.join().await;
+            m
+        }
+        other => return Err(format!("unknown source {other}").into()),
+    };
+    let _ = consumer.await;
+    let mut out = serde_json::to_value(metrics.snapshot())?;
+    out["consumed"] = consumed.load(Ordering::Relaxed).into();
+    println!("{out}");
+    Ok(())
+}
+
+async fn wait(stop: &CancellationToken) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    stop.cancel();
+}
