@@ -62,7 +62,7 @@ const NOISE: [&str; 6] = [
 
 /// Message `seq`: every fifth is the rule's match.
 fn syslog_line(seq: u64) -> String {
-    let body = if seq % 5 == 0 {
+    let body = if seq.is_multiple_of(5) {
         "%LINEPROTO-5-UPDOWN: Line protocol on Interface TenGigabitEthernet0/1/0, changed state to down"
     } else {
         NOISE[(seq % 6) as usize]
