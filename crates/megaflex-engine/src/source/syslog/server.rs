@@ -6,6 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use megaport::types::EpochMillis;
+use std::io::IoSliceMut;
+use std::os::fd::AsRawFd;
+
+use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
@@ -208,11 +212,43 @@ impl Handler {
     }
 }
 
+/// Datagrams taken per `recvmmsg` call.
+const RECV_BATCH: usize = 64;
+
+/// One `recvmmsg` into `bufs`; `(length, sender)` per datagram. `WouldBlock`
+/// when nothing is queued, so tokio's readiness is cleared by `try_io`.
+fn recv_batch(
+    socket: &UdpSocket,
+    bufs: &mut [Vec<u8>],
+    out: &mut Vec<(usize, Option<SocketAddr>)>,
+) -> std::io::Result<()> {
+    socket.try_io(tokio::io::Interest::READABLE, || {
+        // Built per call: the headers hold raw pointers, so they cannot live
+        // across an await in a Send task; a batch amortises the allocation.
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(bufs.len(), None);
+        let mut iovs: Vec<[IoSliceMut<'_>; 1]> = bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+        let results = recvmmsg(socket.as_raw_fd(), &mut headers, iovs.iter_mut(), MsgFlags::MSG_DONTWAIT, None)
+            .map_err(std::io::Error::from)?;
+        out.clear();
+        out.extend(results.map(|r| (r.bytes, r.address.and_then(|a| to_socket_addr(&a)))));
+        if out.is_empty() { Err(std::io::ErrorKind::WouldBlock.into()) } else { Ok(()) }
+    })
+}
+
+fn to_socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = a.as_sockaddr_in() {
+        return Some(SocketAddr::from((v4.ip(), v4.port())));
+    }
+    a.as_sockaddr_in6().map(|v6| SocketAddr::from((v6.ip(), v6.port())))
+}
+
 async fn run_udp(socket: UdpSocket, handler: Handler, max: usize, shutdown: CancellationToken) {
     // One byte more than allowed tells an oversize datagram from a full one.
-    let mut buf = vec![0u8; max + 1];
+    let mut bufs = vec![vec![0u8; max + 1]; RECV_BATCH];
+    let mut got = Vec::with_capacity(RECV_BATCH);
     let mut errors = RateLimitedLog::new(Duration::from_secs(10));
     let m = handler.metrics.clone();
+    let unknown_peer = SocketAddr::from(([0, 0, 0, 0], 0));
     let mut draining = false;
     loop {
         if !draining {
@@ -227,22 +263,22 @@ async fn run_udp(socket: UdpSocket, handler: Handler, max: usize, shutdown: Canc
                 }
             }
         }
-        // Take everything the kernel holds before waiting again: fewer wake-ups under load.
-        let mut now = EpochMillis::now();
-        let mut batch = 0u32;
+        // Take everything the kernel holds, a batch per system call, before waiting again.
         loop {
-            match socket.try_recv_from(&mut buf) {
-                Ok((n, peer)) => {
-                    m.inc(Counter::Received);
-                    batch += 1;
-                    if batch.is_multiple_of(64) {
-                        now = EpochMillis::now();
+            match recv_batch(&socket, &mut bufs, &mut got) {
+                Ok(()) => {
+                    let now = EpochMillis::now();
+                    m.add(Counter::Received, got.len() as u64);
+                    for (i, &(n, peer)) in got.iter().enumerate() {
+                        if n > max {
+                            m.inc(Counter::Oversize);
+                            continue;
+                        }
+                        handler.handle(&bufs[i][..n], peer.unwrap_or(unknown_peer), now);
                     }
-                    if n > max {
-                        m.inc(Counter::Oversize);
-                        continue;
+                    if got.len() < RECV_BATCH {
+                        break;
                     }
-                    handler.handle(&buf[..n], peer, now);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) => {
