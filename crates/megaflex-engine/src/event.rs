@@ -123,6 +123,36 @@ pub struct Event {
     pub raw: String,
 }
 
+impl Event {
+    /// A new event with a fresh id; attributes empty, not administrative.
+    // Each argument is a field every event must have; a builder would only hide that.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        source: SourceKind,
+        received_at: EpochMillis,
+        peer: Option<SocketAddr>,
+        device: Device,
+        kind: EventKind,
+        entity: String,
+        state: EventState,
+        raw: &[u8],
+    ) -> Self {
+        Self {
+            id: next_event_id(),
+            received_at,
+            source,
+            peer,
+            device,
+            kind,
+            entity,
+            state,
+            administrative: false,
+            attributes: BTreeMap::new(),
+            raw: bounded_raw(raw),
+        }
+    }
+}
+
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A fresh event id.

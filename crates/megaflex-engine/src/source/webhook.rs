@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::event::{Device, Event, EventKind, EventState, SourceKind, bounded_raw, next_event_id};
+use crate::event::{Device, Event, EventKind, EventState, SourceKind};
 use crate::source::metrics::{Counter, SourceMetrics};
 
 /// Settings of the webhook listener.
@@ -297,19 +297,18 @@ async fn alertmanager(
             }
         }
         let raw = serde_json::json!({"status": alert.status, "labels": alert.labels, "startsAt": alert.starts_at, "fingerprint": fingerprint});
-        let event = Event {
-            id: next_event_id(),
-            received_at: now,
-            source: SourceKind::Webhook,
-            peer: Some(peer),
-            device: Device { hostname: labels.get("instance").cloned(), address: None, labels },
-            kind: EventKind::Alert,
-            entity: fingerprint,
+        let device = Device { hostname: labels.get("instance").cloned(), address: None, labels };
+        let mut event = Event::new(
+            SourceKind::Webhook,
+            now,
+            Some(peer),
+            device,
+            EventKind::Alert,
+            fingerprint,
             state,
-            administrative: false,
-            attributes,
-            raw: bounded_raw(raw.to_string().as_bytes()),
-        };
+            raw.to_string().as_bytes(),
+        );
+        event.attributes = attributes;
         if !s.forward(event) {
             return Shared::queue_full();
         }
@@ -347,19 +346,19 @@ async fn generic(
     let mut accepted = 0;
     for g in events {
         let raw = serde_json::json!({"device": g.device, "kind": g.kind, "entity": g.entity, "state": g.state});
-        let event = Event {
-            id: next_event_id(),
-            received_at: now,
-            source: SourceKind::Webhook,
-            peer: Some(peer),
-            device: Device { hostname: Some(g.device), address: None, labels: BTreeMap::new() },
-            kind: g.kind,
-            entity: g.entity,
-            state: g.state,
-            administrative: g.administrative,
-            attributes: g.attributes,
-            raw: bounded_raw(raw.to_string().as_bytes()),
-        };
+        let device = Device { hostname: Some(g.device), address: None, labels: BTreeMap::new() };
+        let mut event = Event::new(
+            SourceKind::Webhook,
+            now,
+            Some(peer),
+            device,
+            g.kind,
+            g.entity,
+            g.state,
+            raw.to_string().as_bytes(),
+        );
+        event.administrative = g.administrative;
+        event.attributes = g.attributes;
         if !s.forward(event) {
             return Shared::queue_full();
         }

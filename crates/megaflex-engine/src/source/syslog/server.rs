@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::classify::{UserPattern, classify_with};
 use super::framing::{DEFAULT_MAX_FRAME, Frame, Framer};
 use super::parse::parse;
-use crate::event::{Device, Event, SourceKind, bounded_raw, next_event_id};
+use crate::event::{Device, Event, EventKind, EventState, SourceKind};
 use crate::source::metrics::{Counter, RateLimitedLog, SourceMetrics};
 
 /// Where to listen.
@@ -162,45 +162,41 @@ impl Handler {
             }
         };
         m.inc(Counter::Parsed);
-        let classified = classify_with(&msg, &self.patterns);
-        let event = match classified {
+        let device = |hostname: Option<String>| Device {
+            hostname: msg.hostname.map(str::to_owned).or(hostname),
+            address: Some(peer.ip().to_string()),
+            labels: Default::default(),
+        };
+        let event = match classify_with(&msg, &self.patterns) {
             Some(c) => {
                 m.inc(Counter::Classified);
-                Event {
-                    id: next_event_id(),
+                let mut e = Event::new(
+                    SourceKind::Syslog,
                     received_at,
-                    source: SourceKind::Syslog,
-                    peer: Some(peer),
-                    device: Device {
-                        hostname: msg.hostname.map(str::to_owned).or(c.hostname),
-                        address: Some(peer.ip().to_string()),
-                        labels: Default::default(),
-                    },
-                    kind: c.kind,
-                    entity: c.entity,
-                    state: c.state,
-                    administrative: c.administrative,
-                    attributes: c.attributes.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-                    raw: bounded_raw(bytes),
-                }
+                    Some(peer),
+                    device(c.hostname),
+                    c.kind,
+                    c.entity,
+                    c.state,
+                    bytes,
+                );
+                e.administrative = c.administrative;
+                e.attributes = c.attributes.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+                e
             }
-            None if self.forward_unclassified => Event {
-                id: next_event_id(),
-                received_at,
-                source: SourceKind::Syslog,
-                peer: Some(peer),
-                device: Device {
-                    hostname: msg.hostname.map(str::to_owned),
-                    address: Some(peer.ip().to_string()),
-                    labels: Default::default(),
-                },
-                kind: crate::event::EventKind::Other,
-                entity: msg.app.unwrap_or_default().to_owned(),
-                state: crate::event::EventState::Unknown,
-                administrative: false,
-                attributes: Default::default(),
-                raw: bounded_raw(bytes),
-            },
+            None if self.forward_unclassified => {
+                let entity = msg.app.unwrap_or_default().to_owned();
+                Event::new(
+                    SourceKind::Syslog,
+                    received_at,
+                    Some(peer),
+                    device(None),
+                    EventKind::Other,
+                    entity,
+                    EventState::Unknown,
+                    bytes,
+                )
+            }
             None => {
                 m.inc(Counter::Unclassified);
                 return;
