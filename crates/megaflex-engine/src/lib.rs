@@ -7,5 +7,6 @@
 //! tested table-driven and fuzzed without a network.
 #![deny(missing_docs)]
 
+pub mod config;
 pub mod event;
 pub mod source;

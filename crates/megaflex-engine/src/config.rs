@@ -1,0 +1,670 @@
+//! The daemon's configuration file (TOML), loaded fully and validated before
+//! anything starts. Unknown keys, bad durations, references to links that do
+//! not exist, `normal_mbps >= boost_mbps` and the like are errors that name
+//! the file, line and column.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
+
+use crate::event::EventKind;
+
+/// A duration written `30s`, `10m`, `1h30m`, `2d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_duration(&s).map(Dur).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `30s`, `10m`, `1h30m`, `2d` (a day is 24 hours).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let normalised = match t.strip_suffix('d').and_then(|n| n.trim().parse::<u64>().ok()) {
+        Some(days) => format!("{}h", days * 24),
+        None => t.to_owned(),
+    };
+    let d: jiff::SignedDuration = normalised
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: write a number and a unit, like 30s, 10m, 1h or 2d"))?;
+    if d.is_negative() {
+        return Err(format!("invalid duration {s:?}: it must not be negative"));
+    }
+    Duration::try_from(d).map_err(|e| format!("invalid duration {s:?}: {e}"))
+}
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Megaport API access.
+    #[serde(default)]
+    pub megaport: MegaportSection,
+    /// Where decisions are recorded.
+    #[serde(default)]
+    pub store: StoreSection,
+    /// ServiceNow incidents (optional).
+    #[serde(default)]
+    pub servicenow: Option<ServiceNowSection>,
+    /// The HTTP listener for /metrics, /healthz, /api/status.
+    #[serde(default)]
+    pub http: Option<HttpSection>,
+    /// Event sources.
+    #[serde(default, rename = "source")]
+    pub sources: Vec<Spanned<SourceSection>>,
+    /// User syslog patterns.
+    #[serde(default, rename = "pattern")]
+    pub patterns: Vec<Spanned<PatternSection>>,
+    /// Links and the signals that tell their state.
+    #[serde(default, rename = "link")]
+    pub links: Vec<Spanned<LinkSection>>,
+    /// VXCs whose bandwidth follows links.
+    #[serde(default, rename = "circuit")]
+    pub circuits: Vec<Spanned<CircuitSection>>,
+}
+
+/// `[megaport]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MegaportSection {
+    /// `production`, `staging`, `simulator`, or `{ api_url, token_url }`.
+    #[serde(default)]
+    pub environment: Option<EnvironmentSetting>,
+    /// Our share of Megaport's 500 requests per 5 minutes per IP.
+    #[serde(default = "default_requests")]
+    pub requests_per_5m: Spanned<u32>,
+    /// Environment variable holding the API key.
+    #[serde(default = "default_key_env")]
+    pub access_key_env: String,
+    /// Environment variable holding the API secret.
+    #[serde(default = "default_secret_env")]
+    pub secret_key_env: String,
+}
+
+impl Default for MegaportSection {
+    fn default() -> Self {
+        Self {
+            environment: None,
+            requests_per_5m: default_requests(),
+            access_key_env: default_key_env(),
+            secret_key_env: default_secret_env(),
+        }
+    }
+}
+
+fn default_requests() -> Spanned<u32> {
+    Spanned::new(0..0, 400)
+}
+fn default_key_env() -> String {
+    "MEGAPORT_ACCESS_KEY".into()
+}
+fn default_secret_env() -> String {
+    "MEGAPORT_SECRET_KEY".into()
+}
+
+/// `environment = "staging"` or `environment = { api_url = "...", token_url = "..." }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum EnvironmentSetting {
+    /// A named environment.
+    Named(String),
+    /// Explicit URLs.
+    Urls {
+        /// API base URL.
+        api_url: String,
+        /// Token endpoint.
+        token_url: String,
+    },
+}
+
+/// `[store]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// `sqlite://PATH` (default `sqlite://megaflex.db`).
+    #[serde(default = "default_store")]
+    pub url: String,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self { url: default_store() }
+    }
+}
+
+fn default_store() -> String {
+    "sqlite://megaflex.db".into()
+}
+
+/// `[servicenow]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceNowSection {
+    /// Instance URL, e.g. `https://example.service-now.com`.
+    pub instance: String,
+    /// Environment variable holding the user.
+    #[serde(default = "sn_user_env")]
+    pub user_env: String,
+    /// Environment variable holding the password.
+    #[serde(default = "sn_password_env")]
+    pub password_env: String,
+    /// Assignment group.
+    #[serde(default)]
+    pub assignment_group: Option<String>,
+    /// Caller.
+    #[serde(default)]
+    pub caller_id: Option<String>,
+    /// Category.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// 1 high, 2 medium, 3 low.
+    #[serde(default = "two")]
+    pub impact: u8,
+    /// 1 high, 2 medium, 3 low.
+    #[serde(default = "two")]
+    pub urgency: u8,
+    /// Resolution code used when resolving.
+    #[serde(default = "close_code")]
+    pub close_code: String,
+}
+
+fn sn_user_env() -> String {
+    "SERVICENOW_USER".into()
+}
+fn sn_password_env() -> String {
+    "SERVICENOW_PASSWORD".into()
+}
+fn two() -> u8 {
+    2
+}
+fn close_code() -> String {
+    "Solution provided".into()
+}
+
+/// `[http]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// Address of /metrics, /healthz, /readyz, /api/status.
+    pub listen: Spanned<String>,
+}
+
+/// One `[[source]]`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceSection {
+    /// Syslog over UDP or TCP.
+    Syslog {
+        /// `udp://ADDR:PORT` or `tcp://ADDR:PORT`.
+        listen: String,
+        /// Kernel receive buffer to ask for (UDP).
+        #[serde(default)]
+        recv_buffer_bytes: Option<usize>,
+        /// Longest message accepted.
+        #[serde(default)]
+        max_message_bytes: Option<usize>,
+    },
+    /// SNMP traps and informs.
+    SnmpTrap {
+        /// `udp://ADDR:PORT`.
+        listen: String,
+        /// Accepted v1/v2c communities.
+        #[serde(default)]
+        communities: Vec<String>,
+        /// v3 users.
+        #[serde(default)]
+        users: Vec<SnmpUserSection>,
+    },
+    /// Alertmanager and generic JSON webhooks.
+    Webhook {
+        /// `ADDR:PORT`.
+        listen: String,
+        /// Environment variable holding the bearer token.
+        #[serde(default)]
+        token_env: Option<String>,
+        /// Environment variable holding the HMAC key.
+        #[serde(default)]
+        hmac_key_env: Option<String>,
+    },
+}
+
+/// An SNMPv3 user.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnmpUserSection {
+    /// User name.
+    pub name: String,
+    /// The sender's engine ID, hex (`0x` optional).
+    pub engine_id: String,
+    /// `MD5`, `SHA`, `SHA-224`, `SHA-256`, `SHA-384`, `SHA-512`.
+    #[serde(default)]
+    pub auth: Option<String>,
+    /// Environment variable holding the authentication password.
+    #[serde(default)]
+    pub auth_password_env: Option<String>,
+    /// `DES` or `AES`.
+    #[serde(default)]
+    pub privacy: Option<String>,
+    /// Environment variable holding the privacy password.
+    #[serde(default)]
+    pub privacy_password_env: Option<String>,
+}
+
+/// One `[[pattern]]`: a user syslog pattern.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatternSection {
+    /// Name, for logs and attributes.
+    pub name: String,
+    /// Regex with named groups `entity`, `state`, optional `device`.
+    pub regex: String,
+    /// `link`, `bgp_peer`, `alert`, `other`.
+    #[serde(default = "link_kind")]
+    pub kind: EventKind,
+    /// Words of the `state` group meaning up.
+    #[serde(default)]
+    pub up: Vec<String>,
+    /// Words of the `state` group meaning down.
+    #[serde(default)]
+    pub down: Vec<String>,
+}
+
+fn link_kind() -> EventKind {
+    EventKind::Link
+}
+
+/// One `[[link]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSection {
+    /// Unique name, referenced by circuits.
+    pub name: Spanned<String>,
+    /// What tells its state.
+    pub signals: Vec<Spanned<Signal>>,
+    /// Flap damping.
+    #[serde(default)]
+    pub flap: Option<FlapSection>,
+}
+
+/// A signal of a link.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Signal {
+    /// A syslog link message from `host` about `interface`.
+    Syslog {
+        /// Hostname as the device sends it (or its address).
+        host: String,
+        /// Interface name as the device sends it.
+        interface: String,
+    },
+    /// A BGP session from syslog or SNMP.
+    Bgp {
+        /// Hostname or address of the device.
+        host: String,
+        /// Peer address.
+        peer: String,
+    },
+    /// An SNMP link trap.
+    Snmp {
+        /// Agent address.
+        agent: String,
+        /// ifIndex.
+        #[serde(default)]
+        if_index: Option<u32>,
+        /// ifName, instead of the index.
+        #[serde(default)]
+        if_name: Option<String>,
+    },
+    /// An alert with these labels (alertname at least).
+    Alert {
+        /// Alert name.
+        alertname: String,
+        /// Other labels that must match.
+        #[serde(default)]
+        labels: std::collections::BTreeMap<String, String>,
+    },
+}
+
+/// `flap = { transitions = 4, within = "15m", stable_for = "10m" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlapSection {
+    /// Transitions that make a link flapping.
+    pub transitions: u32,
+    /// Within this window.
+    pub within: Dur,
+    /// Flapping ends after this long without a transition.
+    pub stable_for: Dur,
+}
+
+/// What to do when the VXC's rate was changed outside megaflex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OutsideChange {
+    /// Stop automation until the configured rate is seen again or an operator resumes it.
+    #[default]
+    Pause,
+    /// Put the wanted rate back.
+    Override,
+}
+
+/// One `[[circuit]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitSection {
+    /// Unique name.
+    pub name: Spanned<String>,
+    /// The VXC's product UID.
+    pub vxc: Spanned<String>,
+    /// Bandwidth while all watched links are up, in Mbps.
+    pub normal_mbps: Spanned<u32>,
+    /// Bandwidth while a watched link is down, in Mbps.
+    pub boost_mbps: Spanned<u32>,
+    /// Links whose failure boosts this circuit.
+    pub boost_when_down: Vec<Spanned<String>>,
+    /// Hold-down: how long a link must be down before boosting.
+    #[serde(default = "thirty_secs")]
+    pub boost_after: Dur,
+    /// Hold-up: how long all links must be up before restoring.
+    #[serde(default = "ten_minutes")]
+    pub restore_after: Dur,
+    /// Our monthly update cap for this VXC (below Megaport's 100).
+    #[serde(default = "sixty")]
+    pub max_updates_per_month: Spanned<u32>,
+    /// Open a ServiceNow incident per episode.
+    #[serde(default)]
+    pub incident: bool,
+    /// What to do about a rate changed outside megaflex.
+    #[serde(default)]
+    pub on_outside_change: OutsideChange,
+}
+
+fn thirty_secs() -> Dur {
+    Dur(Duration::from_secs(30))
+}
+fn ten_minutes() -> Dur {
+    Dur(Duration::from_secs(600))
+}
+fn sixty() -> Spanned<u32> {
+    Spanned::new(0..0, 60)
+}
+
+/// A configuration error with its place in the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(offset, |i| offset - i - 1) + 1;
+    (line, column)
+}
+
+impl Config {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_owned(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the configuration: {e}"),
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and validates `text` (`path` only names it in errors).
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let at = |offset: usize, message: String| {
+            let (line, column) = line_col(text, offset);
+            ConfigError { file: path.to_owned(), line, column, message }
+        };
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            at(offset, e.message().to_owned())
+        })?;
+        config.validate().map_err(|(offset, message)| at(offset, message))?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), (usize, String)> {
+        let requests = &self.megaport.requests_per_5m;
+        if !(1..=500).contains(requests.get_ref()) {
+            return Err((
+                requests.span().start,
+                format!(
+                    "requests_per_5m = {} must be 1..=500 (Megaport allows 500 per 5 minutes per IP)",
+                    requests.get_ref()
+                ),
+            ));
+        }
+        // Fields inside a tagged section carry no position of their own
+        // (serde buffers them): errors point at the [[source]] itself.
+        for s in &self.sources {
+            let at = s.span().start;
+            match s.get_ref() {
+                SourceSection::Syslog { listen, .. } => {
+                    listen.parse::<crate::source::syslog::Listen>().map_err(|e| (at, e))?;
+                }
+                SourceSection::SnmpTrap { listen, users, .. } => {
+                    let addr = listen
+                        .strip_prefix("udp://")
+                        .ok_or((at, format!("{listen:?}: SNMP traps listen on udp://ADDR:PORT")))?;
+                    addr.parse::<std::net::SocketAddr>()
+                        .map_err(|_| (at, format!("{addr:?} is not an IP address and port")))?;
+                    for user in users {
+                        let hex_id = user.engine_id.trim_start_matches("0x");
+                        if hex::decode(hex_id).map_or(true, |b| b.len() < 5) {
+                            return Err((at, format!("user {}: engine_id must be hex, 5 to 32 bytes", user.name)));
+                        }
+                        if user.auth.is_some() != user.auth_password_env.is_some() {
+                            return Err((at, format!("user {}: give both auth and auth_password_env", user.name)));
+                        }
+                        if user.privacy.is_some() && user.auth.is_none() {
+                            return Err((at, format!("user {}: privacy needs auth too", user.name)));
+                        }
+                    }
+                }
+                SourceSection::Webhook { listen, .. } => {
+                    listen
+                        .parse::<std::net::SocketAddr>()
+                        .map_err(|_| (at, format!("{listen:?} is not an IP address and port")))?;
+                }
+            }
+        }
+        for p in &self.patterns {
+            let pat = p.get_ref();
+            let up: Vec<&str> = pat.up.iter().map(String::as_str).collect();
+            let down: Vec<&str> = pat.down.iter().map(String::as_str).collect();
+            crate::source::syslog::classify::UserPattern::new(&pat.name, &pat.regex, pat.kind, &up, &down)
+                .map_err(|e| (p.span().start, e.to_string()))?;
+        }
+        let mut names = HashSet::new();
+        for l in &self.links {
+            let link = l.get_ref();
+            if !names.insert(link.name.get_ref().as_str()) {
+                return Err((link.name.span().start, format!("link {:?} is defined twice", link.name.get_ref())));
+            }
+            if link.signals.is_empty() {
+                return Err((l.span().start, format!("link {:?} has no signals", link.name.get_ref())));
+            }
+            for s in &link.signals {
+                if let Signal::Snmp { if_index: None, if_name: None, .. } = s.get_ref() {
+                    return Err((s.span().start, "an snmp signal needs if_index or if_name".into()));
+                }
+            }
+            if let Some(f) = &link.flap
+                && f.transitions < 2
+            {
+                return Err((l.span().start, "flap.transitions must be at least 2".into()));
+            }
+        }
+        let mut circuits = HashSet::new();
+        let mut vxcs = HashSet::new();
+        for c in &self.circuits {
+            let circuit = c.get_ref();
+            if !circuits.insert(circuit.name.get_ref().as_str()) {
+                return Err((
+                    circuit.name.span().start,
+                    format!("circuit {:?} is defined twice", circuit.name.get_ref()),
+                ));
+            }
+            if !vxcs.insert(circuit.vxc.get_ref().as_str()) {
+                return Err((
+                    circuit.vxc.span().start,
+                    format!("VXC {} is managed by two circuits", circuit.vxc.get_ref()),
+                ));
+            }
+            if !megaport::types::ProductUid::new(circuit.vxc.get_ref().as_str()).is_path_safe() {
+                return Err((circuit.vxc.span().start, format!("{:?} is not a product UID", circuit.vxc.get_ref())));
+            }
+            let (normal, boost) = (*circuit.normal_mbps.get_ref(), *circuit.boost_mbps.get_ref());
+            if normal == 0 {
+                return Err((circuit.normal_mbps.span().start, "normal_mbps must be at least 1".into()));
+            }
+            if normal >= boost {
+                return Err((
+                    circuit.boost_mbps.span().start,
+                    format!("boost_mbps ({boost}) must be greater than normal_mbps ({normal})"),
+                ));
+            }
+            let cap = *circuit.max_updates_per_month.get_ref();
+            if !(2..=100).contains(&cap) {
+                return Err((
+                    circuit.max_updates_per_month.span().start,
+                    format!(
+                        "max_updates_per_month = {cap} must be 2..=100 (a boost and its restore are two updates; Megaport allows 100)"
+                    ),
+                ));
+            }
+            if circuit.boost_when_down.is_empty() {
+                return Err((
+                    c.span().start,
+                    format!("circuit {:?} watches no link: set boost_when_down", circuit.name.get_ref()),
+                ));
+            }
+            for l in &circuit.boost_when_down {
+                if !names.contains(l.get_ref().as_str()) {
+                    let known: Vec<&str> = names.iter().copied().collect();
+                    return Err((
+                        l.span().start,
+                        format!(
+                            "circuit {:?} watches link {:?}, which is not defined (links: {})",
+                            circuit.name.get_ref(),
+                            l.get_ref(),
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            }
+            if circuit.incident && self.servicenow.is_none() {
+                return Err((
+                    c.span().start,
+                    format!(
+                        "circuit {:?} has incident = true but there is no [servicenow] section",
+                        circuit.name.get_ref()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[megaport]
+environment = "staging"
+requests_per_5m = 400
+
+[[source]]
+type = "syslog"
+listen = "udp://127.0.0.1:5514"
+
+[[source]]
+type = "snmp_trap"
+listen = "udp://127.0.0.1:1162"
+communities = ["public"]
+
+[[link]]
+name = "bne-mel-primary"
+signals = [
+  { syslog = { host = "core-b1", interface = "TenGigabitEthernet0/1/0" } },
+  { snmp = { agent = "10.0.0.1", if_index = 3 } },
+  { alert = { alertname = "BneMelPrimaryDown" } },
+]
+
+[[circuit]]
+name = "bne-mel-backup"
+vxc = "61a2b3c4-5b6d-44e8-af90-b6c1d2e3f4a5"
+normal_mbps = 10
+boost_mbps = 500
+boost_when_down = ["bne-mel-primary"]
+boost_after = "30s"
+restore_after = "10m"
+"#;
+
+    fn line_of(text: &str, needle: &str) -> usize {
+        text.lines().position(|l| l.contains(needle)).unwrap() + 1
+    }
+
+    fn err(text: &str) -> ConfigError {
+        Config::parse(Path::new("megaflex.toml"), text).unwrap_err()
+    }
+
+    #[test]
+    fn good_config_loads_with_defaults() {
+        let c = Config::parse(Path::new("megaflex.toml"), GOOD).unwrap();
+        let circuit = c.circuits[0].get_ref();
+        assert_eq!(circuit.boost_after.0, Duration::from_secs(30));
+        assert_eq!(circuit.restore_after.0, Duration::from_secs(600));
+        assert_eq!(*circuit.max_updates_per_month.get_ref(), 60);
+        assert_eq!(c.store.url, "sqlite://megaflex.db");
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        let text = GOOD.replace("boost_after = \"30s\"", "boost_after = \"soon\"");
+        let e = err(&text);
+        assert_eq!((e.line, e.column, e.file.to_str()), (line_of(&text, "soon"), 15, Some("megaflex.toml")), "{e}");
+        assert!(e.message.contains("invalid duration \"soon\""), "{e}");
+        let text = GOOD.replace("normal_mbps = 10", "normal_mbps = 10\nnormal_mpbs = 5");
+        let e = err(&text);
+        assert!(e.message.contains("unknown field `normal_mpbs`"), "{e}");
+        assert_eq!(e.line, line_of(&text, "normal_mpbs"));
+        let text = GOOD.replace("boost_when_down = [\"bne-mel-primary\"]", "boost_when_down = [\"bne-syd\"]");
+        let e = err(&text);
+        assert!(e.message.contains("watches link \"bne-syd\", which is not defined"), "{e}");
+        assert_eq!((e.line, e.column), (line_of(&text, "bne-syd"), 20));
+        let e = err(&GOOD.replace("boost_mbps = 500", "boost_mbps = 10"));
+        assert!(e.message.contains("must be greater than normal_mbps"), "{e}");
+        let e = err(&GOOD.replace("listen = \"udp://127.0.0.1:5514\"", "listen = \"udp://nowhere\""));
+        assert!(e.message.contains("not an IP address and port"), "{e}");
+        let e = err(&GOOD.replace("requests_per_5m = 400", "requests_per_5m = 900"));
+        assert!(e.message.contains("1..=500"), "{e}");
+        let e = err(&format!(
+            "{GOOD}\n[[circuit]]\nname = \"x\"\nvxc = \"61a2b3c4-5b6d-44e8-af90-b6c1d2e3f4a5\"\nnormal_mbps = 1\nboost_mbps = 2\nboost_when_down = [\"bne-mel-primary\"]\n"
+        ));
+        assert!(e.message.contains("managed by two circuits"), "{e}");
+        assert!(e.to_string().starts_with("megaflex.toml:"), "{e}");
+    }
+}
