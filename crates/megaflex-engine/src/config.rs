@@ -293,7 +293,7 @@ pub struct LinkSection {
 }
 
 /// A signal of a link.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Signal {
     /// A syslog link message from `host` about `interface`.

@@ -9,4 +9,5 @@
 
 pub mod config;
 pub mod event;
+pub mod links;
 pub mod source;
