@@ -153,7 +153,7 @@ impl Link {
         self.signals.iter().any(|s| signal_matches(s, event))
     }
 
-    fn from_signals(&self) -> LinkStatus {
+    fn signals_say(&self) -> LinkStatus {
         if self.signal_states.contains(&Some(false)) {
             LinkStatus::Down
         } else if self.signal_states.contains(&Some(true)) {
@@ -170,7 +170,7 @@ impl Link {
             EventState::Down | EventState::Firing => false,
             EventState::Unknown => return None,
         };
-        let before = self.from_signals();
+        let before = self.signals_say();
         let mut touched = false;
         for (i, s) in self.signals.iter().enumerate() {
             if signal_matches(s, event) {
@@ -182,7 +182,7 @@ impl Link {
             return None;
         }
         let at = event.received_at;
-        let wanted = self.from_signals();
+        let wanted = self.signals_say();
         if wanted == before || wanted == LinkStatus::Unknown {
             return None;
         }
@@ -218,7 +218,7 @@ impl Link {
             return None;
         }
         self.flips.clear();
-        let settled = match self.from_signals() {
+        let settled = match self.signals_say() {
             LinkStatus::Unknown => LinkStatus::Down,
             s => s,
         };
