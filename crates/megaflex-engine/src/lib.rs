@@ -7,6 +7,7 @@
 //! tested table-driven and fuzzed without a network.
 #![deny(missing_docs)]
 
+pub mod circuits;
 pub mod config;
 pub mod event;
 pub mod links;
