@@ -373,6 +373,22 @@ mod properties {
             collect(&mut f, &mut got);
             assert_eq!(got, expected, "split at {cut}");
         }
+        // Regression (found by cargo fuzz): a 7-digit length split before its space.
+        for stream in [&b"11\n1111001 "[..], b"1234567 x", b"12345678 x\n<13>after\n"] {
+            let mut whole = Framer::new(512);
+            whole.push(stream);
+            let mut expected = Vec::new();
+            collect(&mut whole, &mut expected);
+            for cut in 0..=stream.len() {
+                let mut f = Framer::new(512);
+                let mut got = Vec::new();
+                f.push(&stream[..cut]);
+                collect(&mut f, &mut got);
+                f.push(&stream[cut..]);
+                collect(&mut f, &mut got);
+                assert_eq!(got, expected, "{:?} split at {cut}", String::from_utf8_lossy(stream));
+            }
+        }
         // And one byte at a time.
         let mut f = Framer::new(1024);
         let mut got = Vec::new();

@@ -86,10 +86,11 @@ impl Framer {
             }
             let first = *data.first()?;
             if first.is_ascii_digit() && first != b'0' {
-                let digits = data.iter().take(7).take_while(|b| b.is_ascii_digit()).count();
+                // A length has at most 7 digits (the cap is far below 10 MB).
+                let digits = data.iter().take(8).take_while(|b| b.is_ascii_digit()).count();
                 match data.get(digits) {
-                    None if digits < 7 => return None,
-                    Some(b' ') => {
+                    None if digits <= 7 => return None,
+                    Some(b' ') if digits <= 7 => {
                         let len: usize = std::str::from_utf8(&data[..digits]).ok()?.parse().ok()?;
                         let body = self.start + digits + 1;
                         if len > self.max_frame {
