@@ -98,6 +98,29 @@ impl Default for MegaportSection {
     }
 }
 
+impl MegaportSection {
+    /// Client settings: the environment from the file, the credentials from
+    /// the environment variables it names (a `.env` in the working directory
+    /// is read as usual).
+    pub fn settings(&self) -> megaport::Settings {
+        let (environment, api_url, token_url) = match &self.environment {
+            Some(EnvironmentSetting::Named(n)) => (Some(n.clone()), None, None),
+            Some(EnvironmentSetting::Urls { api_url, token_url }) => {
+                (None, Some(api_url.clone()), Some(token_url.clone()))
+            }
+            None => (None, None, None),
+        };
+        megaport::Settings {
+            environment,
+            api_url,
+            token_url,
+            access_key: std::env::var(&self.access_key_env).ok(),
+            secret_key: std::env::var(&self.secret_key_env).ok(),
+            ..megaport::Settings::default()
+        }
+    }
+}
+
 fn default_requests() -> Spanned<u32> {
     Spanned::new(0..0, 400)
 }

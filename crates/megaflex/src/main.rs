@@ -60,6 +60,8 @@ enum Command {
     Doctor,
     /// Write what Megaport support asks for about recent failed calls (secrets redacted).
     SupportBundle(cmd::support::SupportArgs),
+    /// Validate a daemon configuration (and, with credentials, its VXCs).
+    Check(cmd::check::CheckArgs),
     /// Run a local Megaport API simulator (token endpoint, API, admin API).
     Sim(cmd::sim::SimArgs),
     /// Print shell completions.
@@ -172,6 +174,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Limits => cmd::limits::run(&ctx).await,
         Command::Doctor => cmd::doctor::run(&ctx).await,
         Command::SupportBundle(args) => cmd::support::run(&ctx, args).await,
+        Command::Check(args) => cmd::check::run(&ctx, args).await,
         Command::Sim(args) => cmd::sim::run(args).await,
         Command::Completions { shell } => {
             let mut out = Vec::new();

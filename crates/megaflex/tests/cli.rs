@@ -276,3 +276,32 @@ fn auth_events_price_and_broken_pipe() {
     drop(child.stdout.take());
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn check_validates_the_example_config_and_its_vxcs() {
+    let env = Env::new();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/megaflex.toml");
+    let out = env.run(&["check", "--config", example.to_str().unwrap(), "-o", "json"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = report["findings"].to_string();
+    assert!(
+        findings.contains("circuit bne-mel-backup: VXC COMPANY-CORE-B1-M1-Megaport-10M (BW:variable)")
+            && findings.contains(": ok"),
+        "{findings}"
+    );
+
+    let bad = env.home.join("bad.toml");
+    let text = std::fs::read_to_string(&example)
+        .unwrap()
+        .replace("boost_when_down = [\"bne-mel-primary\"]", "boost_when_down = [\"bne-syd\"]");
+    std::fs::write(&bad, &text).unwrap();
+    let out = env.run(&["check", "--config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let line = text.lines().position(|l| l.contains("bne-syd")).unwrap() + 1;
+    assert!(
+        stderr(&out).contains(&format!("bad.toml:{line}:20: circuit \"bne-mel-backup\" watches link \"bne-syd\"")),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod auth;
+pub(crate) mod check;
 pub(crate) mod doctor;
 pub(crate) mod events;
 pub(crate) mod limits;
