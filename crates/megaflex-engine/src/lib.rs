@@ -11,4 +11,5 @@ pub mod circuits;
 pub mod config;
 pub mod event;
 pub mod links;
+pub mod reconcile;
 pub mod source;
