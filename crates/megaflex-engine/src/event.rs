@@ -163,7 +163,11 @@ pub fn next_event_id() -> u64 {
 /// `raw` cut to [`RAW_MAX_BYTES`] at a character boundary, invalid UTF-8 replaced.
 pub fn bounded_raw(raw: &[u8]) -> String {
     let cut = &raw[..raw.len().min(RAW_MAX_BYTES)];
-    let mut s = String::from_utf8_lossy(cut).into_owned();
+    // Valid UTF-8 is the norm: copy it without the lossy decoder's scan.
+    let mut s = match std::str::from_utf8(cut) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(cut).into_owned(),
+    };
     while s.len() > RAW_MAX_BYTES {
         s.pop();
     }

@@ -88,23 +88,34 @@ fn find_mnemonic(text: &str) -> Option<Mnemonic<'_>> {
     None
 }
 
+/// Substring search; `memmem` beats `str::find`'s per-call searcher setup
+/// on this hot path.
+fn find(haystack: &str, needle: &str) -> Option<usize> {
+    memchr::memmem::find(haystack.as_bytes(), needle.as_bytes())
+}
+
+fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
 /// `changed state to X` as a state and whether it was administrative.
 fn changed_state(detail: &str) -> Option<(EventState, bool)> {
-    let i = detail.find("changed state to ")?;
-    let word = detail[i + 17..].trim().trim_end_matches('.').to_ascii_lowercase();
-    match word.as_str() {
-        "up" => Some((EventState::Up, false)),
-        "down" => Some((EventState::Down, false)),
-        w if w.starts_with("administratively down") => Some((EventState::Down, true)),
-        w if w.starts_with("up") => Some((EventState::Up, false)),
-        w if w.starts_with("down") => Some((EventState::Down, false)),
-        _ => None,
+    let i = find(detail, "changed state to ")?;
+    let word = detail[i + 17..].trim();
+    if starts_with_ignore_case(word, "administratively down") {
+        Some((EventState::Down, true))
+    } else if starts_with_ignore_case(word, "up") {
+        Some((EventState::Up, false))
+    } else if starts_with_ignore_case(word, "down") {
+        Some((EventState::Down, false))
+    } else {
+        None
     }
 }
 
 /// The interface name after `Interface ` up to `,` (dropping an Arista ` (description)`).
 fn interface_after(detail: &str, marker: &str) -> Option<String> {
-    let i = detail.find(marker)?;
+    let i = find(detail, marker)?;
     let rest = &detail[i + marker.len()..];
     let end = rest.find([',', ' ']).unwrap_or(rest.len());
     let name = &rest[..end];
@@ -166,7 +177,7 @@ fn strip_paren_suffix(s: &str) -> &str {
 }
 
 fn word_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
-    let i = text.find(marker)?;
+    let i = find(text, marker)?;
     let rest = &text[i + marker.len()..];
     let end = rest.find([' ', ')', ',']).unwrap_or(rest.len());
     Some(&rest[..end])
@@ -190,7 +201,7 @@ fn bgp_adjchange(m: &Mnemonic<'_>) -> Option<Classified> {
                 .attr("new_state", new),
         );
     }
-    let i = d.find("neighbor ")?;
+    let i = find(d, "neighbor ")?;
     let rest = &d[i + 9..];
     let addr = strip_paren_suffix(rest.split(' ').next()?);
     let mut state = None;

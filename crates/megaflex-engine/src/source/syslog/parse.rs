@@ -123,7 +123,8 @@ fn token(s: &str) -> Option<(&str, &str)> {
     if s.is_empty() {
         return None;
     }
-    match s.find(' ') {
+    // A plain scan: tokens are a few bytes long, too short for memchr's setup to pay off.
+    match s.bytes().position(|b| b == b' ') {
         Some(i) => Some((&s[..i], &s[i + 1..])),
         None => Some((s, "")),
     }
@@ -191,7 +192,9 @@ fn structured_data_end(s: &str) -> Option<usize> {
 }
 
 fn is_month(s: &str) -> bool {
-    s.len() >= 3 && MONTHS.iter().any(|m| s.as_bytes()[..3].eq_ignore_ascii_case(m.as_bytes()))
+    s.len() >= 3
+        && s.as_bytes()[0].is_ascii_alphabetic()
+        && MONTHS.iter().any(|m| s.as_bytes()[..3].eq_ignore_ascii_case(m.as_bytes()))
 }
 
 fn is_clock(t: &str) -> bool {
@@ -288,6 +291,14 @@ fn parse_tag(t: &str) -> Option<(&str, Option<&str>)> {
     ok.then_some((name, pid))
 }
 
+/// A timestamp at the start of `s` (after spaces and a `*`/`.` marker): the
+/// text from the marker on, and the timestamp's length in it.
+fn stamp_at(s: &str) -> Option<(&str, usize)> {
+    let t = s.trim_start_matches(' ');
+    let marked = t.strip_prefix(['*', '.']).unwrap_or(t);
+    timestamp_len(marked).map(|len| (marked, len))
+}
+
 fn parse_3164(pri: Option<u8>, s: &str) -> Syslog<'_> {
     let mut rest = s;
     let mut hostname = None;
@@ -300,34 +311,30 @@ fn parse_3164(pri: Option<u8>, s: &str) -> Syslog<'_> {
     {
         rest = after;
     }
-    // Cisco `host: *Jun  1 ...` and IOS-XR `host LC/0/2/CPU0:Jul  7 ...`.
-    if let Some((tok, after)) = token(rest) {
-        let stamp_after = |a: &str| {
-            let a = a.trim_start_matches(' ');
-            let a = a.strip_prefix(['*', '.']).unwrap_or(a);
-            timestamp_len(a).is_some()
-        };
-        if tok.len() > 1
-            && tok.ends_with(':')
-            && !tok.starts_with('%')
-            && timestamp_len(rest).is_none()
-            && stamp_after(after)
-        {
-            hostname = Some(&tok[..tok.len() - 1]);
-            rest = after;
+    // The timestamp, possibly marked unsynced (`*`) or unsure (`.`), is found
+    // once and reused: this runs for every message.
+    let mut stamp = stamp_at(rest);
+    if stamp.is_none()
+        && let Some((tok, after)) = token(rest)
+    {
+        if tok.len() > 1 && tok.ends_with(':') && !tok.starts_with('%') {
+            // Cisco `host: *Jun  1 ...`.
+            if let Some(st) = stamp_at(after) {
+                hostname = Some(&tok[..tok.len() - 1]);
+                stamp = Some(st);
+            }
         } else if let Some((node, _)) = token(after)
             && node.contains("/CPU")
             && let Some(colon) = node.find(':')
         {
+            // IOS-XR `host LC/0/2/CPU0:Jul  7 ...`.
             hostname = Some(tok);
             rest = &after[colon + 1..];
+            stamp = stamp_at(rest);
         }
     }
-    // Timestamp, possibly marked unsynced (`*`) or unsure (`.`).
-    let trimmed = rest.trim_start_matches(' ');
-    let marked = trimmed.strip_prefix(['*', '.']).unwrap_or(trimmed);
     let mut timestamp = None;
-    if let Some(len) = timestamp_len(marked) {
+    if let Some((marked, len)) = stamp {
         timestamp = Some(marked[..len].trim_end_matches(':').trim_end());
         rest = &marked[len..];
         // IOS-XR writes ` : ` after the time.
