@@ -1,5 +1,6 @@
 //! The canonical event: what every source produces, whatever the vendor.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -116,9 +117,10 @@ pub struct Event {
     /// An operator did it (admin shutdown), as opposed to a failure.
     #[serde(default)]
     pub administrative: bool,
-    /// Vendor details: mnemonic, reason, VRF, AS, ...
+    /// Vendor details: mnemonic, reason, VRF, AS, ... Keys are mostly
+    /// static names, so they are borrowed rather than allocated per event.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub attributes: BTreeMap<String, String>,
+    pub attributes: BTreeMap<Cow<'static, str>, String>,
     /// The message as received (at most [`RAW_MAX_BYTES`]).
     pub raw: String,
 }

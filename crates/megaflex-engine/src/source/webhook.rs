@@ -293,7 +293,7 @@ async fn alertmanager(
             ("summary", alert.annotations.get("summary").cloned().unwrap_or_default()),
         ] {
             if !v.is_empty() {
-                attributes.insert(k.to_owned(), v);
+                attributes.insert(std::borrow::Cow::Borrowed(k), v);
             }
         }
         let raw = serde_json::json!({"status": alert.status, "labels": alert.labels, "startsAt": alert.starts_at, "fingerprint": fingerprint});
@@ -358,7 +358,7 @@ async fn generic(
             raw.to_string().as_bytes(),
         );
         event.administrative = g.administrative;
-        event.attributes = g.attributes;
+        event.attributes = g.attributes.into_iter().map(|(k, v)| (std::borrow::Cow::Owned(k), v)).collect();
         if !s.forward(event) {
             return Shared::queue_full();
         }

@@ -118,15 +118,15 @@ impl Handler {
             .map(|a| a.to_string())
             .or_else(|| n.find(super::decode::SNMP_TRAP_ADDRESS).map(|(_, v)| v.as_text()))
             .unwrap_or_else(|| peer.ip().to_string());
-        let mut attributes: std::collections::BTreeMap<String, String> =
-            [("trap_oid".to_owned(), n.trap_oid.clone()), ("version".to_owned(), format!("{:?}", n.version))].into();
+        let mut attributes: std::collections::BTreeMap<std::borrow::Cow<'static, str>, String> =
+            [("trap_oid".into(), n.trap_oid.clone()), ("version".into(), format!("{:?}", n.version))].into();
         if let Some(u) = &n.user {
             attributes.insert("user".into(), u.clone());
         }
         let (kind, entity, state, administrative) = match classify(&n) {
             Some(c) => {
                 m.inc(Counter::Classified);
-                attributes.extend(c.attributes.into_iter().map(|(k, v)| (k.to_owned(), v)));
+                attributes.extend(c.attributes.into_iter().map(|(k, v)| (std::borrow::Cow::Borrowed(k), v)));
                 (c.kind, c.entity, c.state, c.administrative)
             }
             None if self.config.forward_unclassified => {

@@ -94,13 +94,19 @@ fn find(haystack: &str, needle: &str) -> Option<usize> {
     memchr::memmem::find(haystack.as_bytes(), needle.as_bytes())
 }
 
+/// Searchers for the needles of the commonest messages, built once.
+static CHANGED_STATE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new("changed state to "));
+static INTERFACE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new("Interface "));
+
 fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
     s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
 /// `changed state to X` as a state and whether it was administrative.
 fn changed_state(detail: &str) -> Option<(EventState, bool)> {
-    let i = find(detail, "changed state to ")?;
+    let i = CHANGED_STATE.find(detail.as_bytes())?;
     let word = detail[i + 17..].trim();
     if starts_with_ignore_case(word, "administratively down") {
         Some((EventState::Down, true))
@@ -115,7 +121,7 @@ fn changed_state(detail: &str) -> Option<(EventState, bool)> {
 
 /// The interface name after `Interface ` up to `,` (dropping an Arista ` (description)`).
 fn interface_after(detail: &str, marker: &str) -> Option<String> {
-    let i = find(detail, marker)?;
+    let i = if marker == "Interface " { INTERFACE.find(detail.as_bytes()) } else { find(detail, marker) }?;
     let rest = &detail[i + marker.len()..];
     let end = rest.find([',', ' ']).unwrap_or(rest.len());
     let name = &rest[..end];

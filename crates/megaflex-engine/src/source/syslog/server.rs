@@ -181,7 +181,7 @@ impl Handler {
                     bytes,
                 );
                 e.administrative = c.administrative;
-                e.attributes = c.attributes.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+                e.attributes = c.attributes.into_iter().map(|(k, v)| (std::borrow::Cow::Borrowed(k), v)).collect();
                 e
             }
             None if self.forward_unclassified => {
