@@ -137,7 +137,7 @@ impl Event {
         kind: EventKind,
         entity: String,
         state: EventState,
-        raw: &[u8],
+        raw: &str,
     ) -> Self {
         Self {
             id: next_event_id(),
@@ -162,16 +162,11 @@ pub fn next_event_id() -> u64 {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
-/// `raw` cut to [`RAW_MAX_BYTES`] at a character boundary, invalid UTF-8 replaced.
-pub fn bounded_raw(raw: &[u8]) -> String {
-    let cut = &raw[..raw.len().min(RAW_MAX_BYTES)];
-    // Valid UTF-8 is the norm: copy it without the lossy decoder's scan.
-    let mut s = match std::str::from_utf8(cut) {
-        Ok(text) => text.to_owned(),
-        Err(_) => String::from_utf8_lossy(cut).into_owned(),
-    };
-    while s.len() > RAW_MAX_BYTES {
-        s.pop();
+/// `raw` cut to at most [`RAW_MAX_BYTES`] at a character boundary.
+pub fn bounded_raw(raw: &str) -> String {
+    let mut end = raw.len().min(RAW_MAX_BYTES);
+    while !raw.is_char_boundary(end) {
+        end -= 1;
     }
-    s
+    raw[..end].to_owned()
 }

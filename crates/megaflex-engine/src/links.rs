@@ -259,7 +259,7 @@ mod tests {
             EventKind::Link,
             iface.into(),
             state,
-            b"",
+            "",
         )
     }
 
@@ -275,7 +275,7 @@ mod tests {
             EventKind::Alert,
             "fp".into(),
             state,
-            b"",
+            "",
         )
     }
 

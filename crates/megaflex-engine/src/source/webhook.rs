@@ -306,7 +306,7 @@ async fn alertmanager(
             EventKind::Alert,
             fingerprint,
             state,
-            raw.to_string().as_bytes(),
+            &raw.to_string(),
         );
         event.attributes = attributes;
         if !s.forward(event) {
@@ -347,16 +347,8 @@ async fn generic(
     for g in events {
         let raw = serde_json::json!({"device": g.device, "kind": g.kind, "entity": g.entity, "state": g.state});
         let device = Device { hostname: Some(g.device), address: None, labels: BTreeMap::new() };
-        let mut event = Event::new(
-            SourceKind::Webhook,
-            now,
-            Some(peer),
-            device,
-            g.kind,
-            g.entity,
-            g.state,
-            raw.to_string().as_bytes(),
-        );
+        let mut event =
+            Event::new(SourceKind::Webhook, now, Some(peer), device, g.kind, g.entity, g.state, &raw.to_string());
         event.administrative = g.administrative;
         event.attributes = g.attributes.into_iter().map(|(k, v)| (std::borrow::Cow::Owned(k), v)).collect();
         if !s.forward(event) {

@@ -149,7 +149,7 @@ impl Handler {
             state,
             administrative,
             attributes,
-            raw: bounded_raw(raw.trim_end().as_bytes()),
+            raw: bounded_raw(raw.trim_end()),
         };
         Outcome { event: Some(event), reply }
     }

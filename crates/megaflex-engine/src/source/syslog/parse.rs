@@ -39,6 +39,8 @@ pub struct Syslog<'a> {
     pub structured_data: Option<&'a str>,
     /// The message text.
     pub msg: &'a str,
+    /// The whole message as text (the valid UTF-8 part, trimmed).
+    pub raw: &'a str,
 }
 
 impl Syslog<'_> {
@@ -98,10 +100,12 @@ pub fn parse(buf: &[u8]) -> Result<Syslog<'_>, ParseError> {
         return Err(ParseError::Empty);
     }
     let (pri, rest) = parse_pri(s)?;
-    if let Some(after) = rest.strip_prefix("1 ") {
-        return parse_5424(pri, after);
-    }
-    Ok(parse_3164(pri, rest))
+    let mut parsed = match rest.strip_prefix("1 ") {
+        Some(after) => parse_5424(pri, after)?,
+        None => parse_3164(pri, rest),
+    };
+    parsed.raw = s;
+    Ok(parsed)
 }
 
 fn parse_pri(s: &str) -> Result<(Option<u8>, &str), ParseError> {
@@ -162,6 +166,7 @@ fn parse_5424(pri: Option<u8>, s: &str) -> Result<Syslog<'_>, ParseError> {
         msgid: nil(msgid),
         structured_data: sd,
         msg,
+        raw: "",
     })
 }
 
@@ -361,6 +366,7 @@ fn parse_3164(pri: Option<u8>, s: &str) -> Syslog<'_> {
             msgid: None,
             structured_data: None,
             msg: rest.trim_start_matches(' '),
+            raw: "",
         };
     }
     let rest_trimmed = rest.trim_start_matches(' ');
@@ -371,7 +377,18 @@ fn parse_3164(pri: Option<u8>, s: &str) -> Syslog<'_> {
         },
         None => (None, None, rest_trimmed),
     };
-    Syslog { pri, format: Format::Rfc3164, timestamp, hostname, app, procid, msgid: None, structured_data: None, msg }
+    Syslog {
+        pri,
+        format: Format::Rfc3164,
+        timestamp,
+        hostname,
+        app,
+        procid,
+        msgid: None,
+        structured_data: None,
+        msg,
+        raw: "",
+    }
 }
 
 #[cfg(test)]

@@ -95,8 +95,13 @@ impl SyslogSource {
         shutdown: CancellationToken,
     ) -> std::io::Result<Self> {
         let metrics = Arc::new(SourceMetrics::default());
-        let handler =
-            Handler { patterns, events, metrics: metrics.clone(), forward_unclassified: config.forward_unclassified };
+        let handler = Handler {
+            patterns,
+            events,
+            metrics: metrics.clone(),
+            forward_unclassified: config.forward_unclassified,
+            last_peer: None,
+        };
         match config.listen {
             Listen::Udp(addr) => {
                 let (socket, granted) = bind_udp(addr, config.recv_buffer_bytes)?;
@@ -148,11 +153,25 @@ struct Handler {
     events: mpsc::Sender<Event>,
     metrics: Arc<SourceMetrics>,
     forward_unclassified: bool,
+    /// The last sender's address as text: most datagrams come from a few
+    /// routers, and formatting an address per event showed in profiles.
+    last_peer: Option<(std::net::IpAddr, String)>,
 }
 
 impl Handler {
+    fn peer_text(&mut self, peer: SocketAddr) -> String {
+        match &self.last_peer {
+            Some((ip, text)) if *ip == peer.ip() => text.clone(),
+            _ => {
+                let text = peer.ip().to_string();
+                self.last_peer = Some((peer.ip(), text.clone()));
+                text
+            }
+        }
+    }
+
     /// One message: parse, classify, forward. Never blocks, never panics.
-    fn handle(&self, bytes: &[u8], peer: SocketAddr, received_at: EpochMillis) {
+    fn handle(&mut self, bytes: &[u8], peer: SocketAddr, received_at: EpochMillis) {
         let m = &self.metrics;
         let msg = match parse(bytes) {
             Ok(msg) => msg,
@@ -162,12 +181,19 @@ impl Handler {
             }
         };
         m.inc(Counter::Parsed);
+        let classified = classify_with(&msg, &self.patterns);
+        if classified.is_none() && !self.forward_unclassified {
+            m.inc(Counter::Unclassified);
+            return;
+        }
+        let address = self.peer_text(peer);
+        let m = &self.metrics;
         let device = |hostname: Option<String>| Device {
             hostname: msg.hostname.map(str::to_owned).or(hostname),
-            address: Some(peer.ip().to_string()),
+            address: Some(address.clone()),
             labels: Default::default(),
         };
-        let event = match classify_with(&msg, &self.patterns) {
+        let event = match classified {
             Some(c) => {
                 m.inc(Counter::Classified);
                 let mut e = Event::new(
@@ -178,7 +204,7 @@ impl Handler {
                     c.kind,
                     c.entity,
                     c.state,
-                    bytes,
+                    msg.raw,
                 );
                 e.administrative = c.administrative;
                 e.attributes = c.attributes.into_iter().map(|(k, v)| (std::borrow::Cow::Borrowed(k), v)).collect();
@@ -194,7 +220,7 @@ impl Handler {
                     EventKind::Other,
                     entity,
                     EventState::Unknown,
-                    bytes,
+                    msg.raw,
                 )
             }
             None => {
@@ -238,7 +264,7 @@ fn to_socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
     a.as_sockaddr_in6().map(|v6| SocketAddr::from((v6.ip(), v6.port())))
 }
 
-async fn run_udp(socket: UdpSocket, handler: Handler, max: usize, shutdown: CancellationToken) {
+async fn run_udp(socket: UdpSocket, mut handler: Handler, max: usize, shutdown: CancellationToken) {
     // One byte more than allowed tells an oversize datagram from a full one.
     let mut bufs = vec![vec![0u8; max + 1]; RECV_BATCH];
     let mut got = Vec::with_capacity(RECV_BATCH);
@@ -339,7 +365,7 @@ async fn run_tcp(
 async fn run_connection(
     mut stream: tokio::net::TcpStream,
     peer: SocketAddr,
-    h: Handler,
+    mut h: Handler,
     max: usize,
     shutdown: CancellationToken,
 ) {
