@@ -99,6 +99,10 @@ static CHANGED_STATE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new("changed state to "));
 static INTERFACE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new("Interface "));
+static LOGID: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new("logid="));
+static NEIGHBOR: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new("neighbor "));
 
 fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
     s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
@@ -207,7 +211,7 @@ fn bgp_adjchange(m: &Mnemonic<'_>) -> Option<Classified> {
                 .attr("new_state", new),
         );
     }
-    let i = find(d, "neighbor ")?;
+    let i = NEIGHBOR.find(d.as_bytes())?;
     let rest = &d[i + 9..];
     let addr = strip_paren_suffix(rest.split(' ').next()?);
     let mut state = None;
@@ -357,7 +361,7 @@ fn fortios(text: &str) -> Option<Classified> {
 pub fn classify(msg: &Syslog<'_>) -> Option<Classified> {
     let text = msg.msg;
     // FortiOS first: its BGP events embed a Cisco-style mnemonic in `msg=`.
-    if memchr::memmem::find(text.as_bytes(), b"logid=").is_some() {
+    if LOGID.find(text.as_bytes()).is_some() {
         return fortios(text);
     }
     if let Some(c) = find_mnemonic(text).and_then(|m| cisco_like(&m)) {
