@@ -40,7 +40,8 @@ wait_port() { for _ in $(seq 100); do (echo > "/dev/$1/127.0.0.1/$2") 2>/dev/nul
 
 # megaflex ingest: run_ingest KIND PORT -> sets pid
 start_ingest() { "$INGEST" "$1" "127.0.0.1:$2" >"$work/ingest.out" 2>"$work/ingest.err" & pid=$!; sleep 0.5; }
-stop_ingest() { kill -TERM "$pid"; wait "$pid" || true; cat "$work/ingest.out"; }
+# Called inside $(...): not the process's parent, so poll instead of `wait`.
+stop_ingest() { kill -TERM "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; cat "$work/ingest.out"; }
 field() { python3 -c "import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])['$1'])"; }
 
 echo "== syslog UDP, ${UDP_COUNT} messages at ${UDP_RATE}/s"
