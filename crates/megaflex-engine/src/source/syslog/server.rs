@@ -286,10 +286,12 @@ async fn run_udp(socket: UdpSocket, mut handler: Handler, max: usize, shutdown: 
             }
         }
         // Take everything the kernel holds, a batch per system call, before waiting again.
+        let mut drained = 0usize;
         loop {
             match recv_batch(&socket, &mut bufs, &mut got) {
                 Ok(()) => {
                     let now = EpochMillis::now();
+                    drained += got.len();
                     m.add(Counter::Received, got.len() as u64);
                     for (i, &(n, peer)) in got.iter().enumerate() {
                         if n > max {
@@ -315,6 +317,14 @@ async fn run_udp(socket: UdpSocket, mut handler: Handler, max: usize, shutdown: 
         if draining {
             tracing::debug!("syslog UDP source drained and stopped");
             return;
+        }
+        // Under sustained load (more than a batch per wake-up), let datagrams
+        // gather for a millisecond so the next wake-up reads full batches:
+        // far fewer system calls and wake-ups per message, at the cost of at
+        // most 1 ms of latency, and only while the burst lasts (the 8 MiB
+        // receive buffer holds ~50,000 typical messages).
+        if drained > RECV_BATCH {
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 }
