@@ -227,6 +227,14 @@ impl Shared {
         true
     }
 
+    /// Counts the request and checks its credentials; `Some(401)` refuses it.
+    fn admit(&self, headers: &HeaderMap, body: &[u8]) -> Option<Response> {
+        self.metrics.inc(Counter::Received);
+        let e = authorise(&self.config, headers, body).err()?;
+        self.metrics.inc(Counter::Auth);
+        Some(error(StatusCode::UNAUTHORIZED, e))
+    }
+
     fn queue_full() -> Response {
         // Alertmanager retries 5xx: a full queue is a temporary condition.
         let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "event queue full; retry later");
@@ -241,10 +249,8 @@ async fn alertmanager(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    s.metrics.inc(Counter::Received);
-    if let Err(e) = authorise(&s.config, &headers, &body) {
-        s.metrics.inc(Counter::Auth);
-        return error(StatusCode::UNAUTHORIZED, e);
+    if let Some(refused) = s.admit(&headers, &body) {
+        return refused;
     }
     let payload: AlertmanagerPayload = match serde_json::from_slice(&body) {
         Ok(p) => p,
@@ -323,10 +329,8 @@ async fn generic(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    s.metrics.inc(Counter::Received);
-    if let Err(e) = authorise(&s.config, &headers, &body) {
-        s.metrics.inc(Counter::Auth);
-        return error(StatusCode::UNAUTHORIZED, e);
+    if let Some(refused) = s.admit(&headers, &body) {
+        return refused;
     }
     let events = match serde_json::from_slice::<GenericBody>(&body) {
         Ok(GenericBody::One(e)) => vec![e],
