@@ -135,24 +135,15 @@ fn interface_after(detail: &str, marker: &str) -> Option<String> {
 fn cisco_like(m: &Mnemonic<'_>) -> Option<Classified> {
     let fac = m.facility;
     match m.mnemonic {
-        "UPDOWN" if fac.ends_with("LINEPROTO") => {
+        "UPDOWN" if fac.ends_with("LINEPROTO") || fac == "LINK" || fac.ends_with("-LINK") => {
+            let layer = if fac.ends_with("LINEPROTO") { "line-protocol" } else { "physical" };
             let name = interface_after(m.detail, "Interface ")?;
             let (state, admin) = changed_state(m.detail)?;
             Some(
                 Classified::new(EventKind::Link, &name, state)
                     .admin(admin)
                     .attr("mnemonic", m.full)
-                    .attr("layer", "line-protocol"),
-            )
-        }
-        "UPDOWN" if fac == "LINK" || fac.ends_with("-LINK") => {
-            let name = interface_after(m.detail, "Interface ")?;
-            let (state, admin) = changed_state(m.detail)?;
-            Some(
-                Classified::new(EventKind::Link, &name, state)
-                    .admin(admin)
-                    .attr("mnemonic", m.full)
-                    .attr("layer", "physical"),
+                    .attr("layer", layer),
             )
         }
         "CHANGED" if fac == "LINK" => {
