@@ -72,7 +72,7 @@ pub(crate) fn ok_json<T: Serialize>(body: &T) -> Response {
 }
 
 /// Renders a pending error body and stamps the trace id.
-fn finish(state: &SimState, mut resp: Response, trace_id: &str) -> Response {
+fn finish(mut resp: Response, trace_id: &str) -> Response {
     if let Some(PendingError(err)) = resp.extensions_mut().remove::<PendingError>() {
         let body = ApiErrorBody {
             message: err.message,
@@ -88,7 +88,6 @@ fn finish(state: &SimState, mut resp: Response, trace_id: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(trace_id) {
         resp.headers_mut().insert("trace-id", v);
     }
-    let _ = state;
     resp
 }
 
@@ -148,19 +147,19 @@ pub(crate) async fn api_layer(State(state): State<SimState>, req: Request, next:
     let trace_id = state.next_trace_id();
     Counters::bump(&state.0.counters.requests);
     if let Err(e) = check_request_window(&state, client_ip(&req)) {
-        return finish(&state, e.into_response(), &trace_id);
+        return finish(e.into_response(), &trace_id);
     }
     let after = match crate::faults::apply(&state, req.method(), req.uri().path()).await {
-        Some(Outcome::Instead(resp)) => return finish(&state, resp, &trace_id),
+        Some(Outcome::Instead(resp)) => return finish(resp, &trace_id),
         Some(Outcome::After(resp)) => Some(resp),
         None => None,
     };
     if !bearer_ok(&state, &req) {
         Counters::bump(&state.0.counters.unauthorized);
-        return finish(&state, ApiError::new(StatusCode::UNAUTHORIZED, BAD_SESSION).into_response(), &trace_id);
+        return finish(ApiError::new(StatusCode::UNAUTHORIZED, BAD_SESSION).into_response(), &trace_id);
     }
     let resp = next.run(req).await;
-    finish(&state, after.unwrap_or(resp), &trace_id)
+    finish(after.unwrap_or(resp), &trace_id)
 }
 
 /// In front of the token endpoint: faults and trace id, no bearer, no window
@@ -169,12 +168,12 @@ pub(crate) async fn token_layer(State(state): State<SimState>, req: Request, nex
     let trace_id = state.next_trace_id();
     Counters::bump(&state.0.counters.token_requests);
     let after = match crate::faults::apply(&state, req.method(), req.uri().path()).await {
-        Some(Outcome::Instead(resp)) => return finish(&state, resp, &trace_id),
+        Some(Outcome::Instead(resp)) => return finish(resp, &trace_id),
         Some(Outcome::After(resp)) => Some(resp),
         None => None,
     };
     let resp = next.run(req).await;
-    finish(&state, after.unwrap_or(resp), &trace_id)
+    finish(after.unwrap_or(resp), &trace_id)
 }
 
 /// Unknown API path.

@@ -54,12 +54,8 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-#[derive(Debug)]
-enum Range {
-    Span(i64, i64),
-}
-
-fn parse_range(params: &[(String, String)], now_ms: i64) -> Result<Range, ApiError> {
+/// The requested `(from, to)` in epoch milliseconds.
+fn parse_range(params: &[(String, String)], now_ms: i64) -> Result<(i64, i64), ApiError> {
     let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     let num = |k: &str, v: &str| {
         v.trim()
@@ -78,7 +74,7 @@ fn parse_range(params: &[(String, String)], now_ms: i64) -> Result<Range, ApiErr
             if !(1..=MAX_DAYS).contains(&days) {
                 return Err(ApiError::bad_request(format!("Invalid days {days}: expected 1-180")));
             }
-            Ok(Range::Span(now_ms - days * DAY_MS, now_ms))
+            Ok((now_ms - days * DAY_MS, now_ms))
         }
         (None, Some(f), Some(t)) => {
             let (from, to) = (num("from", f)?, num("to", t)?);
@@ -88,7 +84,7 @@ fn parse_range(params: &[(String, String)], now_ms: i64) -> Result<Range, ApiErr
             if to - from > MAX_DAYS * DAY_MS {
                 return Err(ApiError::bad_request("Invalid time range: at most 180 days can be requested"));
             }
-            Ok(Range::Span(from, to))
+            Ok((from, to))
         }
         (None, Some(_), None) | (None, None, Some(_)) => {
             Err(ApiError::bad_request("from and to must be given together (epoch milliseconds)"))
@@ -137,7 +133,7 @@ pub(crate) fn telemetry(
     if types.is_empty() {
         return Err(ApiError::bad_request(format!("At least one type is required, e.g. type={}", valid[0])));
     }
-    let Range::Span(from, to) = parse_range(params, now_ms)?;
+    let (from, to) = parse_range(params, now_ms)?;
 
     // Capacity over time: a VXC's rate history, or a port's fixed speed.
     let (created, history): (i64, Vec<(i64, u32)>) = match found {

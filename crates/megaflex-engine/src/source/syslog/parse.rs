@@ -355,7 +355,7 @@ fn parse_3164(pri: Option<u8>, s: &str) -> Syslog<'_> {
             hostname = Some(tok);
             rest = after;
         }
-    } else if timestamp.is_none() && hostname.is_none() {
+    } else if hostname.is_none() {
         return Syslog {
             pri,
             format: if pri.is_some() { Format::Rfc3164 } else { Format::Bare },
