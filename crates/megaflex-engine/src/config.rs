@@ -55,6 +55,9 @@ pub struct Config {
     /// The HTTP listener for /metrics, /healthz, /api/status.
     #[serde(default)]
     pub http: Option<HttpSection>,
+    /// Reconciler timing and the clock.
+    #[serde(default)]
+    pub engine: EngineSection,
     /// Event sources.
     #[serde(default, rename = "source")]
     pub sources: Vec<Spanned<SourceSection>>,
@@ -208,6 +211,44 @@ fn two() -> u8 {
 }
 fn close_code() -> String {
     "Solution provided".into()
+}
+
+/// `[engine]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSection {
+    /// How often the reconciler reads the account even when nothing changed
+    /// (to see outside changes and settle intents). One request per cycle.
+    #[serde(default = "one_minute")]
+    pub reconcile_every: Dur,
+    /// How long to wait for a new rate to be confirmed in force.
+    #[serde(default = "ten_minutes")]
+    pub confirm_within: Dur,
+    /// `system`, or `simulator` to follow a megaflex simulator's scaled clock
+    /// (demos and tests: the 5-minute rule in seconds).
+    #[serde(default)]
+    pub clock: ClockSetting,
+}
+
+impl Default for EngineSection {
+    fn default() -> Self {
+        Self { reconcile_every: one_minute(), confirm_within: ten_minutes(), clock: ClockSetting::System }
+    }
+}
+
+/// Where the engine's time comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockSetting {
+    /// The system clock.
+    #[default]
+    System,
+    /// The simulator's clock (`GET /_sim/clock`), scaled.
+    Simulator,
+}
+
+fn one_minute() -> Dur {
+    Dur(Duration::from_secs(60))
 }
 
 /// `[http]`.

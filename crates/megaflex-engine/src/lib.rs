@@ -8,8 +8,10 @@
 #![deny(missing_docs)]
 
 pub mod circuits;
+pub mod engine;
 pub mod config;
 pub mod event;
 pub mod links;
 pub mod reconcile;
 pub mod source;
+pub mod store;

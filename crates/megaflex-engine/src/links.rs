@@ -232,6 +232,29 @@ impl Link {
             .then(|| self.last_flip.map(|t| t.plus_millis(f.stable_for.as_millis() as i64)))?
     }
 
+    /// Resumes a persisted state (after a restart).
+    pub fn restore(&mut self, status: LinkStatus, since: EpochMillis, signals: &[Option<bool>]) {
+        if signals.len() == self.signal_states.len() {
+            self.signal_states.copy_from_slice(signals);
+        }
+        self.status = status;
+        self.since = since;
+        if status == LinkStatus::Flapping {
+            // Flapping restarts its quiet period from the restart.
+            self.last_flip = Some(since);
+        }
+    }
+
+    /// The state to persist.
+    pub fn row(&self) -> crate::store::LinkRow {
+        crate::store::LinkRow {
+            link: self.name.clone(),
+            status: self.status,
+            since: self.since,
+            signals: self.signal_states.clone(),
+        }
+    }
+
     fn set(&mut self, to: LinkStatus, at: EpochMillis, event_id: Option<u64>) -> Option<Transition> {
         let from = self.status;
         if from == to {

@@ -30,6 +30,10 @@ struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
 
+    /// Log format on stderr: `text` for people, `json` for log shippers.
+    #[arg(long, global = true, value_enum, default_value = "text", env = "MEGAFLEX_LOG_FORMAT")]
+    log_format: LogFormat,
+
     #[command(flatten)]
     global: GlobalArgs,
 
@@ -62,6 +66,12 @@ enum Command {
     SupportBundle(cmd::support::SupportArgs),
     /// Validate a daemon configuration (and, with credentials, its VXCs).
     Check(cmd::check::CheckArgs),
+    /// Run the daemon: sources, links, circuits, reconciler, store, metrics.
+    Run(cmd::run::RunArgs),
+    /// Show links, circuits, the update ledger and recent decisions from the store.
+    Status(cmd::status::StatusArgs),
+    /// Feed recorded syslog lines or JSONL events through the engine in dry-run.
+    Replay(cmd::replay::ReplayArgs),
     /// Run a local Megaport API simulator (token endpoint, API, admin API).
     Sim(cmd::sim::SimArgs),
     /// Print shell completions.
@@ -73,16 +83,26 @@ enum Command {
     Man,
 }
 
-fn init_logging(verbose: u8) {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logging(verbose: u8, format: LogFormat) {
     let default = match verbose {
-        0 => "warn,megaflex=info,megaflex_sim=info",
+        0 => "warn,megaflex=info,megaflex_engine=info,megaflex_sim=info",
         1 => "info",
         2 => "debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("MEGAFLEX_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }
 
 /// Exit codes, documented in `--help` and the README.
@@ -175,6 +195,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Doctor => cmd::doctor::run(&ctx).await,
         Command::SupportBundle(args) => cmd::support::run(&ctx, args).await,
         Command::Check(args) => cmd::check::run(&ctx, args).await,
+        Command::Run(args) => cmd::run::run(args).await,
+        Command::Status(args) => cmd::status::run(&ctx, args).await,
+        Command::Replay(args) => cmd::replay::run(&ctx, args).await,
         Command::Sim(args) => cmd::sim::run(args).await,
         Command::Completions { shell } => {
             let mut out = Vec::new();
@@ -193,7 +216,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, cli.log_format);
     let json = cli.global.output == context::OutputFormat::Json;
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -49,6 +49,18 @@ impl Client {
         }
     }
 
+    /// Like [`Client::set_rate_limit`], starting from `before`, the VXC as the
+    /// caller just read it (a reconciler reads every VXC with one
+    /// `GET /v2/products`), so no read is spent before the update.
+    pub async fn set_rate_limit_from(&self, before: &Vxc, mbps: u32, deadline: Duration) -> Result<RateChange> {
+        match self.start_rate_change_from(before.clone(), mbps, Instant::now()).await? {
+            Started::AlreadyThere(rc) => Ok(*rc),
+            Started::Sent { before_mbps, started } => {
+                self.confirm_rate(&before.product_uid, mbps, before_mbps, started, deadline).await
+            }
+        }
+    }
+
     /// Like [`Client::set_rate_limit`] but returns once the update is accepted.
     pub async fn set_rate_limit_no_wait(&self, uid: &ProductUid, mbps: u32) -> Result<RateChange> {
         match self.start_rate_change(uid, mbps).await? {
@@ -74,6 +86,14 @@ impl Client {
         }
         let started = Instant::now();
         let before = self.vxc(uid).await?;
+        self.start_rate_change_from(before, mbps, started).await
+    }
+
+    async fn start_rate_change_from(&self, before: Vxc, mbps: u32, started: Instant) -> Result<Started> {
+        let uid = &before.product_uid.clone();
+        if mbps == 0 {
+            return Err(Error::InvalidRequest("rate limit must be at least 1 Mbps".into()));
+        }
         if rate_in_force(&before, mbps) {
             return Ok(Started::AlreadyThere(Box::new(RateChange {
                 uid: uid.clone(),

@@ -5,4 +5,4 @@ pub mod framing;
 pub mod parse;
 mod server;
 
-pub use server::{Listen, SyslogConfig, SyslogSource};
+pub use server::{Listen, SyslogConfig, SyslogSource, event_from};

@@ -16,9 +16,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::classify::{UserPattern, classify_with};
+use super::classify::{Classified, UserPattern, classify_with};
 use super::framing::{DEFAULT_MAX_FRAME, Frame, Framer};
-use super::parse::parse;
+use super::parse::{Syslog, parse};
 use crate::event::{Device, Event, EventKind, EventState, SourceKind};
 use crate::source::metrics::{Counter, RateLimitedLog, SourceMetrics};
 
@@ -187,51 +187,45 @@ impl Handler {
             return;
         }
         let address = self.peer_text(peer);
-        let m = &self.metrics;
-        let device = |hostname: Option<String>| Device {
-            hostname: msg.hostname.map(str::to_owned).or(hostname),
-            address: Some(address.clone()),
-            labels: Default::default(),
-        };
         let event = match classified {
             Some(c) => {
-                m.inc(Counter::Classified);
-                let mut e = Event::new(
-                    SourceKind::Syslog,
-                    received_at,
-                    Some(peer),
-                    device(c.hostname),
-                    c.kind,
-                    c.entity,
-                    c.state,
-                    msg.raw,
-                );
-                e.administrative = c.administrative;
-                e.attributes = c.attributes.into_iter().map(|(k, v)| (std::borrow::Cow::Borrowed(k), v)).collect();
-                e
-            }
-            None if self.forward_unclassified => {
-                let entity = msg.app.unwrap_or_default().to_owned();
-                Event::new(
-                    SourceKind::Syslog,
-                    received_at,
-                    Some(peer),
-                    device(None),
-                    EventKind::Other,
-                    entity,
-                    EventState::Unknown,
-                    msg.raw,
-                )
+                self.metrics.inc(Counter::Classified);
+                event_from(&msg, c, Some(peer), address, received_at)
             }
             None => {
-                m.inc(Counter::Unclassified);
-                return;
+                let device = Device {
+                    hostname: msg.hostname.map(str::to_owned),
+                    address: Some(address),
+                    labels: Default::default(),
+                };
+                let entity = msg.app.unwrap_or_default().to_owned();
+                let kind = EventKind::Other;
+                Event::new(SourceKind::Syslog, received_at, Some(peer), device, kind, entity, EventState::Unknown, msg.raw)
             }
         };
         if self.events.try_send(event).is_err() {
-            m.inc(Counter::QueueFull);
+            self.metrics.inc(Counter::QueueFull);
         }
     }
+}
+
+/// The canonical event of a classified syslog message.
+pub fn event_from(
+    msg: &Syslog<'_>,
+    c: Classified,
+    peer: Option<SocketAddr>,
+    address: String,
+    received_at: EpochMillis,
+) -> Event {
+    let device = Device {
+        hostname: msg.hostname.map(str::to_owned).or(c.hostname),
+        address: Some(address),
+        labels: Default::default(),
+    };
+    let mut e = Event::new(SourceKind::Syslog, received_at, peer, device, c.kind, c.entity, c.state, msg.raw);
+    e.administrative = c.administrative;
+    e.attributes = c.attributes.into_iter().map(|(k, v)| (std::borrow::Cow::Borrowed(k), v)).collect();
+    e
 }
 
 /// Datagrams taken per `recvmmsg` call.

@@ -1,0 +1,326 @@
+//! The running engine (`megaflex run`): sources feed one core task that
+//! owns links and circuits; update jobs run beside it so a slow
+//! confirmation never holds up events; a writer task batches the audit
+//! records into the store; an HTTP listener serves metrics and status.
+//!
+//! ```text
+//! sources ─events─> core ──jobs──> update tasks ──results──> core
+//!                    │ records                                 │
+//!                    └──────────────> writer ──> store <───────┘ intents (awaited)
+//! ```
+
+pub mod actuator;
+pub mod clock;
+pub mod core;
+pub mod http;
+pub mod replay;
+pub mod sources;
+pub mod status;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use megaport::{CallObserver, CallRecord, Client, Clock};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+use self::actuator::{Actuator, LiveActuator};
+use self::clock::EngineClock;
+use self::core::{Core, JobResult};
+use self::status::{Counters, StatusView};
+use crate::config::{ClockSetting, Config};
+use crate::event::Event;
+use crate::store::{Record, Store, StoreError, StoreLedger};
+
+/// The future a flush returns.
+pub type FlushFuture = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
+
+type WriterMsg = (Vec<Record>, Option<oneshot::Sender<Result<(), StoreError>>>);
+
+/// Appends records in order, batching what queued up into one transaction.
+fn spawn_writer(store: Arc<dyn Store>) -> (mpsc::UnboundedSender<WriterMsg>, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<WriterMsg>();
+    let task = tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 256
+                && let Ok(more) = rx.try_recv()
+            {
+                batch.push(more);
+            }
+            let mut records = Vec::new();
+            let mut acks = Vec::new();
+            for (r, ack) in batch {
+                records.extend(r);
+                acks.extend(ack);
+            }
+            let n = records.len();
+            let result = store.write(records).await;
+            if let Err(e) = &result {
+                tracing::error!(error = %e, records = n, "audit records not written");
+            }
+            for ack in acks {
+                let _ = ack.send(result.as_ref().map(|_| ()).map_err(|e| StoreError::new("write", e)));
+            }
+        }
+    });
+    (tx, task)
+}
+
+/// Records each Megaport call in the store and counts them by status.
+#[derive(Debug)]
+struct CallLog {
+    writer: mpsc::UnboundedSender<WriterMsg>,
+    by_status: Mutex<BTreeMap<String, u64>>,
+}
+
+impl CallObserver for CallLog {
+    fn on_call(&self, record: &CallRecord) {
+        let status = record.status.map_or_else(|| "error".to_owned(), |s| s.to_string());
+        *self.by_status.lock().unwrap_or_else(|e| e.into_inner()).entry(status).or_default() += 1;
+        let _ = self.writer.send((vec![Record::Call(Box::new(record.clone()))], None));
+    }
+}
+
+/// Options that are not in the config file.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Overrides `[http] listen` (tests use port 0).
+    pub http_listen: Option<SocketAddr>,
+}
+
+/// A started engine.
+#[derive(Debug)]
+pub struct Daemon {
+    /// Bound sources.
+    pub sources: Vec<(&'static str, &'static str, SocketAddr)>,
+    /// Bound HTTP listener, if any.
+    pub http_addr: Option<SocketAddr>,
+    /// Latest status.
+    pub status: watch::Receiver<StatusView>,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Daemon {
+    /// Asks everything to stop: sources drain, the update in flight is
+    /// confirmed, records are written.
+    pub fn stop(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits until stopped.
+    pub async fn join(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Everything the core loop needs besides the core.
+struct Runtime {
+    clock: Arc<EngineClock>,
+    act: Arc<dyn Actuator>,
+    writer: mpsc::UnboundedSender<WriterMsg>,
+    calls: Arc<CallLog>,
+    client: Client,
+    reconcile_every: Duration,
+    sources: Vec<sources::Running>,
+    status_tx: watch::Sender<StatusView>,
+    counters_tx: watch::Sender<Counters>,
+    counters: Counters,
+}
+
+impl Runtime {
+    fn flush(&self, core: &mut Core) {
+        let records = core.take_records();
+        if records.is_empty() {
+            return;
+        }
+        let _ = self.writer.send((records, None));
+    }
+
+    fn publish(&mut self, core: &Core) {
+        let now = self.clock.now();
+        let _ = self.status_tx.send(core.status(now));
+        let b = self.client.budget().state();
+        self.counters.sources = self
+            .sources
+            .iter()
+            .map(|s| (s.kind.to_owned(), format!("{}://{}", s.transport, s.local_addr), s.metrics.snapshot()))
+            .collect();
+        self.counters.events_changed_state = core.events_changed_state;
+        self.counters.events_ignored = core.events_ignored;
+        self.counters.calls_by_status = self.calls.by_status.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        self.counters.budget_remaining = b.remaining;
+        self.counters.budget_limit = b.limit;
+        self.counters.reconciles = core.reconciles;
+        self.counters.decisions_by_action = core.decisions_by_action.clone();
+        let _ = self.counters_tx.send(self.counters.clone());
+    }
+}
+
+/// Loads the store, starts sources, HTTP and the core loop.
+pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String> {
+    let store = crate::store::open(&config.store.url).await.map_err(|e| e.to_string())?;
+    let snapshot = store.load().await.map_err(|e| e.to_string())?;
+    let resolved = config.megaport.settings().resolve().map_err(|e| e.to_string())?;
+    let clock = Arc::new(match config.engine.clock {
+        ClockSetting::System => EngineClock::SYSTEM,
+        ClockSetting::Simulator => EngineClock::simulator(resolved.environment.api_url()).await?,
+    });
+    let (writer, writer_task) = spawn_writer(store.clone());
+    let calls = Arc::new(CallLog { writer: writer.clone(), by_status: Mutex::default() });
+    let client = Client::builder_from(resolved)
+        .ledger(Arc::new(StoreLedger(store.clone())))
+        .clock(clock.clone())
+        .observer(calls.clone())
+        .budget(megaport::RequestBudget::new(*config.megaport.requests_per_5m.get_ref(), megaport::MEGAPORT_WINDOW))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let act: Arc<dyn Actuator> =
+        Arc::new(LiveActuator { client: client.clone(), confirm_within: config.engine.confirm_within.0 });
+    let now = clock.now();
+    let core = Core::new(&config, snapshot, now);
+    let shutdown = CancellationToken::new();
+    // Not a child token: the loop stops the sources itself, then drains them.
+    let sources_shutdown = CancellationToken::new();
+    let (events_tx, events_rx) = mpsc::channel::<Event>(65_536);
+    let running = sources::start(&config, events_tx, sources_shutdown.clone()).await?;
+    let (status_tx, status_rx) = watch::channel(core.status(now));
+    let (counters_tx, counters_rx) = watch::channel(Counters::default());
+    let http_listen = options.http_listen.or_else(|| config.http.as_ref().and_then(|h| h.listen.get_ref().parse().ok()));
+    let http_addr = match http_listen {
+        Some(addr) => {
+            Some(http::serve(addr, status_rx.clone(), counters_rx, shutdown.clone()).await.map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
+    let source_addrs = running.iter().map(|s| (s.kind, s.transport, s.local_addr)).collect();
+    let rt = Runtime {
+        clock,
+        act,
+        writer,
+        calls,
+        client,
+        reconcile_every: config.engine.reconcile_every.0,
+        sources: running,
+        status_tx,
+        counters_tx,
+        counters: Counters::default(),
+    };
+    let stop = shutdown.clone();
+    let task = tokio::spawn(async move {
+        run_loop(core, rt, events_rx, stop, sources_shutdown, writer_task).await;
+    });
+    Ok(Daemon { sources: source_addrs, http_addr, status: status_rx, shutdown, task })
+}
+
+async fn run_loop(
+    mut core: Core,
+    mut rt: Runtime,
+    mut events: mpsc::Receiver<Event>,
+    stop: CancellationToken,
+    sources_stop: CancellationToken,
+    writer_task: tokio::task::JoinHandle<()>,
+) {
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<JobResult>();
+    let mut in_flight = 0usize;
+    let mut next_periodic = Instant::now();
+    let mut retry_after: Option<Instant> = None;
+    loop {
+        let now = rt.clock.now();
+        let mut changed = core.tick(now);
+        if core.wait_over(now) {
+            core.reconcile_due = true;
+        }
+        if Instant::now() >= next_periodic {
+            core.reconcile_due = true;
+            next_periodic = Instant::now() + rt.clock.real_duration(rt.reconcile_every);
+            rt.clock.sync().await;
+        }
+        if core.reconcile_due && retry_after.is_none_or(|t| Instant::now() >= t) && !stop.is_cancelled() {
+            changed = true;
+            let started = Instant::now();
+            let writer = rt.writer.clone();
+            let flush = move |records: Vec<Record>| -> FlushFuture {
+                let (tx, rx) = oneshot::channel();
+                let _ = writer.send((records, Some(tx)));
+                Box::pin(async move { rx.await.unwrap_or_else(|_| Err(StoreError::new("write", "writer stopped"))) })
+            };
+            match core.reconcile(rt.act.as_ref(), rt.clock.now(), &flush).await {
+                Ok(jobs) => {
+                    retry_after = None;
+                    for job in jobs {
+                        in_flight += 1;
+                        let act = rt.act.clone();
+                        let done = done_tx.clone();
+                        let clock = rt.clock.clone();
+                        tokio::spawn(async move {
+                            let outcome = act.set_rate(&job.vxc, job.intent.target_mbps).await.map_err(|e| e.to_string());
+                            let _ = done.send(JobResult { job, outcome, at: clock.now() });
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reconcile cycle failed; trying again in 5 s");
+                    core.reconcile_due = true;
+                    retry_after = Some(Instant::now() + Duration::from_secs(5));
+                }
+            }
+            let secs = started.elapsed().as_secs_f64();
+            rt.counters.last_reconcile_secs = secs;
+            rt.counters.reconcile_secs_total += secs;
+        }
+        rt.flush(&mut core);
+        if changed {
+            rt.publish(&core);
+        }
+        if sources_stop.is_cancelled() && in_flight == 0 {
+            break;
+        }
+        let wake = core.next_deadline().map_or(Duration::from_secs(3600), |t| rt.clock.real_until(t));
+        let wake = wake.min(next_periodic.saturating_duration_since(Instant::now()));
+        let wake = retry_after.map_or(wake, |t| wake.min(t.saturating_duration_since(Instant::now())));
+        tokio::select! {
+            ev = events.recv(), if !stop.is_cancelled() => match ev {
+                Some(mut ev) => {
+                    // Sources stamp with the system clock; a simulated clock
+                    // runs elsewhere, so events take the engine's time.
+                    let restamp = !rt.clock.is_system();
+                    if restamp { ev.received_at = rt.clock.now(); }
+                    let mut any = core.on_event(&ev);
+                    // Take what queued up in one go (a flap storm, a burst).
+                    while let Ok(mut ev) = events.try_recv() {
+                        if restamp { ev.received_at = rt.clock.now(); }
+                        any |= core.on_event(&ev);
+                    }
+                    if any { rt.publish(&core); }
+                }
+                None => {}
+            },
+            Some(r) = done_rx.recv() => {
+                in_flight -= 1;
+                core.on_job_done(r);
+            }
+            _ = stop.cancelled(), if !sources_stop.is_cancelled() => {
+                tracing::info!(in_flight, "stopping: draining sources, finishing updates in flight");
+                sources_stop.cancel();
+                for s in std::mem::take(&mut rt.sources) {
+                    s.join().await;
+                }
+                while let Ok(ev) = events.try_recv() {
+                    core.on_event(&ev);
+                }
+            }
+            _ = tokio::time::sleep(wake) => {}
+        }
+    }
+    rt.flush(&mut core);
+    rt.publish(&core);
+    drop(rt);
+    let _ = writer_task.await;
+    tracing::info!("stopped");
+}

@@ -1,0 +1,146 @@
+//! Starts the configured `[[source]]`s. Secrets (webhook token, HMAC key,
+//! SNMPv3 passwords) come from the environment variables the config names;
+//! a missing one fails the start with the variable's name, never its value.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, SourceSection};
+use crate::event::Event;
+use crate::source::metrics::SourceMetrics;
+use crate::source::snmp::{SnmpTrapConfig, SnmpTrapSource};
+use crate::source::snmp::usm::{AuthProtocol, PrivProtocol, UsmUser};
+use crate::source::syslog::classify::UserPattern;
+use crate::source::syslog::{Listen, SyslogConfig, SyslogSource};
+use crate::source::webhook::{WebhookConfig, WebhookSource};
+
+/// A started source.
+#[derive(Debug)]
+pub struct Running {
+    /// `syslog`, `snmp_trap` or `webhook`.
+    pub kind: &'static str,
+    /// Where it listens (the bound address: port 0 resolved).
+    pub local_addr: SocketAddr,
+    /// `udp`, `tcp` or `http`.
+    pub transport: &'static str,
+    /// Its counters.
+    pub metrics: Arc<SourceMetrics>,
+    join: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Waits until the source has drained.
+    pub async fn join(self) {
+        let _ = self.join.await;
+    }
+}
+
+fn env_secret(var: &str, what: &str) -> Result<String, String> {
+    std::env::var(var).map_err(|_| format!("{what}: environment variable {var} is not set"))
+}
+
+/// The user patterns from `[[pattern]]`.
+pub fn patterns(config: &Config) -> Result<Arc<[UserPattern]>, String> {
+    config
+        .patterns
+        .iter()
+        .map(|p| {
+            let p = p.get_ref();
+            let up: Vec<&str> = p.up.iter().map(String::as_str).collect();
+            let down: Vec<&str> = p.down.iter().map(String::as_str).collect();
+            UserPattern::new(&p.name, &p.regex, p.kind, &up, &down).map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Arc::from)
+}
+
+/// Binds every source. `events` is the engine's queue.
+pub async fn start(
+    config: &Config,
+    events: mpsc::Sender<Event>,
+    shutdown: CancellationToken,
+) -> Result<Vec<Running>, String> {
+    let patterns = patterns(config)?;
+    let mut running = Vec::new();
+    for s in &config.sources {
+        let r = match s.get_ref() {
+            SourceSection::Syslog { listen, recv_buffer_bytes, max_message_bytes } => {
+                let parsed: Listen = listen.parse()?;
+                let mut c = SyslogConfig::new(parsed);
+                if let Some(b) = recv_buffer_bytes {
+                    c.recv_buffer_bytes = *b;
+                }
+                if let Some(m) = max_message_bytes {
+                    c.max_message_bytes = *m;
+                }
+                let transport = if matches!(parsed, Listen::Udp(_)) { "udp" } else { "tcp" };
+                let src = SyslogSource::spawn(c, patterns.clone(), events.clone(), shutdown.clone())
+                    .await
+                    .map_err(|e| format!("syslog source {listen}: {e}"))?;
+                let (local_addr, metrics) = (src.local_addr, src.metrics.clone());
+                Running { kind: "syslog", local_addr, transport, metrics, join: tokio::spawn(src.join()) }
+            }
+            SourceSection::SnmpTrap { listen, communities, users } => {
+                let addr: SocketAddr = listen
+                    .trim_start_matches("udp://")
+                    .parse()
+                    .map_err(|_| format!("snmp_trap source: {listen:?} is not udp://ADDR:PORT"))?;
+                let mut c = SnmpTrapConfig::new(addr);
+                c.communities = communities.clone();
+                for u in users {
+                    let engine_id = hex::decode(u.engine_id.trim_start_matches("0x"))
+                        .map_err(|_| format!("user {}: engine_id is not hex", u.name))?;
+                    let auth = match (&u.auth, &u.auth_password_env) {
+                        (Some(a), Some(var)) => {
+                            let proto = AuthProtocol::parse(a).ok_or(format!("user {}: unknown auth {a:?}", u.name))?;
+                            Some((proto, env_secret(var, &format!("SNMP user {}", u.name))?))
+                        }
+                        _ => None,
+                    };
+                    let privacy = match (&u.privacy, &u.privacy_password_env) {
+                        (Some(p), Some(var)) => {
+                            let proto =
+                                PrivProtocol::parse(p).ok_or(format!("user {}: unknown privacy {p:?}", u.name))?;
+                            Some((proto, env_secret(var, &format!("SNMP user {}", u.name))?))
+                        }
+                        _ => None,
+                    };
+                    let user = UsmUser::new(
+                        &u.name,
+                        &engine_id,
+                        auth.as_ref().map(|(p, s)| (*p, s.as_str())),
+                        privacy.as_ref().map(|(p, s)| (*p, s.as_str())),
+                    )?;
+                    c.users.push(user);
+                }
+                let src = SnmpTrapSource::spawn(c, events.clone(), shutdown.clone())
+                    .await
+                    .map_err(|e| format!("snmp_trap source {listen}: {e}"))?;
+                let (local_addr, metrics) = (src.local_addr, src.metrics.clone());
+                Running { kind: "snmp_trap", local_addr, transport: "udp", metrics, join: tokio::spawn(src.join()) }
+            }
+            SourceSection::Webhook { listen, token_env, hmac_key_env } => {
+                let addr: SocketAddr =
+                    listen.parse().map_err(|_| format!("webhook source: {listen:?} is not ADDR:PORT"))?;
+                let mut c = WebhookConfig::new(addr);
+                if let Some(var) = token_env {
+                    c.token = Some(env_secret(var, "webhook token")?);
+                }
+                if let Some(var) = hmac_key_env {
+                    c.hmac_key = Some(env_secret(var, "webhook HMAC key")?.into_bytes());
+                }
+                let src = WebhookSource::spawn(c, events.clone(), shutdown.clone())
+                    .await
+                    .map_err(|e| format!("webhook source {listen}: {e}"))?;
+                let (local_addr, metrics) = (src.local_addr, src.metrics.clone());
+                Running { kind: "webhook", local_addr, transport: "http", metrics, join: tokio::spawn(src.join()) }
+            }
+        };
+        tracing::info!(source = r.kind, transport = r.transport, local_addr = %r.local_addr, "source started");
+        running.push(r);
+    }
+    Ok(running)
+}

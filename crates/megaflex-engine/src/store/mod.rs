@@ -1,0 +1,224 @@
+//! The durable store: what the engine saw, decided and did, and the state it
+//! needs to resume after a restart. The engine talks to the [`Store`] trait;
+//! [`SqliteStore`] implements it (PostgreSQL can follow behind the same
+//! trait). Everything is appended in small batches inside one transaction,
+//! so a crash leaves either the whole batch or none of it.
+
+mod sqlite;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use megaport::types::{EpochMillis, ProductUid};
+use megaport::{CallRecord, LedgerFuture, UpdateLedger, UpdateOrigin};
+use serde::Serialize;
+
+pub use sqlite::{SqliteStore, serde_name};
+
+use crate::circuits::Pending;
+use crate::event::Event;
+use crate::links::{LinkStatus, Transition};
+
+/// A store error: the database's message and what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("store: {action}: {message}")]
+pub struct StoreError {
+    /// What the store was doing.
+    pub action: &'static str,
+    /// The database's message.
+    pub message: String,
+}
+
+impl StoreError {
+    pub(crate) fn new(action: &'static str, e: impl fmt::Display) -> Self {
+        Self { action, message: e.to_string() }
+    }
+}
+
+/// A boxed future returned by [`Store`] methods.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// A decision as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecisionRecord {
+    /// When (engine clock).
+    pub at: EpochMillis,
+    /// Circuit.
+    pub circuit: String,
+    /// Failover episode.
+    pub episode: u64,
+    /// `boost`, `restore`, `update`, `confirmed`, `wait`, `refuse`,
+    /// `outside_change`, `failed`, `intent_confirmed`, `intent_dropped`, ...
+    pub action: String,
+    /// The wanted rate at that moment.
+    pub wanted_mbps: u32,
+    /// In words.
+    pub reason: String,
+}
+
+/// How an intent ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntentOutcome {
+    /// The rate was seen in force.
+    Confirmed,
+    /// The call failed; the reconciler decides again.
+    Failed,
+    /// No longer wanted (found after a restart).
+    Dropped,
+}
+
+impl IntentOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmed => "confirmed",
+            Self::Failed => "failed",
+            Self::Dropped => "dropped",
+        }
+    }
+}
+
+/// An intent to update a VXC, written before the update is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Intent {
+    /// Unique, increasing.
+    pub id: i64,
+    /// Circuit.
+    pub circuit: String,
+    /// VXC.
+    pub vxc_uid: String,
+    /// Rate to set.
+    pub target_mbps: u32,
+    /// When it was written.
+    pub created_at: EpochMillis,
+}
+
+/// A circuit's resumable state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CircuitRow {
+    /// Circuit.
+    pub circuit: String,
+    /// Wanted rate.
+    pub wanted_mbps: u32,
+    /// The timer waiting, as a deadline.
+    pub pending: Option<Pending>,
+    /// Last episode number.
+    pub episode: u64,
+    /// Last rate megaflex set and saw confirmed.
+    pub last_set_mbps: Option<u32>,
+    /// The rate last read from the API.
+    pub actual_mbps: Option<u32>,
+    /// Why automation is paused, if it is.
+    pub paused_reason: Option<String>,
+}
+
+/// A link's resumable state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkRow {
+    /// Link.
+    pub link: String,
+    /// State.
+    pub status: LinkStatus,
+    /// Since when.
+    pub since: EpochMillis,
+    /// What each signal last said (None: not reported).
+    pub signals: Vec<Option<bool>>,
+}
+
+/// One thing to write.
+#[derive(Debug, Clone)]
+pub enum Record {
+    /// An event that changed a link's state.
+    Event(Box<Event>),
+    /// A link changed state.
+    Transition(Transition),
+    /// A decision.
+    Decision(DecisionRecord),
+    /// A Megaport call.
+    Call(Box<CallRecord>),
+    /// An update of a VXC (the ledger).
+    Update {
+        /// VXC.
+        uid: ProductUid,
+        /// When.
+        at: EpochMillis,
+        /// Made by us or observed.
+        origin: UpdateOrigin,
+    },
+    /// An intent written before an update.
+    IntentOpened(Intent),
+    /// An intent settled.
+    IntentSettled {
+        /// Intent id.
+        id: i64,
+        /// Outcome.
+        outcome: IntentOutcome,
+        /// When.
+        at: EpochMillis,
+        /// Detail (error text, confirmation time).
+        note: String,
+    },
+    /// A circuit's state after a change.
+    Circuit(CircuitRow),
+    /// A link's state after a change.
+    Link(LinkRow),
+}
+
+/// What the engine resumes from.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Circuits' states.
+    pub circuits: Vec<CircuitRow>,
+    /// Links' states.
+    pub links: Vec<LinkRow>,
+    /// Intents not yet settled.
+    pub open_intents: Vec<Intent>,
+    /// Highest intent id so far.
+    pub last_intent_id: i64,
+}
+
+/// Where the engine keeps its record.
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Appends `records` atomically.
+    fn write(&self, records: Vec<Record>) -> StoreFuture<'_, ()>;
+    /// The state to resume from.
+    fn load(&self) -> StoreFuture<'_, Snapshot>;
+    /// Update times of `uid` at or after `since`, ascending.
+    fn updates_since<'a>(&'a self, uid: &'a ProductUid, since: EpochMillis) -> StoreFuture<'a, Vec<EpochMillis>>;
+    /// The newest `limit` decisions, newest first.
+    fn recent_decisions(&self, limit: u32) -> StoreFuture<'_, Vec<DecisionRecord>>;
+}
+
+/// The client's update ledger kept in the store, so the 5-minute and monthly
+/// rules survive restarts.
+#[derive(Debug, Clone)]
+pub struct StoreLedger(pub Arc<dyn Store>);
+
+impl UpdateLedger for StoreLedger {
+    fn updates_since<'a>(&'a self, uid: &'a ProductUid, since: EpochMillis) -> LedgerFuture<'a, Vec<EpochMillis>> {
+        Box::pin(async move { self.0.updates_since(uid, since).await.map_err(|e| megaport::Error::Ledger(e.to_string())) })
+    }
+
+    fn record<'a>(&'a self, uid: &'a ProductUid, at: EpochMillis, origin: UpdateOrigin) -> LedgerFuture<'a, ()> {
+        Box::pin(async move {
+            self.0
+                .write(vec![Record::Update { uid: uid.clone(), at, origin }])
+                .await
+                .map_err(|e| megaport::Error::Ledger(e.to_string()))
+        })
+    }
+}
+
+/// Opens the store named by a `[store] url`.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else {
+        Err(StoreError::new(
+            "open",
+            format!("unsupported store URL {url:?}: use sqlite://PATH (PostgreSQL is not supported yet)"),
+        ))
+    }
+}

@@ -1,0 +1,324 @@
+//! The SQLite store (sqlx). WAL mode, `synchronous = FULL`: an intent that
+//! was written is on disk before the update it announces is sent.
+
+use std::str::FromStr;
+
+use megaport::types::{EpochMillis, ProductUid};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use super::{CircuitRow, DecisionRecord, Intent, LinkRow, Record, Snapshot, Store, StoreError, StoreFuture};
+use crate::circuits::Pending;
+use crate::links::LinkStatus;
+
+/// SQLite behind [`Store`].
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `sqlite://PATH` and runs
+    /// the embedded migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::new("parse URL", e))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        // One writer connection: SQLite serialises writers anyway, and one
+        // connection keeps the order of batches the order they were sent.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::new("open", format!("{url}: {e}")))?;
+        sqlx::migrate!().run(&pool).await.map_err(|e| StoreError::new("migrate", e))?;
+        Ok(Self { pool })
+    }
+
+    /// The pool, for tests and `megaflex status` queries.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn write_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| StoreError::new("begin", e))?;
+        for r in records {
+            write_one(&mut tx, r).await?;
+        }
+        tx.commit().await.map_err(|e| StoreError::new("commit", e))
+    }
+
+    async fn load_all(&self) -> Result<Snapshot, StoreError> {
+        let err = |e| StoreError::new("load", e);
+        let mut snap = Snapshot::default();
+        for row in sqlx::query(
+            "SELECT circuit, wanted_mbps, pending_kind, pending_at_ms, episode, last_set_mbps, paused_reason, actual_mbps FROM circuit_state",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?
+        {
+            let kind: Option<String> = row.get(2);
+            let at: Option<i64> = row.get(3);
+            let pending = match (kind.as_deref(), at) {
+                (Some("boost"), Some(t)) => Some(Pending::Boost(EpochMillis::from_millis(t))),
+                (Some("restore"), Some(t)) => Some(Pending::Restore(EpochMillis::from_millis(t))),
+                _ => None,
+            };
+            snap.circuits.push(CircuitRow {
+                circuit: row.get(0),
+                wanted_mbps: row.get::<i64, _>(1) as u32,
+                pending,
+                episode: row.get::<i64, _>(4) as u64,
+                last_set_mbps: row.get::<Option<i64>, _>(5).map(|v| v as u32),
+                paused_reason: row.get(6),
+                actual_mbps: row.get::<Option<i64>, _>(7).map(|v| v as u32),
+            });
+        }
+        for row in sqlx::query("SELECT link, status, since_ms, signals_json FROM link_state")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?
+        {
+            let status: String = row.get(1);
+            let signals: String = row.get(3);
+            snap.links.push(LinkRow {
+                link: row.get(0),
+                status: parse_status(&status),
+                since: EpochMillis::from_millis(row.get(2)),
+                signals: serde_json::from_str(&signals).unwrap_or_default(),
+            });
+        }
+        for row in sqlx::query(
+            "SELECT id, circuit, vxc_uid, target_mbps, created_ms FROM intents WHERE state = 'open' ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?
+        {
+            snap.open_intents.push(Intent {
+                id: row.get(0),
+                circuit: row.get(1),
+                vxc_uid: row.get(2),
+                target_mbps: row.get::<i64, _>(3) as u32,
+                created_at: EpochMillis::from_millis(row.get(4)),
+            });
+        }
+        snap.last_intent_id = sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM intents")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(err)?
+            .unwrap_or(0);
+        Ok(snap)
+    }
+}
+
+fn parse_status(s: &str) -> LinkStatus {
+    match s {
+        "up" => LinkStatus::Up,
+        "down" => LinkStatus::Down,
+        "flapping" => LinkStatus::Flapping,
+        _ => LinkStatus::Unknown,
+    }
+}
+
+/// The snake_case name serde gives a value (`LinkStatus::Up` -> `up`).
+pub fn serde_name<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+async fn write_one(tx: &mut sqlx::SqliteConnection, r: Record) -> Result<(), StoreError> {
+    let err = |e| StoreError::new("write", e);
+    match r {
+        Record::Event(e) => {
+            let device = serde_json::to_string(&e.device).unwrap_or_default();
+            sqlx::query(
+                "INSERT INTO events (event_id, received_ms, source, peer, device, kind, entity, state, administrative, raw) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(e.id as i64)
+            .bind(e.received_at.as_millis())
+            .bind(serde_name(&e.source))
+            .bind(e.peer.map(|p| p.to_string()))
+            .bind(device)
+            .bind(serde_name(&e.kind))
+            .bind(&e.entity)
+            .bind(e.state.to_string())
+            .bind(e.administrative)
+            .bind(&e.raw)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        Record::Transition(t) => {
+            sqlx::query("INSERT INTO link_transitions (link, from_state, to_state, at_ms, event_id) VALUES (?, ?, ?, ?, ?)")
+                .bind(&t.link)
+                .bind(serde_name(&t.from))
+                .bind(serde_name(&t.to))
+                .bind(t.at.as_millis())
+                .bind(t.event_id.map(|i| i as i64))
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        Record::Decision(d) => {
+            sqlx::query(
+                "INSERT INTO decisions (at_ms, circuit, episode, action, wanted_mbps, reason) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(d.at.as_millis())
+            .bind(&d.circuit)
+            .bind(d.episode as i64)
+            .bind(&d.action)
+            .bind(d.wanted_mbps as i64)
+            .bind(&d.reason)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        Record::Call(c) => {
+            let path = if c.query.is_empty() { c.path.clone() } else { format!("{}?{}", c.path, c.query) };
+            sqlx::query(
+                "INSERT INTO api_calls (at_ms, method, path, status, trace_id, duration_ms, attempt, error) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(c.at.as_millis())
+            .bind(&c.method)
+            .bind(path)
+            .bind(c.status.map(i64::from))
+            .bind(&c.trace_id)
+            .bind(c.duration.as_millis() as i64)
+            .bind(i64::from(c.attempt))
+            .bind(&c.error)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        Record::Update { uid, at, origin } => {
+            sqlx::query("INSERT INTO updates (vxc_uid, at_ms, origin) VALUES (?, ?, ?)")
+                .bind(uid.as_str())
+                .bind(at.as_millis())
+                .bind(origin.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        Record::IntentOpened(i) => {
+            sqlx::query(
+                "INSERT INTO intents (id, circuit, vxc_uid, target_mbps, created_ms, state) VALUES (?, ?, ?, ?, ?, 'open')",
+            )
+            .bind(i.id)
+            .bind(&i.circuit)
+            .bind(&i.vxc_uid)
+            .bind(i.target_mbps as i64)
+            .bind(i.created_at.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        Record::IntentSettled { id, outcome, at, note } => {
+            sqlx::query("UPDATE intents SET state = ?, settled_ms = ?, note = ? WHERE id = ? AND state = 'open'")
+                .bind(outcome.as_str())
+                .bind(at.as_millis())
+                .bind(note)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        Record::Circuit(c) => {
+            let (kind, at) = match c.pending {
+                Some(Pending::Boost(t)) => (Some("boost"), Some(t.as_millis())),
+                Some(Pending::Restore(t)) => (Some("restore"), Some(t.as_millis())),
+                None => (None, None),
+            };
+            sqlx::query(
+                "INSERT INTO circuit_state (circuit, wanted_mbps, pending_kind, pending_at_ms, episode, last_set_mbps, paused_reason, updated_ms, actual_mbps) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (circuit) DO UPDATE SET wanted_mbps = excluded.wanted_mbps, \
+                 pending_kind = excluded.pending_kind, pending_at_ms = excluded.pending_at_ms, episode = excluded.episode, \
+                 last_set_mbps = excluded.last_set_mbps, paused_reason = excluded.paused_reason, updated_ms = excluded.updated_ms, \
+                 actual_mbps = excluded.actual_mbps",
+            )
+            .bind(&c.circuit)
+            .bind(c.wanted_mbps as i64)
+            .bind(kind)
+            .bind(at)
+            .bind(c.episode as i64)
+            .bind(c.last_set_mbps.map(i64::from))
+            .bind(&c.paused_reason)
+            .bind(EpochMillis::now().as_millis())
+            .bind(c.actual_mbps.map(i64::from))
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        Record::Link(l) => {
+            sqlx::query(
+                "INSERT INTO link_state (link, status, since_ms, signals_json, updated_ms) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (link) DO UPDATE SET status = excluded.status, since_ms = excluded.since_ms, \
+                 signals_json = excluded.signals_json, updated_ms = excluded.updated_ms",
+            )
+            .bind(&l.link)
+            .bind(serde_name(&l.status))
+            .bind(l.since.as_millis())
+            .bind(serde_json::to_string(&l.signals).unwrap_or_else(|_| "[]".into()))
+            .bind(EpochMillis::now().as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn write(&self, records: Vec<Record>) -> StoreFuture<'_, ()> {
+        Box::pin(self.write_all(records))
+    }
+
+    fn load(&self) -> StoreFuture<'_, Snapshot> {
+        Box::pin(self.load_all())
+    }
+
+    fn updates_since<'a>(&'a self, uid: &'a ProductUid, since: EpochMillis) -> StoreFuture<'a, Vec<EpochMillis>> {
+        Box::pin(async move {
+            let rows: Vec<i64> =
+                sqlx::query_scalar("SELECT at_ms FROM updates WHERE vxc_uid = ? AND at_ms >= ? ORDER BY at_ms")
+                    .bind(uid.as_str())
+                    .bind(since.as_millis())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| StoreError::new("read ledger", e))?;
+            Ok(rows.into_iter().map(EpochMillis::from_millis).collect())
+        })
+    }
+
+    fn recent_decisions(&self, limit: u32) -> StoreFuture<'_, Vec<DecisionRecord>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT at_ms, circuit, episode, action, wanted_mbps, reason FROM decisions ORDER BY id DESC LIMIT ?",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| StoreError::new("read decisions", e))?;
+            Ok(rows
+                .into_iter()
+                .map(|r| DecisionRecord {
+                    at: EpochMillis::from_millis(r.get(0)),
+                    circuit: r.get(1),
+                    episode: r.get::<i64, _>(2) as u64,
+                    action: r.get(3),
+                    wanted_mbps: r.get::<i64, _>(4) as u32,
+                    reason: r.get(5),
+                })
+                .collect())
+        })
+    }
+}

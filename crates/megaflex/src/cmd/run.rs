@@ -1,0 +1,58 @@
+//! `megaflex run --config FILE`: the daemon. SIGTERM or Ctrl-C drains the
+//! sources and finishes the confirmation in flight before exiting.
+
+use std::path::PathBuf;
+
+use megaflex_engine::config::Config;
+use megaflex_engine::engine::{self, RunOptions};
+
+use crate::{CliError, exit};
+
+/// Options of `megaflex run`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunArgs {
+    /// The daemon's configuration file.
+    #[arg(long, short = 'c', value_name = "FILE", default_value = "megaflex.toml")]
+    config: PathBuf,
+    /// Serve /metrics, /healthz, /readyz and /api/status here (overrides `[http] listen`).
+    #[arg(long, value_name = "ADDR:PORT")]
+    http_listen: Option<std::net::SocketAddr>,
+}
+
+pub(crate) async fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let config = Config::load(&args.config).map_err(|e| CliError::usage(e.to_string()))?;
+    let daemon = engine::start(config, RunOptions { http_listen: args.http_listen })
+        .await
+        .map_err(|e| CliError::usage(format!("cannot start: {e}")))?;
+    for (kind, transport, addr) in &daemon.sources {
+        tracing::info!("listening: {kind} on {transport}://{addr}");
+    }
+    if let Some(addr) = daemon.http_addr {
+        tracing::info!("metrics and status on http://{addr}/metrics and http://{addr}/api/status");
+    }
+    wait_for_signal().await;
+    tracing::info!("signal received: stopping");
+    daemon.stop();
+    daemon.join().await;
+    Ok(exit::OK)
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,129 @@
+//! `megaflex status --config FILE`: links, circuits (wanted, actual, next
+//! allowed update) and the ledger, read from the daemon's store. Works
+//! whether or not the daemon runs (SQLite WAL lets readers in).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use megaflex_engine::config::Config;
+use megaflex_engine::store::{self, StoreLedger};
+use megaport::UpdatePolicy;
+use megaport::types::{EpochMillis, ProductUid};
+
+use crate::context::Ctx;
+use crate::output::{opt, print, print_json, table};
+use crate::{CliError, exit};
+
+/// Options of `megaflex status`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StatusArgs {
+    /// The daemon's configuration file.
+    #[arg(long, short = 'c', value_name = "FILE", default_value = "megaflex.toml")]
+    config: PathBuf,
+    /// Decisions to show.
+    #[arg(long, default_value_t = 10)]
+    decisions: u32,
+}
+
+pub(crate) async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
+    let config = Config::load(&args.config).map_err(|e| CliError::usage(e.to_string()))?;
+    let store = store::open(&config.store.url).await.map_err(|e| CliError::usage(e.to_string()))?;
+    let snap = store.load().await?;
+    let decisions = store.recent_decisions(args.decisions).await?;
+    let ledger = StoreLedger(Arc::clone(&store));
+    let now = EpochMillis::now();
+    let mut circuits = Vec::new();
+    for c in &config.circuits {
+        let c = c.get_ref();
+        let name = c.name.get_ref();
+        let uid = ProductUid::new(c.vxc.get_ref().as_str());
+        let budget = UpdatePolicy::default().budget(&ledger, &uid, now).await?;
+        let row = snap.circuits.iter().find(|r| &r.circuit == name);
+        circuits.push(serde_json::json!({
+            "name": name,
+            "vxc": uid.to_string(),
+            "normal_mbps": c.normal_mbps.get_ref(),
+            "boost_mbps": c.boost_mbps.get_ref(),
+            "wanted_mbps": row.map(|r| r.wanted_mbps),
+            "actual_mbps": row.and_then(|r| r.actual_mbps),
+            "pending": row.and_then(|r| r.pending),
+            "episode": row.map(|r| r.episode),
+            "paused": row.and_then(|r| r.paused_reason.clone()),
+            "updates_used_this_month": budget.used_this_month,
+            "max_updates_per_month": c.max_updates_per_month.get_ref(),
+            "last_update": budget.last_update.map(|t| t.to_string()),
+            "next_update_allowed_at": budget.next_allowed_at.to_string(),
+        }));
+    }
+    let links: Vec<_> = config
+        .links
+        .iter()
+        .map(|l| {
+            let name = l.get_ref().name.get_ref();
+            let row = snap.links.iter().find(|r| &r.link == name);
+            serde_json::json!({
+                "name": name,
+                "status": row.map_or("unknown".to_owned(), |r| store::serde_name(&r.status)),
+                "since": row.map(|r| r.since.to_string()),
+            })
+        })
+        .collect();
+    if ctx.json() {
+        print_json(&serde_json::json!({
+            "store": config.store.url,
+            "links": links,
+            "circuits": circuits,
+            "open_intents": snap.open_intents,
+            "recent_decisions": decisions,
+        }))?;
+        return Ok(exit::OK);
+    }
+    let mut t = table(&["link", "state", "since"]);
+    for l in &links {
+        t.add_row(vec![text(&l["name"]), text(&l["status"]), text(&l["since"])]);
+    }
+    let mut c = table(&["circuit", "VXC", "wanted", "actual", "timer", "updates (month)", "next update allowed"]);
+    for r in &circuits {
+        let timer = match r["pending"].as_object() {
+            Some(m) => m.iter().map(|(k, v)| format!("{k} at {}", fmt_ms(v))).collect::<Vec<_>>().join(", "),
+            None if !r["paused"].is_null() => "PAUSED".into(),
+            None => "-".into(),
+        };
+        c.add_row(vec![
+            text(&r["name"]),
+            text(&r["vxc"]),
+            mbps(&r["wanted_mbps"]),
+            mbps(&r["actual_mbps"]),
+            timer,
+            format!("{} of {}", r["updates_used_this_month"], r["max_updates_per_month"]),
+            text(&r["next_update_allowed_at"]),
+        ]);
+    }
+    let mut d = table(&["when", "circuit", "action", "reason"]);
+    for x in &decisions {
+        d.add_row(vec![x.at.to_string(), x.circuit.clone(), x.action.clone(), x.reason.clone()]);
+    }
+    let intents = if snap.open_intents.is_empty() {
+        String::new()
+    } else {
+        format!("\n{} open intent(s): settled when the daemon next starts\n", snap.open_intents.len())
+    };
+    print(&format!("Store: {}\n\n{t}\n\n{c}\n{intents}\nRecent decisions:\n{d}", config.store.url))?;
+    Ok(exit::OK)
+}
+
+fn text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn mbps(v: &serde_json::Value) -> String {
+    opt(v.as_u64().map(|m| format!("{m} Mbps")))
+}
+
+fn fmt_ms(v: &serde_json::Value) -> String {
+    v.as_i64().map_or_else(|| text(v), |ms| EpochMillis::from_millis(ms).to_string())
+}
