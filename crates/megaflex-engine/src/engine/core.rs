@@ -193,8 +193,11 @@ impl Core {
         self.records.push(Record::Circuit(row));
     }
 
-    /// Applies an event. Returns whether it changed a link.
+    /// Applies an event. Returns whether it changed a link. Timers due
+    /// before the event fire first, so order in time is kept even when
+    /// events arrive in a burst.
     pub fn on_event(&mut self, event: &Event) -> bool {
+        self.tick(event.received_at);
         let mut changed = Vec::new();
         for (i, link) in self.links.iter_mut().enumerate() {
             if let Some(t) = link.apply(event) {

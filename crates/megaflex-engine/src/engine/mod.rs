@@ -91,6 +91,11 @@ impl CallObserver for CallLog {
 pub struct RunOptions {
     /// Overrides `[http] listen` (tests use port 0).
     pub http_listen: Option<SocketAddr>,
+    /// Credentials to use instead of the environment variables the config
+    /// names (the demo and tests embed the engine next to a simulator).
+    pub credentials: Option<megaport::Credentials>,
+    /// How set_rate_limit polls for confirmation (tests poll fast).
+    pub confirm_policy: Option<megaport::ConfirmPolicy>,
 }
 
 /// A started engine.
@@ -166,14 +171,24 @@ impl Runtime {
 pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String> {
     let store = crate::store::open(&config.store.url).await.map_err(|e| e.to_string())?;
     let snapshot = store.load().await.map_err(|e| e.to_string())?;
-    let resolved = config.megaport.settings().resolve().map_err(|e| e.to_string())?;
+    let mut settings = config.megaport.settings();
+    if let Some(c) = &options.credentials {
+        use secrecy::ExposeSecret;
+        settings.access_key = Some(c.access_key.clone());
+        settings.secret_key = Some(c.secret_key.expose_secret().to_owned());
+    }
+    let resolved = settings.resolve().map_err(|e| e.to_string())?;
     let clock = Arc::new(match config.engine.clock {
         ClockSetting::System => EngineClock::SYSTEM,
         ClockSetting::Simulator => EngineClock::simulator(resolved.environment.api_url()).await?,
     });
     let (writer, writer_task) = spawn_writer(store.clone());
     let calls = Arc::new(CallLog { writer: writer.clone(), by_status: Mutex::default() });
-    let client = Client::builder_from(resolved)
+    let mut builder = Client::builder_from(resolved);
+    if let Some(p) = options.confirm_policy {
+        builder = builder.confirm_policy(p);
+    }
+    let client = builder
         .ledger(Arc::new(StoreLedger(store.clone())))
         .clock(clock.clone())
         .observer(calls.clone())
@@ -228,7 +243,7 @@ async fn run_loop(
 ) {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<JobResult>();
     let mut in_flight = 0usize;
-    let mut next_periodic = Instant::now();
+    let mut next_periodic = rt.clock.now();
     let mut retry_after: Option<Instant> = None;
     loop {
         let now = rt.clock.now();
@@ -236,10 +251,9 @@ async fn run_loop(
         if core.wait_over(now) {
             core.reconcile_due = true;
         }
-        if Instant::now() >= next_periodic {
+        if now >= next_periodic {
             core.reconcile_due = true;
-            next_periodic = Instant::now() + rt.clock.real_duration(rt.reconcile_every);
-            rt.clock.sync().await;
+            next_periodic = now.plus_millis(rt.reconcile_every.as_millis() as i64);
         }
         if core.reconcile_due && retry_after.is_none_or(|t| Instant::now() >= t) && !stop.is_cancelled() {
             changed = true;
@@ -282,7 +296,7 @@ async fn run_loop(
             break;
         }
         let wake = core.next_deadline().map_or(Duration::from_secs(3600), |t| rt.clock.real_until(t));
-        let wake = wake.min(next_periodic.saturating_duration_since(Instant::now()));
+        let wake = wake.min(rt.clock.real_until(next_periodic));
         let wake = retry_after.map_or(wake, |t| wake.min(t.saturating_duration_since(Instant::now())));
         tokio::select! {
             ev = events.recv(), if !stop.is_cancelled() => match ev {
@@ -290,7 +304,10 @@ async fn run_loop(
                     // Sources stamp with the system clock; a simulated clock
                     // runs elsewhere, so events take the engine's time.
                     let restamp = !rt.clock.is_system();
-                    if restamp { ev.received_at = rt.clock.now(); }
+                    if restamp {
+                        rt.clock.sync().await;
+                        ev.received_at = rt.clock.now();
+                    }
                     let mut any = core.on_event(&ev);
                     // Take what queued up in one go (a flap storm, a burst).
                     while let Ok(mut ev) = events.try_recv() {
@@ -315,7 +332,7 @@ async fn run_loop(
                     core.on_event(&ev);
                 }
             }
-            _ = tokio::time::sleep(wake) => {}
+            _ = tokio::time::sleep(wake) => rt.clock.sync().await,
         }
     }
     rt.flush(&mut core);

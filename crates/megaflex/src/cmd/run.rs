@@ -21,7 +21,7 @@ pub(crate) struct RunArgs {
 
 pub(crate) async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let config = Config::load(&args.config).map_err(|e| CliError::usage(e.to_string()))?;
-    let daemon = engine::start(config, RunOptions { http_listen: args.http_listen })
+    let daemon = engine::start(config, RunOptions { http_listen: args.http_listen, ..RunOptions::default() })
         .await
         .map_err(|e| CliError::usage(format!("cannot start: {e}")))?;
     for (kind, transport, addr) in &daemon.sources {
