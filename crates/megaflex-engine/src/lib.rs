@@ -8,8 +8,8 @@
 #![deny(missing_docs)]
 
 pub mod circuits;
-pub mod engine;
 pub mod config;
+pub mod engine;
 pub mod event;
 pub mod links;
 pub mod reconcile;

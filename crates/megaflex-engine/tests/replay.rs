@@ -56,25 +56,24 @@ async fn replay_of_the_recorded_syslog_gives_the_live_decisions() {
     d.join().await;
 
     let pool = db(&db_path).await;
-    let live: Vec<(String, u32, Option<i64>)> = sqlx::query_as::<_, (String, i64, i64)>(
-        "SELECT action, wanted_mbps, at_ms FROM decisions ORDER BY id",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap()
-    .into_iter()
-    .map(|(a, w, at)| {
-        let d = megaflex_engine::store::DecisionRecord {
-            at: megaport::types::EpochMillis::from_millis(at),
-            circuit: String::new(),
-            episode: 0,
-            action: a,
-            wanted_mbps: w as u32,
-            reason: String::new(),
-        };
-        shape(&d)
-    })
-    .collect();
+    let live: Vec<(String, u32, Option<i64>)> =
+        sqlx::query_as::<_, (String, i64, i64)>("SELECT action, wanted_mbps, at_ms FROM decisions ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(a, w, at)| {
+                let d = megaflex_engine::store::DecisionRecord {
+                    at: megaport::types::EpochMillis::from_millis(at),
+                    circuit: String::new(),
+                    episode: 0,
+                    action: a,
+                    wanted_mbps: w as u32,
+                    reason: String::new(),
+                };
+                shape(&d)
+            })
+            .collect();
 
     let config = Config::parse(std::path::Path::new("scenario.toml"), &text).unwrap();
     let (events, unreadable, lines) = read_events(&recorded.join("\n"), &[], 2026);

@@ -47,10 +47,8 @@ async fn link_down_boosts_after_hold_down_and_link_up_restores_after_hold_up() {
     assert_eq!(count(&pool, "SELECT COUNT(*) FROM updates WHERE origin = 'made'").await, 2);
     assert_eq!(count(&pool, "SELECT COUNT(*) FROM decisions WHERE action IN ('boost', 'restore')").await, 2);
     assert!(count(&pool, "SELECT COUNT(*) FROM api_calls WHERE method = 'PUT' AND status = 200").await == 2);
-    let reason: String = sqlx::query_scalar("SELECT reason FROM decisions WHERE action = 'boost'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let reason: String =
+        sqlx::query_scalar("SELECT reason FROM decisions WHERE action = 'boost'").fetch_one(&pool).await.unwrap();
     assert!(reason.contains("bne-mel-primary down for 30s"), "{reason}");
 }
 
@@ -105,7 +103,8 @@ async fn with_99_updates_used_the_boost_is_refused_with_a_recorded_reason() {
     let month_start = megaport::month_bounds(sim.state().now()).0;
     let uid = ProductUid::new(VXC);
     {
-        let store = megaflex_engine::store::SqliteStore::open(&format!("sqlite://{}", db_path.display())).await.unwrap();
+        let store =
+            megaflex_engine::store::SqliteStore::open(&format!("sqlite://{}", db_path.display())).await.unwrap();
         use megaflex_engine::store::{Record, Store};
         let rows = (0..99)
             .map(|_| Record::Update { uid: uid.clone(), at: month_start, origin: megaport::UpdateOrigin::Observed })

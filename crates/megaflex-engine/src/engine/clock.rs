@@ -23,7 +23,10 @@ pub struct EngineClock(Kind);
 enum Kind {
     System,
     /// Follows `GET /_sim/clock`, extrapolated between syncs.
-    Simulator { url: String, anchor: Mutex<Anchor> },
+    Simulator {
+        url: String,
+        anchor: Mutex<Anchor>,
+    },
 }
 
 #[derive(serde::Deserialize)]

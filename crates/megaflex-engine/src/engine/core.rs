@@ -139,7 +139,7 @@ impl Core {
                 state
             })
             .collect();
-        Self {
+        let mut core = Self {
             links,
             circuits,
             next_intent_id: snapshot.last_intent_id + 1,
@@ -151,7 +151,13 @@ impl Core {
             events_ignored: 0,
             reconciles: 0,
             decisions_by_action: Default::default(),
-        }
+        };
+        // Timers are re-derived from the links: a hold-down or hold-up whose
+        // record was lost in a crash restarts from the last link change
+        // rather than being forgotten (a persisted deadline is kept).
+        let since = core.links.iter().map(Link::since).max().map_or(now, |s| s.min(now));
+        core.links_changed(since);
+        core
     }
 
     /// Records to write since the last call, in order.
@@ -303,8 +309,13 @@ impl Core {
     ) -> Result<Vec<Job>, ReconcileError> {
         self.reconcile_due = false;
         self.reconciles += 1;
-        let vxcs: HashMap<ProductUid, Vxc> =
-            act.read_vxcs().await.map_err(ReconcileError::Read)?.into_iter().map(|v| (v.product_uid.clone(), v)).collect();
+        let vxcs: HashMap<ProductUid, Vxc> = act
+            .read_vxcs()
+            .await
+            .map_err(ReconcileError::Read)?
+            .into_iter()
+            .map(|v| (v.product_uid.clone(), v))
+            .collect();
         self.settle_open_intents(act, &vxcs, now).await;
         let mut jobs = Vec::new();
         for i in 0..self.circuits.len() {
@@ -340,7 +351,10 @@ impl Core {
                 }
                 // Override: put the wanted rate back, within the rules.
                 let Ok(budget) = act.budget(&uid, now).await else { continue };
-                p = plan(&Inputs { last_set_mbps: Some(found_mbps), ..inputs_of(&self.circuits[i], vxc, &budget, now) });
+                p = plan(&Inputs {
+                    last_set_mbps: Some(found_mbps),
+                    ..inputs_of(&self.circuits[i], vxc, &budget, now)
+                });
             }
             if let Plan::Update { mbps } = p {
                 let intent = Intent {
@@ -386,7 +400,9 @@ impl Core {
                     let rule = b.and_then(|b| b.blocked_by).map_or("update rule".to_owned(), |r| r.to_string());
                     self.decide(now, i, "wait", format!("{mbps} Mbps deferred until {until} ({rule})"));
                 }
-                Plan::Refuse { mbps, reason } => self.decide(now, i, "refuse", format!("{mbps} Mbps refused: {reason}")),
+                Plan::Refuse { mbps, reason } => {
+                    self.decide(now, i, "refuse", format!("{mbps} Mbps refused: {reason}"))
+                }
                 Plan::Update { .. } | Plan::OutsideChange { .. } => {}
             }
         }
@@ -428,7 +444,12 @@ impl Core {
         if rate_in_force(vxc, p.normal_mbps) || rate_in_force(vxc, p.boost_mbps) {
             self.circuits[i].paused = None;
             self.circuits[i].last_set_mbps = Some(rate);
-            self.decide(now, i, "resumed", format!("{} runs at a configured rate ({rate} Mbps) again", vxc.product_uid));
+            self.decide(
+                now,
+                i,
+                "resumed",
+                format!("{} runs at a configured rate ({rate} Mbps) again", vxc.product_uid),
+            );
             self.save_circuit(i);
             return false;
         }
@@ -473,8 +494,7 @@ impl Core {
                 let note = format!("found in force after a restart ({} Mbps)", intent.target_mbps);
                 self.settle(&intent, IntentOutcome::Confirmed, now, note);
             } else {
-                let note =
-                    format!("not applied before a restart (VXC at {} Mbps); decided again", vxc.rate_limit_mbps);
+                let note = format!("not applied before a restart (VXC at {} Mbps); decided again", vxc.rate_limit_mbps);
                 self.settle(&intent, IntentOutcome::Dropped, now, note);
             }
         }

@@ -147,6 +147,31 @@ impl Runtime {
         let _ = self.writer.send((records, None));
     }
 
+    /// Applies `first` and whatever else queued up (a flap storm, a burst).
+    async fn take_events(&mut self, core: &mut Core, first: Event, events: &mut mpsc::Receiver<Event>) {
+        // Sources stamp with the system clock; a simulated clock runs
+        // elsewhere, so events take the engine's time.
+        let restamp = !self.clock.is_system();
+        if restamp {
+            self.clock.sync().await;
+        }
+        let mut next = Some(first);
+        let mut any = false;
+        // Bounded, so timers and update results get their turn under load.
+        let mut budget = 1024;
+        while let Some(mut ev) = next {
+            if restamp {
+                ev.received_at = self.clock.now();
+            }
+            any |= core.on_event(&ev);
+            budget -= 1;
+            next = if budget > 0 { events.try_recv().ok() } else { None };
+        }
+        if any {
+            self.publish(core);
+        }
+    }
+
     fn publish(&mut self, core: &Core) {
         let now = self.clock.now();
         let _ = self.status_tx.send(core.status(now));
@@ -198,6 +223,13 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
     let act: Arc<dyn Actuator> =
         Arc::new(LiveActuator { client: client.clone(), confirm_within: config.engine.confirm_within.0 });
     let now = clock.now();
+    tracing::info!(
+        %now,
+        open_intents = snapshot.open_intents.len(),
+        circuits = config.circuits.len(),
+        links = config.links.len(),
+        "engine starting"
+    );
     let core = Core::new(&config, snapshot, now);
     let shutdown = CancellationToken::new();
     // Not a child token: the loop stops the sources itself, then drains them.
@@ -206,7 +238,8 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
     let running = sources::start(&config, events_tx, sources_shutdown.clone()).await?;
     let (status_tx, status_rx) = watch::channel(core.status(now));
     let (counters_tx, counters_rx) = watch::channel(Counters::default());
-    let http_listen = options.http_listen.or_else(|| config.http.as_ref().and_then(|h| h.listen.get_ref().parse().ok()));
+    let http_listen =
+        options.http_listen.or_else(|| config.http.as_ref().and_then(|h| h.listen.get_ref().parse().ok()));
     let http_addr = match http_listen {
         Some(addr) => {
             Some(http::serve(addr, status_rx.clone(), counters_rx, shutdown.clone()).await.map_err(|e| e.to_string())?)
@@ -273,7 +306,8 @@ async fn run_loop(
                         let done = done_tx.clone();
                         let clock = rt.clock.clone();
                         tokio::spawn(async move {
-                            let outcome = act.set_rate(&job.vxc, job.intent.target_mbps).await.map_err(|e| e.to_string());
+                            let outcome =
+                                act.set_rate(&job.vxc, job.intent.target_mbps).await.map_err(|e| e.to_string());
                             let _ = done.send(JobResult { job, outcome, at: clock.now() });
                         });
                     }
@@ -299,25 +333,7 @@ async fn run_loop(
         let wake = wake.min(rt.clock.real_until(next_periodic));
         let wake = retry_after.map_or(wake, |t| wake.min(t.saturating_duration_since(Instant::now())));
         tokio::select! {
-            ev = events.recv(), if !stop.is_cancelled() => match ev {
-                Some(mut ev) => {
-                    // Sources stamp with the system clock; a simulated clock
-                    // runs elsewhere, so events take the engine's time.
-                    let restamp = !rt.clock.is_system();
-                    if restamp {
-                        rt.clock.sync().await;
-                        ev.received_at = rt.clock.now();
-                    }
-                    let mut any = core.on_event(&ev);
-                    // Take what queued up in one go (a flap storm, a burst).
-                    while let Ok(mut ev) = events.try_recv() {
-                        if restamp { ev.received_at = rt.clock.now(); }
-                        any |= core.on_event(&ev);
-                    }
-                    if any { rt.publish(&core); }
-                }
-                None => {}
-            },
+            Some(ev) = events.recv(), if !stop.is_cancelled() => rt.take_events(&mut core, ev, &mut events).await,
             Some(r) = done_rx.recv() => {
                 in_flight -= 1;
                 core.on_job_done(r);

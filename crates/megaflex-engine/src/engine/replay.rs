@@ -47,7 +47,10 @@ fn line_time(ts: Option<&str>, format: Format, year: i16, fallback: EpochMillis)
             // `Mmm dd hh:mm:ss[.mmm]` in UTC.
             let text = format!("{year} {}", ts.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
             let fmt = if text.contains('.') { "%Y %b %d %H:%M:%S%.f" } else { "%Y %b %d %H:%M:%S" };
-            jiff::civil::DateTime::strptime(fmt, &text).ok().and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok()).map(|z| z.timestamp())
+            jiff::civil::DateTime::strptime(fmt, &text)
+                .ok()
+                .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+                .map(|z| z.timestamp())
         }
     };
     parsed.map_or(fallback, EpochMillis::from)

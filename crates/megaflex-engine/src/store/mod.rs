@@ -198,7 +198,9 @@ pub struct StoreLedger(pub Arc<dyn Store>);
 
 impl UpdateLedger for StoreLedger {
     fn updates_since<'a>(&'a self, uid: &'a ProductUid, since: EpochMillis) -> LedgerFuture<'a, Vec<EpochMillis>> {
-        Box::pin(async move { self.0.updates_since(uid, since).await.map_err(|e| megaport::Error::Ledger(e.to_string())) })
+        Box::pin(
+            async move { self.0.updates_since(uid, since).await.map_err(|e| megaport::Error::Ledger(e.to_string())) },
+        )
     }
 
     fn record<'a>(&'a self, uid: &'a ProductUid, at: EpochMillis, origin: UpdateOrigin) -> LedgerFuture<'a, ()> {

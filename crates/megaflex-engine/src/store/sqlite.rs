@@ -158,15 +158,17 @@ async fn write_one(tx: &mut sqlx::SqliteConnection, r: Record) -> Result<(), Sto
             .map_err(err)?;
         }
         Record::Transition(t) => {
-            sqlx::query("INSERT INTO link_transitions (link, from_state, to_state, at_ms, event_id) VALUES (?, ?, ?, ?, ?)")
-                .bind(&t.link)
-                .bind(serde_name(&t.from))
-                .bind(serde_name(&t.to))
-                .bind(t.at.as_millis())
-                .bind(t.event_id.map(|i| i as i64))
-                .execute(&mut *tx)
-                .await
-                .map_err(err)?;
+            sqlx::query(
+                "INSERT INTO link_transitions (link, from_state, to_state, at_ms, event_id) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&t.link)
+            .bind(serde_name(&t.from))
+            .bind(serde_name(&t.to))
+            .bind(t.at.as_millis())
+            .bind(t.event_id.map(|i| i as i64))
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
         }
         Record::Decision(d) => {
             sqlx::query(

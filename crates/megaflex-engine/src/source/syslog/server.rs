@@ -200,7 +200,16 @@ impl Handler {
                 };
                 let entity = msg.app.unwrap_or_default().to_owned();
                 let kind = EventKind::Other;
-                Event::new(SourceKind::Syslog, received_at, Some(peer), device, kind, entity, EventState::Unknown, msg.raw)
+                Event::new(
+                    SourceKind::Syslog,
+                    received_at,
+                    Some(peer),
+                    device,
+                    kind,
+                    entity,
+                    EventState::Unknown,
+                    msg.raw,
+                )
             }
         };
         if self.events.try_send(event).is_err() {
