@@ -305,3 +305,62 @@ fn check_validates_the_example_config_and_its_vxcs() {
         stderr(&out)
     );
 }
+
+#[test]
+fn replay_prints_decisions_and_the_calls_it_would_make() {
+    let env = Env::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let config = root.join("examples/megaflex.toml");
+    let input = root.join("examples/replay/primary-failure.log");
+    let out = env.run(&[
+        "replay",
+        "--config",
+        config.to_str().unwrap(),
+        "--year",
+        "2026",
+        input.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let actions: Vec<&str> = report["decisions"].as_array().unwrap().iter().map(|d| d["action"].as_str().unwrap()).collect();
+    // The 12-second blip does nothing; the real failure boosts 30 s later;
+    // the restore comes 10 minutes after the primary is back.
+    assert_eq!(
+        actions,
+        ["hold_down", "cancel_timer", "hold_down", "boost", "update", "confirmed", "hold_up", "restore", "update", "confirmed"],
+        "{report:#}"
+    );
+    let boost_at = report["decisions"][3]["at"].as_i64().unwrap();
+    assert_eq!(boost_at, 1_796_180_670_010, "03:04:00.010 + 30 s in 2026");
+    assert_eq!(report["updates"], serde_json::json!([[BLOG, 2]]));
+    assert_eq!(env.stats().requests, 0, "a dry run calls nothing");
+
+    let text = env.run(&["replay", "--config", config.to_str().unwrap(), "--year", "2026", input.to_str().unwrap()]);
+    let text = stdout(&text);
+    assert!(text.contains(&format!("PUT /v3/product/vxc/{BLOG} {{\"rateLimit\":500}}")), "{text}");
+    assert!(text.contains("dry run: nothing was sent"), "{text}");
+}
+
+#[test]
+fn status_reads_an_empty_store_and_every_subcommand_has_help() {
+    let env = Env::new();
+    let config = env.home.join("megaflex.toml");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/megaflex.toml");
+    std::fs::write(&config, std::fs::read_to_string(example).unwrap()).unwrap();
+    let out = env.run(&["status", "--config", config.to_str().unwrap(), "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["links"][0]["status"], "unknown");
+    assert_eq!(v["circuits"][0]["updates_used_this_month"], 0);
+    assert!(env.home.join("megaflex.db").exists(), "the store is created where the config says");
+
+    for sub in [
+        "auth", "products", "vxc", "telemetry", "price", "events", "limits", "doctor", "support-bundle", "check", "run",
+        "status", "replay", "sim", "completions", "man",
+    ] {
+        let out = env.run(&[sub, "--help"]);
+        assert!(out.status.success(), "megaflex {sub} --help: {}", stderr(&out));
+    }
+}
