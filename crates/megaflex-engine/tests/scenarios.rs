@@ -162,14 +162,22 @@ async fn a_rate_changed_outside_megaflex_is_detected_and_not_overridden() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(update_rates(&sim), vec![200], "megaflex did not fight the outside change");
     assert_eq!(d.status.borrow().circuits[0].wanted_mbps, 500);
+    let paused = d.status.borrow().circuits[0].paused.clone().unwrap();
+    assert!(paused.contains("200 Mbps"), "{paused}");
+    // An operator hands the circuit back: automation goes on from 200 Mbps.
+    let url = format!("http://{}/api/circuits/bne-mel-backup/resume", d.http_addr.unwrap());
+    let r = reqwest::Client::new().post(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = reqwest::Client::new().post(url.replace("bne-mel-backup", "nope")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    wait_for("the boost after the resume", || d.status.borrow().circuits[0].actual_mbps == Some(500)).await;
+    assert_eq!(update_rates(&sim), vec![200, 500]);
     assert_eq!(breaches(&sim), 0);
     d.stop();
     d.join().await;
     let pool = db(&db_path).await;
     assert_eq!(count(&pool, "SELECT COUNT(*) FROM updates WHERE origin = 'observed'").await, 1, "counted");
-    let paused: Option<String> =
-        sqlx::query_scalar("SELECT paused_reason FROM circuit_state").fetch_one(&pool).await.unwrap();
-    assert!(paused.is_some_and(|p| p.contains("200 Mbps")));
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM decisions WHERE action = 'resumed'").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -72,6 +72,8 @@ enum Command {
     Status(cmd::status::StatusArgs),
     /// Feed recorded syslog lines or JSONL events through the engine in dry-run.
     Replay(cmd::replay::ReplayArgs),
+    /// Resume automation of a circuit paused after an outside rate change.
+    Resume(cmd::resume::ResumeArgs),
     /// Run a local Megaport API simulator (token endpoint, API, admin API).
     Sim(cmd::sim::SimArgs),
     /// Print shell completions.
@@ -198,6 +200,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(args) => cmd::run::run(args).await,
         Command::Status(args) => cmd::status::run(&ctx, args).await,
         Command::Replay(args) => cmd::replay::run(&ctx, args).await,
+        Command::Resume(args) => cmd::resume::run(args).await,
         Command::Sim(args) => cmd::sim::run(args).await,
         Command::Completions { shell } => {
             let mut out = Vec::new();

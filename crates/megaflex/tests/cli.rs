@@ -324,12 +324,24 @@ fn replay_prints_decisions_and_the_calls_it_would_make() {
     ]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let actions: Vec<&str> = report["decisions"].as_array().unwrap().iter().map(|d| d["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> =
+        report["decisions"].as_array().unwrap().iter().map(|d| d["action"].as_str().unwrap()).collect();
     // The 12-second blip does nothing; the real failure boosts 30 s later;
     // the restore comes 10 minutes after the primary is back.
     assert_eq!(
         actions,
-        ["hold_down", "cancel_timer", "hold_down", "boost", "update", "confirmed", "hold_up", "restore", "update", "confirmed"],
+        [
+            "hold_down",
+            "cancel_timer",
+            "hold_down",
+            "boost",
+            "update",
+            "confirmed",
+            "hold_up",
+            "restore",
+            "update",
+            "confirmed"
+        ],
         "{report:#}"
     );
     let boost_at = report["decisions"][3]["at"].as_i64().unwrap();
@@ -357,8 +369,23 @@ fn status_reads_an_empty_store_and_every_subcommand_has_help() {
     assert!(env.home.join("megaflex.db").exists(), "the store is created where the config says");
 
     for sub in [
-        "auth", "products", "vxc", "telemetry", "price", "events", "limits", "doctor", "support-bundle", "check", "run",
-        "status", "replay", "sim", "completions", "man",
+        "auth",
+        "products",
+        "vxc",
+        "telemetry",
+        "price",
+        "events",
+        "limits",
+        "doctor",
+        "support-bundle",
+        "check",
+        "run",
+        "status",
+        "replay",
+        "resume",
+        "sim",
+        "completions",
+        "man",
     ] {
         let out = env.run(&[sub, "--help"]);
         assert!(out.status.success(), "megaflex {sub} --help: {}", stderr(&out));

@@ -1,14 +1,15 @@
 //! The engine's HTTP listener: `/metrics`, `/healthz`, `/readyz`,
-//! `/api/status`.
+//! `/api/status`, and `POST /api/circuits/{name}/resume`. Bind it to
+//! loopback or a management network: it has no authentication.
 
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use tokio::sync::watch;
+use axum::routing::{get, post};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::status::{Counters, StatusView, render_metrics};
@@ -17,6 +18,32 @@ use super::status::{Counters, StatusView, render_metrics};
 struct Views {
     status: watch::Receiver<StatusView>,
     counters: watch::Receiver<Counters>,
+    commands: mpsc::Sender<Command>,
+}
+
+/// What an operator asks the running engine to do.
+#[derive(Debug)]
+pub enum Command {
+    /// Resume automation of a paused circuit.
+    Resume {
+        /// Circuit name.
+        circuit: String,
+        /// Whether the circuit exists.
+        reply: oneshot::Sender<bool>,
+    },
+}
+
+/// `POST /api/circuits/{name}/resume`.
+async fn resume(State(v): State<Views>, Path(circuit): Path<String>) -> Response {
+    let (reply, answer) = oneshot::channel();
+    if v.commands.send(Command::Resume { circuit: circuit.clone(), reply }).await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the engine is stopping\n").into_response();
+    }
+    match answer.await {
+        Ok(true) => (StatusCode::OK, format!("circuit {circuit} resumed\n")).into_response(),
+        Ok(false) => (StatusCode::NOT_FOUND, format!("no circuit named {circuit:?}\n")).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the engine is stopping\n").into_response(),
+    }
 }
 
 async fn metrics(State(v): State<Views>) -> Response {
@@ -46,6 +73,7 @@ pub async fn serve(
     addr: SocketAddr,
     status_rx: watch::Receiver<StatusView>,
     counters: watch::Receiver<Counters>,
+    commands: mpsc::Sender<Command>,
     shutdown: CancellationToken,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -55,7 +83,8 @@ pub async fn serve(
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/status", get(status))
-        .with_state(Views { status: status_rx, counters });
+        .route("/api/circuits/{name}/resume", post(resume))
+        .with_state(Views { status: status_rx, counters, commands });
     tracing::info!(%local, "HTTP listening: /metrics /healthz /readyz /api/status");
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await {

@@ -240,10 +240,13 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
     let (counters_tx, counters_rx) = watch::channel(Counters::default());
     let http_listen =
         options.http_listen.or_else(|| config.http.as_ref().and_then(|h| h.listen.get_ref().parse().ok()));
+    let (commands_tx, commands_rx) = mpsc::channel(16);
     let http_addr = match http_listen {
-        Some(addr) => {
-            Some(http::serve(addr, status_rx.clone(), counters_rx, shutdown.clone()).await.map_err(|e| e.to_string())?)
-        }
+        Some(addr) => Some(
+            http::serve(addr, status_rx.clone(), counters_rx, commands_tx, shutdown.clone())
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
         None => None,
     };
     let source_addrs = running.iter().map(|s| (s.kind, s.transport, s.local_addr)).collect();
@@ -261,7 +264,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
     };
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
-        run_loop(core, rt, events_rx, stop, sources_shutdown, writer_task).await;
+        run_loop(core, rt, events_rx, commands_rx, stop, sources_shutdown, writer_task).await;
     });
     Ok(Daemon { sources: source_addrs, http_addr, status: status_rx, shutdown, task })
 }
@@ -270,6 +273,7 @@ async fn run_loop(
     mut core: Core,
     mut rt: Runtime,
     mut events: mpsc::Receiver<Event>,
+    mut commands: mpsc::Receiver<http::Command>,
     stop: CancellationToken,
     sources_stop: CancellationToken,
     writer_task: tokio::task::JoinHandle<()>,
@@ -334,6 +338,11 @@ async fn run_loop(
         let wake = retry_after.map_or(wake, |t| wake.min(t.saturating_duration_since(Instant::now())));
         tokio::select! {
             Some(ev) = events.recv(), if !stop.is_cancelled() => rt.take_events(&mut core, ev, &mut events).await,
+            Some(http::Command::Resume { circuit, reply }) = commands.recv() => {
+                let found = core.resume(&circuit, rt.clock.now());
+                let _ = reply.send(found);
+                rt.publish(&core);
+            }
             Some(r) = done_rx.recv() => {
                 in_flight -= 1;
                 core.on_job_done(r);

@@ -8,6 +8,7 @@ pub(crate) mod limits;
 pub(crate) mod price;
 pub(crate) mod products;
 pub(crate) mod replay;
+pub(crate) mod resume;
 pub(crate) mod run;
 pub(crate) mod sim;
 pub(crate) mod status;
