@@ -138,6 +138,11 @@ impl Link {
         Self::new(l.name.get_ref(), signals, l.flap.as_ref().map(Flap::from), now)
     }
 
+    /// The signals that tell this link's state.
+    pub fn signals(&self) -> &[Signal] {
+        &self.signals
+    }
+
     /// The state now.
     pub fn status(&self) -> LinkStatus {
         self.status

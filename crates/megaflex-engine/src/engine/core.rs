@@ -12,8 +12,8 @@ use megaport::{UpdateBudget, UpdateOrigin, rate_in_force};
 use super::actuator::Actuator;
 use super::status::{CircuitView, LinkView, StatusView};
 use crate::circuits::{Circuit, CircuitPolicy, Pending};
-use crate::config::{Config, OutsideChange};
-use crate::event::Event;
+use crate::config::{Config, OutsideChange, Signal};
+use crate::event::{Event, EventKind, SourceKind};
 use crate::links::{Link, LinkStatus};
 use crate::reconcile::{Inputs, Plan, plan};
 use crate::store::{CircuitRow, DecisionRecord, Intent, IntentOutcome, Record, Snapshot, StoreError};
@@ -78,6 +78,13 @@ pub struct JobResult {
 pub struct Core {
     pub(crate) links: Vec<Link>,
     pub(crate) circuits: Vec<CircuitState>,
+    /// Links by what their signals listen to (see [`signal_key`]): an event
+    /// is offered only to the links that could match it.
+    signal_index: HashMap<String, Vec<usize>>,
+    /// Per link, the circuits watching it.
+    link_circuits: Vec<Vec<usize>>,
+    /// Per circuit, the links it watches.
+    circuit_links: Vec<Vec<usize>>,
     next_intent_id: i64,
     open_intents: Vec<Intent>,
     recent: VecDeque<DecisionRecord>,
@@ -100,7 +107,7 @@ impl Core {
                 l.restore(row.status, row.since, &row.signals);
             }
         }
-        let circuits = config
+        let circuits: Vec<CircuitState> = config
             .circuits
             .iter()
             .map(|c| {
@@ -139,7 +146,31 @@ impl Core {
                 state
             })
             .collect();
+        let mut signal_index: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, l) in links.iter().enumerate() {
+            for s in l.signals() {
+                let entry = signal_index.entry(signal_key(s)).or_default();
+                if entry.last() != Some(&i) {
+                    entry.push(i);
+                }
+            }
+        }
+        let circuit_links: Vec<Vec<usize>> = circuits
+            .iter()
+            .map(|c| {
+                c.circuit.policy.links.iter().filter_map(|n| links.iter().position(|l| &l.name == n)).collect()
+            })
+            .collect();
+        let mut link_circuits = vec![Vec::new(); links.len()];
+        for (c, ls) in circuit_links.iter().enumerate() {
+            for &l in ls {
+                link_circuits[l].push(c);
+            }
+        }
         let mut core = Self {
+            signal_index,
+            link_circuits,
+            circuit_links,
             links,
             circuits,
             next_intent_id: snapshot.last_intent_id + 1,
@@ -156,7 +187,8 @@ impl Core {
         // record was lost in a crash restarts from the last link change
         // rather than being forgotten (a persisted deadline is kept).
         let since = core.links.iter().map(Link::since).max().map_or(now, |s| s.min(now));
-        core.links_changed(since);
+        let all: Vec<usize> = (0..core.links.len()).collect();
+        core.links_changed(&all, since);
         core
     }
 
@@ -205,10 +237,16 @@ impl Core {
     pub fn on_event(&mut self, event: &Event) -> bool {
         self.tick(event.received_at);
         let mut changed = Vec::new();
-        for (i, link) in self.links.iter_mut().enumerate() {
-            if let Some(t) = link.apply(event) {
-                changed.push(i);
-                self.records.push(Record::Transition(t));
+        for key in event_keys(event) {
+            let Some(candidates) = self.signal_index.get(&key) else { continue };
+            for &i in candidates {
+                if changed.contains(&i) {
+                    continue;
+                }
+                if let Some(t) = self.links[i].apply(event) {
+                    changed.push(i);
+                    self.records.push(Record::Transition(t));
+                }
             }
         }
         if changed.is_empty() {
@@ -217,16 +255,23 @@ impl Core {
         }
         self.events_changed_state += 1;
         self.records.push(Record::Event(Box::new(event.clone())));
-        for i in changed {
+        for &i in &changed {
             self.records.push(Record::Link(self.links[i].row()));
         }
-        self.links_changed(event.received_at);
+        self.links_changed(&changed, event.received_at);
         true
     }
 
-    fn links_changed(&mut self, at: EpochMillis) {
-        let statuses: Vec<(String, LinkStatus)> = self.links.iter().map(|l| (l.name.clone(), l.status())).collect();
-        for i in 0..self.circuits.len() {
+    /// Re-evaluates the circuits watching any of `changed` (link indices).
+    fn links_changed(&mut self, changed: &[usize], at: EpochMillis) {
+        let mut affected: Vec<usize> = changed.iter().flat_map(|&l| self.link_circuits[l].iter().copied()).collect();
+        affected.sort_unstable();
+        affected.dedup();
+        for i in affected {
+            let statuses: Vec<(String, LinkStatus)> = self.circuit_links[i]
+                .iter()
+                .map(|&l| (self.links[l].name.clone(), self.links[l].status()))
+                .collect();
             let before = self.circuits[i].circuit.pending();
             self.circuits[i].circuit.on_links(&statuses, at);
             let after = self.circuits[i].circuit.pending();
@@ -258,16 +303,19 @@ impl Core {
     /// Lets time pass: ends flapping, fires hold-down/hold-up timers. Returns
     /// whether a wanted rate changed.
     pub fn tick(&mut self, now: EpochMillis) -> bool {
-        let mut link_changed = false;
+        let mut changed = Vec::new();
         for i in 0..self.links.len() {
+            if self.links[i].flap_deadline().is_none_or(|d| d > now) {
+                continue;
+            }
             if let Some(t) = self.links[i].tick(now) {
                 self.records.push(Record::Transition(t));
                 self.records.push(Record::Link(self.links[i].row()));
-                link_changed = true;
+                changed.push(i);
             }
         }
-        if link_changed {
-            self.links_changed(now);
+        if !changed.is_empty() {
+            self.links_changed(&changed, now);
         }
         let mut wanted_changed = false;
         for i in 0..self.circuits.len() {
@@ -581,6 +629,32 @@ impl Core {
                 .collect(),
             recent_decisions: self.recent.iter().rev().cloned().collect(),
         }
+    }
+}
+
+/// The index key of a signal: what it listens to.
+fn signal_key(s: &Signal) -> String {
+    match s {
+        Signal::Syslog { host, .. } => format!("s|{}", host.to_ascii_lowercase()),
+        Signal::Bgp { host, .. } => format!("b|{}", host.to_ascii_lowercase()),
+        Signal::Snmp { agent, .. } => format!("n|{}", agent.to_ascii_lowercase()),
+        Signal::Alert { alertname, .. } => format!("a|{alertname}"),
+    }
+}
+
+/// The index keys an event could match (its hostname and its address).
+fn event_keys(e: &Event) -> Vec<String> {
+    let hosts = || {
+        e.device.hostname.iter().chain(e.device.address.iter()).map(|h| h.to_ascii_lowercase()).collect::<Vec<_>>()
+    };
+    match (e.kind, e.source) {
+        (EventKind::Alert, _) => e.device.labels.get("alertname").map(|a| format!("a|{a}")).into_iter().collect(),
+        (EventKind::BgpPeer, _) => hosts().into_iter().map(|h| format!("b|{h}")).collect(),
+        (EventKind::Link, SourceKind::SnmpTrap) => {
+            e.device.address.iter().map(|a| format!("n|{}", a.to_ascii_lowercase())).collect()
+        }
+        (EventKind::Link, _) => hosts().into_iter().map(|h| format!("s|{h}")).collect(),
+        (EventKind::Other, _) => Vec::new(),
     }
 }
 
