@@ -156,11 +156,15 @@ pub struct StoreSection {
     /// `sqlite://PATH` (default `sqlite://megaflex.db`).
     #[serde(default = "default_store")]
     pub url: String,
+    /// fsync every commit (`synchronous = FULL`): intents survive power loss,
+    /// not only a crash of the process, at a few milliseconds per update.
+    #[serde(default)]
+    pub fsync: bool,
 }
 
 impl Default for StoreSection {
     fn default() -> Self {
-        Self { url: default_store() }
+        Self { url: default_store(), fsync: false }
     }
 }
 

@@ -264,3 +264,31 @@ async fn metrics_pass_promtool_and_status_answers() {
     let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && report.trim().is_empty(), "promtool: {report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconcile_cycle_over_1000_circuits_uses_one_read() {
+    let world = world_with_vxcs(1000);
+    let sim =
+        megaflex_sim::spawn(megaflex_sim::SimConfig { clock_scale: 0.0, world, ..Default::default() }).await.unwrap();
+    let dir = temp_dir("scale");
+    let d = start(&scale_config(&sim, &dir.join("megaflex.db"), 1000, "30s")).await;
+    wait_ready(&d).await;
+    assert_eq!(sim.state().stats().requests, 1, "the first cycle: one GET /v2/products");
+    for cycle in 2..=4 {
+        advance(&sim, 61.0);
+        wait_for("a periodic cycle", || sim.state().stats().requests == cycle).await;
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        assert_eq!(sim.state().stats().requests, cycle, "one read per cycle, whatever the number of circuits");
+    }
+    // A link among the thousand fails: one boost, one update, the rest untouched.
+    send(syslog_addr(&d), &cisco_line(1, "down").replace("core-b1", "core-517")).await;
+    wait_for("hold-down", || has_decision(&d, "hold_down")).await;
+    advance(&sim, 31.0);
+    wait_for("the boost", || has_decision(&d, "confirmed")).await;
+    let updates = sim.state().stats().updates;
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].product_uid, bench_vxc(517));
+    assert_eq!(breaches(&sim), 0);
+    d.stop();
+    d.join().await;
+}

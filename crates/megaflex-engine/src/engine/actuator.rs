@@ -18,6 +18,8 @@ pub type ActFuture<'a, T> = Pin<Box<dyn Future<Output = megaport::Result<T>> + S
 pub trait Actuator: Send + Sync + std::fmt::Debug {
     /// Every VXC on the account, from one `GET /v2/products`.
     fn read_vxcs(&self) -> ActFuture<'_, Vec<Vxc>>;
+    /// One VXC, from `GET /v2/product/{uid}`.
+    fn read_vxc<'a>(&'a self, uid: &'a ProductUid) -> ActFuture<'a, Vxc>;
     /// The update rules' view of `uid` at `now`.
     fn budget<'a>(&'a self, uid: &'a ProductUid, now: EpochMillis) -> ActFuture<'a, UpdateBudget>;
     /// Update times of `uid` since `since`.
@@ -44,6 +46,10 @@ pub struct LiveActuator {
 impl Actuator for LiveActuator {
     fn read_vxcs(&self) -> ActFuture<'_, Vec<Vxc>> {
         Box::pin(async move { Ok(Client::vxcs_of(&self.client.products().await?)) })
+    }
+
+    fn read_vxc<'a>(&'a self, uid: &'a ProductUid) -> ActFuture<'a, Vxc> {
+        Box::pin(self.client.vxc(uid))
     }
 
     fn budget<'a>(&'a self, uid: &'a ProductUid, now: EpochMillis) -> ActFuture<'a, UpdateBudget> {
@@ -133,6 +139,14 @@ impl Actuator for DryRunActuator {
         self.call("GET", "/v2/products".into(), None);
         let list = self.vxcs.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
         Box::pin(async move { Ok(list) })
+    }
+
+    fn read_vxc<'a>(&'a self, uid: &'a ProductUid) -> ActFuture<'a, Vxc> {
+        self.call("GET", format!("/v2/product/{uid}"), None);
+        let found = self.vxcs.lock().unwrap_or_else(|e| e.into_inner()).get(uid).cloned();
+        Box::pin(
+            async move { found.ok_or_else(|| megaport::Error::InvalidRequest(format!("no VXC {uid} in the dry run"))) },
+        )
     }
 
     fn budget<'a>(&'a self, uid: &'a ProductUid, now: EpochMillis) -> ActFuture<'a, UpdateBudget> {

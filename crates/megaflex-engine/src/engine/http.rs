@@ -3,6 +3,7 @@
 //! loopback or a management network: it has no authentication.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -13,12 +14,17 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::status::{Counters, StatusView, render_metrics};
+use crate::source::metrics::SourceMetrics;
+
+/// A source's counters, read live at each scrape: `(kind, listen, counters)`.
+pub type SourceRef = (String, String, Arc<SourceMetrics>);
 
 #[derive(Clone)]
 struct Views {
     status: watch::Receiver<StatusView>,
     counters: watch::Receiver<Counters>,
     commands: mpsc::Sender<Command>,
+    sources: Arc<[SourceRef]>,
 }
 
 /// What an operator asks the running engine to do.
@@ -47,7 +53,9 @@ async fn resume(State(v): State<Views>, Path(circuit): Path<String>) -> Response
 }
 
 async fn metrics(State(v): State<Views>) -> Response {
-    let text = render_metrics(&v.status.borrow(), &v.counters.borrow());
+    let mut counters = v.counters.borrow().clone();
+    counters.sources = v.sources.iter().map(|(k, l, m)| (k.clone(), l.clone(), m.snapshot())).collect();
+    let text = render_metrics(&v.status.borrow(), &counters);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
@@ -74,6 +82,7 @@ pub async fn serve(
     status_rx: watch::Receiver<StatusView>,
     counters: watch::Receiver<Counters>,
     commands: mpsc::Sender<Command>,
+    sources: Vec<SourceRef>,
     shutdown: CancellationToken,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -84,7 +93,7 @@ pub async fn serve(
         .route("/readyz", get(readyz))
         .route("/api/status", get(status))
         .route("/api/circuits/{name}/resume", post(resume))
-        .with_state(Views { status: status_rx, counters, commands });
+        .with_state(Views { status: status_rx, counters, commands, sources: sources.into() });
     tracing::info!(%local, "HTTP listening: /metrics /healthz /readyz /api/status");
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await {

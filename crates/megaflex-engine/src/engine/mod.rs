@@ -12,6 +12,7 @@
 pub mod actuator;
 pub mod clock;
 pub mod core;
+pub mod cycle;
 pub mod http;
 pub mod replay;
 pub mod sources;
@@ -24,6 +25,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use megaport::types::Vxc;
 use megaport::{CallObserver, CallRecord, Client, Clock};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -167,6 +169,8 @@ impl Runtime {
             budget -= 1;
             next = if budget > 0 { events.try_recv().ok() } else { None };
         }
+        // A zero hold-down fires now, not at the next turn of the loop.
+        any |= core.tick(self.clock.now());
         if any {
             self.publish(core);
         }
@@ -176,11 +180,6 @@ impl Runtime {
         let now = self.clock.now();
         let _ = self.status_tx.send(core.status(now));
         let b = self.client.budget().state();
-        self.counters.sources = self
-            .sources
-            .iter()
-            .map(|s| (s.kind.to_owned(), format!("{}://{}", s.transport, s.local_addr), s.metrics.snapshot()))
-            .collect();
         self.counters.events_changed_state = core.events_changed_state;
         self.counters.events_ignored = core.events_ignored;
         self.counters.calls_by_status = self.calls.by_status.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -192,9 +191,16 @@ impl Runtime {
     }
 }
 
+fn source_refs(running: &[sources::Running]) -> Vec<http::SourceRef> {
+    running
+        .iter()
+        .map(|s| (s.kind.to_owned(), format!("{}://{}", s.transport, s.local_addr), s.metrics.clone()))
+        .collect()
+}
+
 /// Loads the store, starts sources, HTTP and the core loop.
 pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String> {
-    let store = crate::store::open(&config.store.url).await.map_err(|e| e.to_string())?;
+    let store = crate::store::open_with(&config.store.url, config.store.fsync).await.map_err(|e| e.to_string())?;
     let snapshot = store.load().await.map_err(|e| e.to_string())?;
     let mut settings = config.megaport.settings();
     if let Some(c) = &options.credentials {
@@ -243,7 +249,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
     let (commands_tx, commands_rx) = mpsc::channel(16);
     let http_addr = match http_listen {
         Some(addr) => Some(
-            http::serve(addr, status_rx.clone(), counters_rx, commands_tx, shutdown.clone())
+            http::serve(addr, status_rx.clone(), counters_rx, commands_tx, source_refs(&running), shutdown.clone())
                 .await
                 .map_err(|e| e.to_string())?,
         ),
@@ -279,58 +285,45 @@ async fn run_loop(
     writer_task: tokio::task::JoinHandle<()>,
 ) {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<JobResult>();
+    let (reads_tx, mut reads_rx) = mpsc::unbounded_channel::<(cycle::Scope, megaport::Result<Vec<Vxc>>)>();
     let mut in_flight = 0usize;
+    let mut read_started: Option<Instant> = None;
     let mut next_periodic = rt.clock.now();
     let mut retry_after: Option<Instant> = None;
+    let writer = rt.writer.clone();
+    let flush = move |records: Vec<Record>| -> FlushFuture {
+        let (tx, rx) = oneshot::channel();
+        let _ = writer.send((records, Some(tx)));
+        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(StoreError::new("write", "writer stopped"))) })
+    };
     loop {
         let now = rt.clock.now();
-        let mut changed = core.tick(now);
-        if core.wait_over(now) {
-            core.reconcile_due = true;
-        }
-        if now >= next_periodic {
-            core.reconcile_due = true;
-            next_periodic = now.plus_millis(rt.reconcile_every.as_millis() as i64);
-        }
-        if core.reconcile_due && retry_after.is_none_or(|t| Instant::now() >= t) && !stop.is_cancelled() {
-            changed = true;
-            let started = Instant::now();
-            let writer = rt.writer.clone();
-            let flush = move |records: Vec<Record>| -> FlushFuture {
-                let (tx, rx) = oneshot::channel();
-                let _ = writer.send((records, Some(tx)));
-                Box::pin(async move { rx.await.unwrap_or_else(|_| Err(StoreError::new("write", "writer stopped"))) })
-            };
-            match core.reconcile(rt.act.as_ref(), rt.clock.now(), &flush).await {
-                Ok(jobs) => {
-                    retry_after = None;
-                    for job in jobs {
-                        in_flight += 1;
-                        let act = rt.act.clone();
-                        let done = done_tx.clone();
-                        let clock = rt.clock.clone();
-                        tokio::spawn(async move {
-                            let outcome =
-                                act.set_rate(&job.vxc, job.intent.target_mbps).await.map_err(|e| e.to_string());
-                            let _ = done.send(JobResult { job, outcome, at: clock.now() });
-                        });
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "reconcile cycle failed; trying again in 5 s");
-                    core.reconcile_due = true;
-                    retry_after = Some(Instant::now() + Duration::from_secs(5));
-                }
-            }
-            let secs = started.elapsed().as_secs_f64();
-            rt.counters.last_reconcile_secs = secs;
-            rt.counters.reconcile_secs_total += secs;
-        }
-        rt.flush(&mut core);
-        if changed {
+        if core.tick(now) {
+            // Decisions are visible before anything is read or written.
             rt.publish(&core);
         }
-        if sources_stop.is_cancelled() && in_flight == 0 {
+        core.mark_waits_over(now);
+        if now >= next_periodic {
+            core.want_full_read();
+            next_periodic = now.plus_millis(rt.reconcile_every.as_millis() as i64);
+        }
+        // The read runs beside the loop: events keep being decided while the
+        // API answers (a large account's GET /v2/products takes a while).
+        if core.reconcile_due()
+            && read_started.is_none()
+            && retry_after.is_none_or(|t| Instant::now() >= t)
+            && !stop.is_cancelled()
+        {
+            let (scope, uids) = core.take_scope();
+            read_started = Some(Instant::now());
+            let (act, tx) = (rt.act.clone(), reads_tx.clone());
+            tokio::spawn(async move {
+                let result = cycle::read(act.as_ref(), uids).await;
+                let _ = tx.send((scope, result));
+            });
+        }
+        rt.flush(&mut core);
+        if sources_stop.is_cancelled() && in_flight == 0 && read_started.is_none() {
             break;
         }
         let wake = core.next_deadline().map_or(Duration::from_secs(3600), |t| rt.clock.real_until(t));
@@ -343,9 +336,41 @@ async fn run_loop(
                 let _ = reply.send(found);
                 rt.publish(&core);
             }
+            Some((scope, result)) = reads_rx.recv() => {
+                let started = read_started.take().unwrap_or_else(Instant::now);
+                let outcome = match result {
+                    Ok(vxcs) => core.reconcile_with(&scope, vxcs, rt.act.as_ref(), rt.clock.now(), &flush).await,
+                    Err(e) => Err(core::ReconcileError::Read(e)),
+                };
+                match outcome {
+                    Ok(jobs) => {
+                        retry_after = None;
+                        for job in jobs {
+                            in_flight += 1;
+                            let (act, done, clock) = (rt.act.clone(), done_tx.clone(), rt.clock.clone());
+                            tokio::spawn(async move {
+                                let outcome =
+                                    act.set_rate(&job.vxc, job.intent.target_mbps).await.map_err(|e| e.to_string());
+                                let _ = done.send(JobResult { job, outcome, at: clock.now() });
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "reconcile cycle failed; trying again in 5 s");
+                        core.want_full_read();
+                        retry_after = Some(Instant::now() + Duration::from_secs(5));
+                    }
+                }
+                let secs = started.elapsed().as_secs_f64();
+                rt.counters.last_reconcile_secs = secs;
+                rt.counters.reconcile_secs_total += secs;
+                rt.flush(&mut core);
+                rt.publish(&core);
+            }
             Some(r) = done_rx.recv() => {
                 in_flight -= 1;
                 core.on_job_done(r);
+                rt.publish(&core);
             }
             _ = stop.cancelled(), if !sources_stop.is_cancelled() => {
                 tracing::info!(in_flight, "stopping: draining sources, finishing updates in flight");
@@ -363,6 +388,7 @@ async fn run_loop(
     rt.flush(&mut core);
     rt.publish(&core);
     drop(rt);
+    drop(flush); // holds a sender: the writer ends when every sender is gone
     let _ = writer_task.await;
     tracing::info!("stopped");
 }

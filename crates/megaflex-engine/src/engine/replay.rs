@@ -125,15 +125,13 @@ async fn advance(core: &mut Core, act: &DryRunActuator, until: EpochMillis, out:
     for _ in 0..100_000 {
         let now = match core.next_deadline() {
             Some(d) if d <= until => d,
-            _ if core.reconcile_due => until,
+            _ if core.reconcile_due() => until,
             _ => break,
         };
         act.set_now(now);
         core.tick(now);
-        if core.wait_over(now) {
-            core.reconcile_due = true;
-        }
-        if core.reconcile_due {
+        core.mark_waits_over(now);
+        if core.reconcile_due() {
             match core.reconcile(act as &dyn Actuator, now, &flush).await {
                 Ok(jobs) => {
                     for job in jobs {
@@ -141,7 +139,7 @@ async fn advance(core: &mut Core, act: &DryRunActuator, until: EpochMillis, out:
                         core.on_job_done(JobResult { job, outcome, at: now });
                     }
                     // A job's result asks for another cycle: at most once more here.
-                    if core.reconcile_due {
+                    if core.reconcile_due() {
                         let _ = core.reconcile(act as &dyn Actuator, now, &flush).await;
                     }
                 }
@@ -149,7 +147,7 @@ async fn advance(core: &mut Core, act: &DryRunActuator, until: EpochMillis, out:
             }
         }
         collect(core, &sink, out);
-        if core.next_deadline().is_none_or(|d| d > until) && !core.reconcile_due {
+        if core.next_deadline().is_none_or(|d| d > until) && !core.reconcile_due() {
             break;
         }
     }

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::Arc;
 
 use megaport::types::EpochMillis;
 use serde::Serialize;
@@ -19,8 +20,8 @@ use crate::store::DecisionRecord;
 /// A link as shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct LinkView {
-    /// Name.
-    pub name: String,
+    /// Name (shared: the view is rebuilt on every change).
+    pub name: Arc<str>,
     /// State.
     pub status: LinkStatus,
     /// Since when.
@@ -31,9 +32,9 @@ pub struct LinkView {
 #[derive(Debug, Clone, Serialize)]
 pub struct CircuitView {
     /// Name.
-    pub name: String,
+    pub name: Arc<str>,
     /// VXC product UID.
-    pub vxc: String,
+    pub vxc: Arc<str>,
     /// Configured normal rate.
     pub normal_mbps: u32,
     /// Configured boost rate.
@@ -216,7 +217,11 @@ mod tests {
     fn labels_are_escaped_and_families_typed() {
         let view = StatusView {
             now: EpochMillis::from_millis(0),
-            links: vec![LinkView { name: "a\"b".into(), status: LinkStatus::Down, since: EpochMillis::from_millis(0) }],
+            links: vec![LinkView {
+                name: Arc::from("a\"b"),
+                status: LinkStatus::Down,
+                since: EpochMillis::from_millis(0),
+            }],
             circuits: vec![],
             recent_decisions: vec![],
         };

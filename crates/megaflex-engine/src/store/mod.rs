@@ -215,8 +215,14 @@ impl UpdateLedger for StoreLedger {
 
 /// Opens the store named by a `[store] url`.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(url, false).await
+}
+
+/// Opens the store; `fsync_each_commit` makes every commit durable against
+/// power loss too (`[store] fsync = true`).
+pub async fn open_with(url: &str, fsync_each_commit: bool) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url).await?))
+        Ok(Arc::new(SqliteStore::open_with(url, fsync_each_commit).await?))
     } else {
         Err(StoreError::new(
             "open",

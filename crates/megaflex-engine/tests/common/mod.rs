@@ -149,3 +149,51 @@ pub async fn db(path: &std::path::Path) -> sqlx::SqlitePool {
 pub async fn count(pool: &sqlx::SqlitePool, sql: &'static str) -> i64 {
     sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await.unwrap()
 }
+
+/// The default world plus `n` copies of the blog VXC (`bench-{i}`).
+pub fn world_with_vxcs(n: usize) -> megaflex_sim::WorldFile {
+    let mut w = megaflex_sim::default_world(megaport::types::EpochMillis::now());
+    let template = w.vxcs.iter().find(|v| v.uid == VXC).unwrap().clone();
+    for i in 0..n {
+        let mut v = template.clone();
+        v.uid = bench_vxc(i);
+        v.product_id = 900_000 + i as i64;
+        v.name = format!("bench-{i}");
+        w.vxcs.push(v);
+    }
+    w
+}
+
+pub fn bench_vxc(i: usize) -> String {
+    format!("0000bec0-0000-4000-8000-{i:012}")
+}
+
+/// `n` links (`core-{i}` Te0/1/0) and `n` circuits on the bench VXCs.
+pub fn scale_config(sim: &SimHandle, db: &std::path::Path, n: usize, boost_after: &str) -> String {
+    let mut text = format!(
+        r#"
+[megaport]
+environment = {{ api_url = "{api}", token_url = "{token}" }}
+[engine]
+clock = "simulator"
+reconcile_every = "60s"
+[store]
+url = "sqlite://{db}"
+[[source]]
+type = "syslog"
+listen = "udp://127.0.0.1:0"
+"#,
+        api = sim.base_url(),
+        token = sim.token_url(),
+        db = db.display()
+    );
+    for i in 0..n {
+        text.push_str(&format!(
+            "[[link]]\nname = \"link-{i}\"\nsignals = [ {{ syslog = {{ host = \"core-{i}\", interface = \"TenGigabitEthernet0/1/0\" }} }} ]\n\
+             [[circuit]]\nname = \"circuit-{i}\"\nvxc = \"{vxc}\"\nnormal_mbps = 10\nboost_mbps = 500\n\
+             boost_when_down = [\"link-{i}\"]\nboost_after = \"{boost_after}\"\nrestore_after = \"1h\"\n",
+            vxc = bench_vxc(i)
+        ));
+    }
+    text
+}
