@@ -23,20 +23,11 @@ use megaflex_sim::SimConfig;
 use megaport::types::EpochMillis;
 
 fn bench_vxc(i: usize) -> String {
-    format!("0000bec0-0000-4000-8000-{i:012}")
+    megaflex_sim::extra_vxc_uid(i)
 }
 
 fn world(n: usize) -> megaflex_sim::WorldFile {
-    let mut w = megaflex_sim::default_world(EpochMillis::now());
-    let template = w.vxcs.iter().find(|v| v.uid == megaflex_sim::BLOG_VXC_UID).unwrap().clone();
-    for i in 0..n {
-        let mut v = template.clone();
-        v.uid = bench_vxc(i);
-        v.product_id = 900_000 + i as i64;
-        v.name = format!("bench-{i}");
-        w.vxcs.push(v);
-    }
-    w
+    megaflex_sim::default_world_with_vxcs(EpochMillis::now(), n)
 }
 
 fn config(api: &str, db: &Path, syslog: &str, http: Option<&str>, n: usize) -> String {

@@ -405,3 +405,25 @@ mod tests {
         assert_eq!(WorldFile::from_json(&text).unwrap(), w);
     }
 }
+
+/// The UID of the `i`th extra VXC of [`default_world_with_vxcs`].
+pub fn extra_vxc_uid(i: usize) -> String {
+    format!("0000bec0-0000-4000-8000-{i:012}")
+}
+
+/// The default world plus `n` copies of the blog VXC (`bench-{i}`, UIDs from
+/// [`extra_vxc_uid`]): an account the size of a large customer's, for scale
+/// tests and benchmarks.
+pub fn default_world_with_vxcs(now: EpochMillis, n: usize) -> WorldFile {
+    let mut w = default_world(now);
+    if let Some(template) = w.vxcs.iter().find(|v| v.uid == BLOG_VXC_UID).cloned() {
+        for i in 0..n {
+            let mut v = template.clone();
+            v.uid = extra_vxc_uid(i);
+            v.product_id = 900_000 + i as i64;
+            v.name = format!("bench-{i}");
+            w.vxcs.push(v);
+        }
+    }
+    w
+}

@@ -44,7 +44,10 @@ use megaport_types::EpochMillis;
 
 pub use admin::Stats;
 pub use clock::SimClock;
-pub use default_world::{BLOG_VXC_UID, DEFAULT_SERVICENOW_PASSWORD, DEFAULT_SERVICENOW_USER, default_world};
+pub use default_world::{
+    BLOG_VXC_UID, DEFAULT_SERVICENOW_PASSWORD, DEFAULT_SERVICENOW_USER, default_world, default_world_with_vxcs,
+    extra_vxc_uid,
+};
 pub use faults::Fault;
 pub use state::{LimitMode, SimState, UpdateRecord};
 pub use world::{Company, EndSpec, PortSpec, ServiceNowUser, VxcSpec, WorldFile};

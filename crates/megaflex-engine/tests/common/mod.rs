@@ -150,22 +150,13 @@ pub async fn count(pool: &sqlx::SqlitePool, sql: &'static str) -> i64 {
     sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await.unwrap()
 }
 
-/// The default world plus `n` copies of the blog VXC (`bench-{i}`).
+/// The default world plus `n` copies of the blog VXC.
 pub fn world_with_vxcs(n: usize) -> megaflex_sim::WorldFile {
-    let mut w = megaflex_sim::default_world(megaport::types::EpochMillis::now());
-    let template = w.vxcs.iter().find(|v| v.uid == VXC).unwrap().clone();
-    for i in 0..n {
-        let mut v = template.clone();
-        v.uid = bench_vxc(i);
-        v.product_id = 900_000 + i as i64;
-        v.name = format!("bench-{i}");
-        w.vxcs.push(v);
-    }
-    w
+    megaflex_sim::default_world_with_vxcs(megaport::types::EpochMillis::now(), n)
 }
 
 pub fn bench_vxc(i: usize) -> String {
-    format!("0000bec0-0000-4000-8000-{i:012}")
+    megaflex_sim::extra_vxc_uid(i)
 }
 
 /// `n` links (`core-{i}` Te0/1/0) and `n` circuits on the bench VXCs.
