@@ -235,6 +235,7 @@ async fn metrics_pass_promtool_and_status_answers() {
         "megaflex_source_messages_total{source=\"syslog\"",
         "megaflex_megaport_requests_remaining",
         "megaflex_reconcile_duration_seconds_count",
+        "megaflex_vxc_updates_this_month{circuit=\"bne-mel-backup\"",
     ] {
         assert!(text.contains(needle), "{needle} missing from\n{text}");
     }

@@ -124,10 +124,23 @@ pub struct UpdateBudget {
 impl UpdatePolicy {
     /// Evaluates the rules for `uid` at `now` against the ledger.
     pub async fn budget(&self, ledger: &dyn UpdateLedger, uid: &ProductUid, now: EpochMillis) -> Result<UpdateBudget> {
+        let history = ledger.updates_since(uid, self.history_since(now)).await?;
+        Ok(self.budget_from(uid, &history, now))
+    }
+
+    /// How far back the rules look at `now`: the start of the month, or one
+    /// interval back if that is earlier.
+    pub fn history_since(&self, now: EpochMillis) -> EpochMillis {
+        let month_start = month_bounds(now).0;
+        EpochMillis::from_millis(month_start.as_millis().min(now.as_millis() - self.min_interval.as_millis() as i64))
+    }
+
+    /// Evaluates the rules for `uid` at `now` from its update times since
+    /// [`UpdatePolicy::history_since`] (for callers that read many services'
+    /// histories at once).
+    pub fn budget_from(&self, uid: &ProductUid, history: &[EpochMillis], now: EpochMillis) -> UpdateBudget {
         let (month_start, next_month) = month_bounds(now);
         let interval_ms = self.min_interval.as_millis() as i64;
-        let since = EpochMillis::from_millis(month_start.as_millis().min(now.as_millis() - interval_ms));
-        let history = ledger.updates_since(uid, since).await?;
         let last_update = history.iter().copied().max();
         let used_this_month = history.iter().filter(|t| **t >= month_start && **t < next_month).count() as u32;
         let mut next_allowed_at = now;
@@ -143,14 +156,14 @@ impl UpdatePolicy {
             next_allowed_at = next_month;
             blocked_by = Some(UpdateRule::Monthly);
         }
-        Ok(UpdateBudget {
+        UpdateBudget {
             uid: uid.clone(),
             last_update,
             used_this_month,
             left_this_month: self.monthly_cap.saturating_sub(used_this_month),
             next_allowed_at,
             blocked_by,
-        })
+        }
     }
 
     /// `Ok` when an update of `uid` is allowed at `now`, else the typed refusal.

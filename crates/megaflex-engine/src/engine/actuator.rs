@@ -30,6 +30,11 @@ pub trait Actuator: Send + Sync + std::fmt::Debug {
     fn note_outside_update<'a>(&'a self, uid: &'a ProductUid, at: EpochMillis) -> ActFuture<'a, ()> {
         self.record_update(uid, at, UpdateOrigin::Observed)
     }
+    /// Every VXC's update times since `since`, when the ledger can give them
+    /// in one read (budgets of all circuits for status and metrics).
+    fn ledger_since(&self, _since: EpochMillis) -> ActFuture<'_, Option<HashMap<ProductUid, Vec<EpochMillis>>>> {
+        Box::pin(async { Ok(None) })
+    }
     /// Sets the rate and waits for confirmation.
     fn set_rate<'a>(&'a self, before: &'a Vxc, mbps: u32) -> ActFuture<'a, RateChange>;
 }
@@ -39,6 +44,8 @@ pub trait Actuator: Send + Sync + std::fmt::Debug {
 pub struct LiveActuator {
     /// The client; its ledger is the store's.
     pub client: Client,
+    /// The store behind the ledger, for whole-ledger reads.
+    pub store: Option<Arc<dyn crate::store::Store>>,
     /// How long a new rate may take to be confirmed.
     pub confirm_within: Duration,
 }
@@ -62,6 +69,17 @@ impl Actuator for LiveActuator {
 
     fn record_update<'a>(&'a self, uid: &'a ProductUid, at: EpochMillis, origin: UpdateOrigin) -> ActFuture<'a, ()> {
         self.client.ledger().record(uid, at, origin)
+    }
+
+    fn ledger_since(&self, since: EpochMillis) -> ActFuture<'_, Option<HashMap<ProductUid, Vec<EpochMillis>>>> {
+        Box::pin(async move {
+            match &self.store {
+                Some(store) => {
+                    store.all_updates_since(since).await.map(Some).map_err(|e| megaport::Error::Ledger(e.to_string()))
+                }
+                None => Ok(None),
+            }
+        })
     }
 
     fn set_rate<'a>(&'a self, before: &'a Vxc, mbps: u32) -> ActFuture<'a, RateChange> {

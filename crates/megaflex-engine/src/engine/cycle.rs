@@ -78,6 +78,22 @@ impl Core {
         (Scope::Circuits(ids), Some(uids))
     }
 
+    /// Every circuit's update budget from one read of the ledger, so status
+    /// and metrics show updates used for circuits that are in sync too.
+    async fn refresh_budgets(&mut self, act: &dyn Actuator, now: EpochMillis) {
+        let policy = megaport::UpdatePolicy::default();
+        match act.ledger_since(policy.history_since(now)).await {
+            Ok(Some(map)) => {
+                for c in &mut self.circuits {
+                    let history = map.get(&c.uid).map_or(&[][..], Vec::as_slice);
+                    c.budget = Some(policy.budget_from(&c.uid, history, now));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read the update ledger for status"),
+        }
+    }
+
     /// A whole cycle in one call (replay): scope, read, decide.
     pub async fn reconcile(
         &mut self,
@@ -111,6 +127,7 @@ impl Core {
         let circuits: Vec<usize> = match scope {
             Scope::All => {
                 self.settle_open_intents(act, &vxcs, now).await;
+                self.refresh_budgets(act, now).await;
                 (0..self.circuits.len()).collect()
             }
             Scope::Circuits(ids) => ids.clone(),

@@ -226,8 +226,11 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
         .budget(megaport::RequestBudget::new(*config.megaport.requests_per_5m.get_ref(), megaport::MEGAPORT_WINDOW))
         .build()
         .map_err(|e| e.to_string())?;
-    let act: Arc<dyn Actuator> =
-        Arc::new(LiveActuator { client: client.clone(), confirm_within: config.engine.confirm_within.0 });
+    let act: Arc<dyn Actuator> = Arc::new(LiveActuator {
+        client: client.clone(),
+        store: Some(store.clone()),
+        confirm_within: config.engine.confirm_within.0,
+    });
     let now = clock.now();
     tracing::info!(
         %now,

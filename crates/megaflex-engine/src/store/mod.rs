@@ -6,6 +6,7 @@
 
 mod sqlite;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -187,6 +188,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn load(&self) -> StoreFuture<'_, Snapshot>;
     /// Update times of `uid` at or after `since`, ascending.
     fn updates_since<'a>(&'a self, uid: &'a ProductUid, since: EpochMillis) -> StoreFuture<'a, Vec<EpochMillis>>;
+    /// Update times of every VXC at or after `since`, ascending per VXC.
+    fn all_updates_since(&self, since: EpochMillis) -> StoreFuture<'_, HashMap<ProductUid, Vec<EpochMillis>>>;
     /// The newest `limit` decisions, newest first.
     fn recent_decisions(&self, limit: u32) -> StoreFuture<'_, Vec<DecisionRecord>>;
 }

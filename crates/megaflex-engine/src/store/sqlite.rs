@@ -312,6 +312,25 @@ impl Store for SqliteStore {
         })
     }
 
+    fn all_updates_since(
+        &self,
+        since: EpochMillis,
+    ) -> StoreFuture<'_, std::collections::HashMap<ProductUid, Vec<EpochMillis>>> {
+        Box::pin(async move {
+            let rows: Vec<(String, i64)> =
+                sqlx::query_as("SELECT vxc_uid, at_ms FROM updates WHERE at_ms >= ? ORDER BY vxc_uid, at_ms")
+                    .bind(since.as_millis())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| StoreError::new("read ledger", e))?;
+            let mut map = std::collections::HashMap::<ProductUid, Vec<EpochMillis>>::new();
+            for (uid, at) in rows {
+                map.entry(ProductUid::new(uid)).or_default().push(EpochMillis::from_millis(at));
+            }
+            Ok(map)
+        })
+    }
+
     fn recent_decisions(&self, limit: u32) -> StoreFuture<'_, Vec<DecisionRecord>> {
         Box::pin(async move {
             let rows = sqlx::query(
