@@ -13,8 +13,6 @@
 //! real binary.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use megaflex_engine::config::Config;
@@ -57,6 +55,10 @@ fn line(i: usize, state: &str) -> String {
     )
 }
 
+fn wall_us() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
     v[((v.len() as f64 - 1.0) * p).round() as usize]
@@ -92,32 +94,13 @@ async fn latency(n: usize, events: usize) {
     let reads = sim.state().stats().requests;
     println!("reconcile cycle over {n} circuits: {reads} API request(s)");
 
-    // Watches the simulator's update log from a spinning thread.
-    let seen = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let arrivals = {
-        let (seen, stop, state) = (seen.clone(), stop.clone(), sim.state().clone());
-        std::thread::spawn(move || {
-            let mut at = Vec::new();
-            let mut last = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let len = state.stats().updates.len();
-                if len > last {
-                    at.extend(std::iter::repeat_n(Instant::now(), len - last));
-                    last = len;
-                    seen.store(len, Ordering::Relaxed);
-                }
-                std::thread::sleep(Duration::from_micros(50));
-            }
-            at
-        })
-    };
     let to = d.sources[0].2;
     let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut decision_ms = Vec::new();
     let mut sent = Vec::new();
     for i in 0..events.min(n) {
         let t0 = Instant::now();
+        let sent_us = wall_us();
         udp.send_to(line(i, "down").as_bytes(), to).await.unwrap();
         loop {
             status.changed().await.unwrap();
@@ -126,17 +109,17 @@ async fn latency(n: usize, events: usize) {
             }
         }
         decision_ms.push(t0.elapsed().as_secs_f64() * 1e3);
-        sent.push(t0);
+        sent.push(sent_us);
         // Let the update land before the next event so the two are not mixed.
-        while seen.load(Ordering::Relaxed) < i + 1 {
-            tokio::task::yield_now().await;
+        while sim.state().stats().updates.len() < i + 1 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
-    stop.store(true, Ordering::Relaxed);
-    let at = arrivals.join().unwrap();
-    let mut update_ms: Vec<f64> = at.iter().zip(&sent).map(|(a, s)| (*a - *s).as_secs_f64() * 1e3).collect();
+    // The simulator stamps each update with the system clock when it applies it.
+    let updates = sim.state().stats().updates;
+    let mut update_ms: Vec<f64> = updates.iter().zip(&sent).map(|(u, s)| (u.wall_us - s) as f64 / 1e3).collect();
     report("datagram sent -> decision published", &mut decision_ms, 1.0);
-    report("datagram sent -> update request at the simulator", &mut update_ms, 10.0);
+    report("datagram sent -> update applied by the simulator", &mut update_ms, 10.0);
     let stats = sim.state().stats();
     println!(
         "updates {} breaches {}",

@@ -301,6 +301,7 @@ fn update_vxc(state: &SimState, uid: &str, body: &Bytes, path: &str) -> Result<R
         rate_limit: Some(rate_after),
         at: now_ms,
         path: path.to_owned(),
+        wall_us: crate::state::wall_us(),
     });
     let data = world.render_vxc(i, now);
     Ok(ok_json(&Envelope::new(format!("VXC {product_id} has been updated"), data)))
@@ -375,6 +376,7 @@ fn modify_product(
         rate_limit: None,
         at: now_ms,
         path: "/v2/product".to_owned(),
+        wall_us: crate::state::wall_us(),
     });
     let data = render_any(&world, uid, now)?;
     Ok(ok_json(&Envelope::new(format!("Product [{uid}] has been updated"), data)))

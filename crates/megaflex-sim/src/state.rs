@@ -70,6 +70,15 @@ pub struct UpdateRecord {
     pub at: i64,
     /// Which path was used.
     pub path: String,
+    /// Real (system) time the update was applied, microseconds since the
+    /// epoch: for latency measurements, whatever the simulated clock does.
+    #[serde(default)]
+    pub wall_us: i64,
+}
+
+/// Now on the system clock, in microseconds since the epoch.
+pub(crate) fn wall_us() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
 #[derive(Debug, Default)]
