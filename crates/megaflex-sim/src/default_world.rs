@@ -390,22 +390,6 @@ pub fn default_world(now: EpochMillis) -> WorldFile {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_world_is_valid_and_has_twelve_active_vxcs() {
-        let w = default_world(EpochMillis::from_millis(1_800_000_000_000));
-        w.validate().unwrap();
-        assert_eq!(w.vxcs.iter().filter(|v| v.status.is_active()).count(), 12);
-        assert!(w.vxcs.iter().any(|v| v.status == ProvisioningStatus::Cancelled));
-        assert!(w.vxcs.iter().any(|v| v.status == ProvisioningStatus::Decommissioned));
-        let text = serde_json::to_string_pretty(&w).unwrap();
-        assert_eq!(WorldFile::from_json(&text).unwrap(), w);
-    }
-}
-
 /// The UID of the `i`th extra VXC of [`default_world_with_vxcs`].
 pub fn extra_vxc_uid(i: usize) -> String {
     format!("0000bec0-0000-4000-8000-{i:012}")
@@ -426,4 +410,20 @@ pub fn default_world_with_vxcs(now: EpochMillis, n: usize) -> WorldFile {
         }
     }
     w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_world_is_valid_and_has_twelve_active_vxcs() {
+        let w = default_world(EpochMillis::from_millis(1_800_000_000_000));
+        w.validate().unwrap();
+        assert_eq!(w.vxcs.iter().filter(|v| v.status.is_active()).count(), 12);
+        assert!(w.vxcs.iter().any(|v| v.status == ProvisioningStatus::Cancelled));
+        assert!(w.vxcs.iter().any(|v| v.status == ProvisioningStatus::Decommissioned));
+        let text = serde_json::to_string_pretty(&w).unwrap();
+        assert_eq!(WorldFile::from_json(&text).unwrap(), w);
+    }
 }
