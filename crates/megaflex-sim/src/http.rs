@@ -44,6 +44,12 @@ impl ApiError {
     }
 }
 
+/// `Retry-After` seconds of an error response not yet finished by `finish`
+/// (the ServiceNow emulator answers faults in its own envelope).
+pub(crate) fn pending_retry_after(resp: &Response) -> Option<u64> {
+    resp.extensions().get::<PendingError>().and_then(|p| p.0.retry_after_secs)
+}
+
 /// Marker left on a response for the middleware to fill in.
 #[derive(Debug, Clone)]
 struct PendingError(ApiError);

@@ -25,6 +25,7 @@ mod limits;
 mod pricing;
 mod products;
 mod servicenow;
+pub use servicenow::JournalEntry;
 mod state;
 mod status_api;
 mod telemetry;
@@ -169,7 +170,20 @@ pub fn app(state: SimState) -> Router {
     let token = Router::new()
         .route("/oauth2/token", post(auth::token))
         .layer(from_fn_with_state(state.clone(), http::token_layer));
+    let servicenow = Router::new()
+        .route("/api/now/table/incident", post(servicenow::create).get(servicenow::list))
+        .route("/api/now/v2/table/incident", post(servicenow::create).get(servicenow::list))
+        .route(
+            "/api/now/table/incident/{sys_id}",
+            get(servicenow::get_one).patch(servicenow::update).put(servicenow::update),
+        )
+        .route(
+            "/api/now/v2/table/incident/{sys_id}",
+            get(servicenow::get_one).patch(servicenow::update).put(servicenow::update),
+        )
+        .layer(from_fn_with_state(state.clone(), servicenow::layer));
     let admin = Router::new()
+        .route("/_sim/servicenow", get(servicenow::admin_view))
         .route("/_sim/stats", get(admin::stats))
         .route("/_sim/clock", get(admin::get_clock).post(admin::post_clock))
         .route("/_sim/faults", get(admin::get_faults).post(admin::post_fault).delete(admin::clear_faults))
@@ -178,7 +192,7 @@ pub fn app(state: SimState) -> Router {
         .route("/_sim/services/{uid}/updates", post(admin::seed_updates))
         .route("/_sim/world", get(admin::world))
         .route("/_sim/reset", post(admin::reset));
-    Router::new().merge(token).merge(admin).merge(api).with_state(state)
+    Router::new().merge(token).merge(admin).merge(servicenow).merge(api).with_state(state)
 }
 
 /// A running simulator. Dropping it shuts the server down.
