@@ -13,5 +13,6 @@ pub mod engine;
 pub mod event;
 pub mod links;
 pub mod reconcile;
+pub mod servicenow;
 pub mod source;
 pub mod store;
