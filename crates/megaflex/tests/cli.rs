@@ -391,3 +391,30 @@ fn status_reads_an_empty_store_and_every_subcommand_has_help() {
         assert!(out.status.success(), "megaflex {sub} --help: {}", stderr(&out));
     }
 }
+
+#[test]
+fn check_verifies_servicenow_credentials() {
+    let env = Env::new();
+    let config = env.home.join("sn.toml");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/megaflex.toml");
+    let text = std::fs::read_to_string(example)
+        .unwrap()
+        .replace("[store]", &format!("[servicenow]\ninstance = \"{}\"\n\n[store]", env.sim.base_url()));
+    std::fs::write(&config, text).unwrap();
+    let run = |password: &str| {
+        env.cmd(&["check", "--config", config.to_str().unwrap(), "-o", "json"])
+            .env("SERVICENOW_USER", megaflex_sim::DEFAULT_SERVICENOW_USER)
+            .env("SERVICENOW_PASSWORD", password)
+            .env("MEGAFLEX_WEBHOOK_TOKEN", "t")
+            .output()
+            .unwrap()
+    };
+    let out = run(megaflex_sim::DEFAULT_SERVICENOW_PASSWORD);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("incident table readable as megaflex"), "{}", stdout(&out));
+    let out = run("wrong-password");
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("ServiceNow 401: User Not Authenticated"), "{text}");
+    assert!(!text.contains("wrong-password"));
+}
