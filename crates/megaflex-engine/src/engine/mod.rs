@@ -381,8 +381,9 @@ async fn run_loop(
                 for s in std::mem::take(&mut rt.sources) {
                     s.join().await;
                 }
+                // What the sources took in before stopping is decided the same way.
                 while let Ok(ev) = events.try_recv() {
-                    core.on_event(&ev);
+                    rt.take_events(&mut core, ev, &mut events).await;
                 }
             }
             _ = tokio::time::sleep(wake) => rt.clock.sync().await,

@@ -28,8 +28,8 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
-/// The scenario configuration: one link watched over syslog, one circuit.
-pub fn config_text(sim: &SimHandle, db: &std::path::Path, circuit_extra: &str, link_extra: &str) -> String {
+/// `[megaport]` on the simulator, its clock, a store at `db`, syslog on UDP.
+fn header(sim: &SimHandle, db: &std::path::Path) -> String {
     format!(
         r#"
 [megaport]
@@ -46,7 +46,18 @@ url = "sqlite://{db}"
 [[source]]
 type = "syslog"
 listen = "udp://127.0.0.1:0"
+"#,
+        api = sim.base_url(),
+        token = sim.token_url(),
+        db = db.display(),
+    )
+}
 
+/// The scenario configuration: one link watched over syslog, one circuit.
+pub fn config_text(sim: &SimHandle, db: &std::path::Path, circuit_extra: &str, link_extra: &str) -> String {
+    header(sim, db)
+        + &format!(
+            r#"
 [[link]]
 name = "bne-mel-primary"
 signals = [ {{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }} ]
@@ -61,11 +72,8 @@ boost_when_down = ["bne-mel-primary"]
 boost_after = "30s"
 restore_after = "10m"
 {circuit_extra}
-"#,
-        api = sim.base_url(),
-        token = sim.token_url(),
-        db = db.display(),
-    )
+"#
+        )
 }
 
 pub async fn sim() -> SimHandle {
@@ -161,23 +169,7 @@ pub fn bench_vxc(i: usize) -> String {
 
 /// `n` links (`core-{i}` Te0/1/0) and `n` circuits on the bench VXCs.
 pub fn scale_config(sim: &SimHandle, db: &std::path::Path, n: usize, boost_after: &str) -> String {
-    let mut text = format!(
-        r#"
-[megaport]
-environment = {{ api_url = "{api}", token_url = "{token}" }}
-[engine]
-clock = "simulator"
-reconcile_every = "60s"
-[store]
-url = "sqlite://{db}"
-[[source]]
-type = "syslog"
-listen = "udp://127.0.0.1:0"
-"#,
-        api = sim.base_url(),
-        token = sim.token_url(),
-        db = db.display()
-    );
+    let mut text = header(sim, db);
     for i in 0..n {
         text.push_str(&format!(
             "[[link]]\nname = \"link-{i}\"\nsignals = [ {{ syslog = {{ host = \"core-{i}\", interface = \"TenGigabitEthernet0/1/0\" }} }} ]\n\
