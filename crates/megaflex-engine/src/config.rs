@@ -184,6 +184,13 @@ pub struct ServiceNowSection {
     /// Environment variable holding the password.
     #[serde(default = "sn_password_env")]
     pub password_env: String,
+    /// Environment variable holding an OAuth `client_id`; with
+    /// `oauth_client_secret_env`, OAuth (password grant) replaces Basic auth.
+    #[serde(default)]
+    pub oauth_client_id_env: Option<String>,
+    /// Environment variable holding the OAuth `client_secret`.
+    #[serde(default)]
+    pub oauth_client_secret_env: Option<String>,
     /// Assignment group.
     #[serde(default)]
     pub assignment_group: Option<String>,

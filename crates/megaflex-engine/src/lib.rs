@@ -11,6 +11,7 @@ pub mod circuits;
 pub mod config;
 pub mod engine;
 pub mod event;
+pub mod incident;
 pub mod links;
 pub mod reconcile;
 pub mod servicenow;

@@ -59,3 +59,36 @@ async fn retries_honour_retry_after_and_errors_carry_servicenows_message() {
     assert!(err.to_string().contains("Data Policy Exception"), "{err}");
     assert!(!err.is_retryable());
 }
+
+#[tokio::test]
+async fn oauth_password_grant_then_refresh_after_the_token_ends() {
+    use megaflex_engine::servicenow::OAuthClient;
+    use megaflex_sim::{DEFAULT_SERVICENOW_CLIENT_ID as CLIENT_ID, DEFAULT_SERVICENOW_CLIENT_SECRET as SECRET};
+    let sim = megaflex_sim::spawn(SimConfig { clock_scale: 0.0, ..SimConfig::default() }).await.unwrap();
+    let oauth = OAuthClient { client_id: CLIENT_ID.into(), client_secret: SECRET.to_owned().into() };
+    let sn = ServiceNowClient::new(&sim.base_url(), USER, PASSWORD.to_owned().into()).with_oauth(oauth);
+    let (inc, created) = sn.upsert("megaflex:c:1", &fields()).await.unwrap();
+    assert!(created);
+    // Every access token ends: the next call gets a 401, refreshes, and goes on.
+    let r =
+        reqwest::Client::new().post(format!("{}/_sim/servicenow/expire-tokens", sim.base_url())).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["expired"], 1);
+    sn.add_work_note(&inc.sys_id, "after the token ended").await.unwrap();
+    let (_, journal) = sim.state().servicenow_incidents();
+    assert_eq!(journal[0].sys_created_by, USER, "OAuth acts as the user");
+
+    let bad = OAuthClient { client_id: CLIENT_ID.into(), client_secret: "wrong-secret".to_owned().into() };
+    let wrong = ServiceNowClient::new(&sim.base_url(), USER, PASSWORD.to_owned().into()).with_oauth(bad);
+    let err = wrong.find_active("megaflex:c:1").await.unwrap_err();
+    assert!(matches!(err, ServiceNowError::Auth(_)), "{err}");
+    assert!(err.to_string().contains("client_id or client_secret is not valid"), "{err}");
+    assert!(!format!("{err} {wrong:?}").contains("wrong-secret") && !format!("{wrong:?}").contains(PASSWORD));
+    // A bearer the instance does not know is a 401 in ServiceNow's envelope.
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/now/table/incident", sim.base_url()))
+        .bearer_auth("sn.unknown")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}

@@ -8,7 +8,7 @@ use megaport_types::{
     ProvisioningStatus, VxcApproval,
 };
 
-use crate::world::{Company, EndSpec, PortSpec, ServiceNowUser, VxcSpec, WorldFile};
+use crate::world::{Company, EndSpec, PortSpec, ServiceNowOauthClient, ServiceNowUser, VxcSpec, WorldFile};
 
 /// UID of the seed blog's backup VXC (B1 <-> M1, 10 Mbps, variable).
 pub const BLOG_VXC_UID: &str = "61a2b3c4-5b6d-44e8-af90-b6c1d2e3f4a5";
@@ -16,6 +16,10 @@ pub const BLOG_VXC_UID: &str = "61a2b3c4-5b6d-44e8-af90-b6c1d2e3f4a5";
 pub const DEFAULT_SERVICENOW_USER: &str = "megaflex";
 /// Default ServiceNow password of the emulator.
 pub const DEFAULT_SERVICENOW_PASSWORD: &str = "megaflex-sim-servicenow";
+/// Default OAuth client id of the emulator's `/oauth_token.do`.
+pub const DEFAULT_SERVICENOW_CLIENT_ID: &str = "megaflex-oauth-client";
+/// Default OAuth client secret of the emulator's `/oauth_token.do`.
+pub const DEFAULT_SERVICENOW_CLIENT_SECRET: &str = "megaflex-sim-oauth-secret";
 
 fn location(id: i64, name: &str, metro: &str, country: &str, market: &str, street: &str) -> Location {
     Location {
@@ -386,6 +390,10 @@ pub fn default_world(now: EpochMillis) -> WorldFile {
         servicenow_users: vec![ServiceNowUser {
             user: DEFAULT_SERVICENOW_USER.to_owned(),
             password: DEFAULT_SERVICENOW_PASSWORD.to_owned(),
+        }],
+        servicenow_oauth_clients: vec![ServiceNowOauthClient {
+            client_id: DEFAULT_SERVICENOW_CLIENT_ID.to_owned(),
+            client_secret: DEFAULT_SERVICENOW_CLIENT_SECRET.to_owned(),
         }],
     }
 }

@@ -25,6 +25,7 @@ mod limits;
 mod pricing;
 mod products;
 mod servicenow;
+mod servicenow_oauth;
 pub use servicenow::JournalEntry;
 mod state;
 mod status_api;
@@ -46,8 +47,8 @@ use megaport_types::EpochMillis;
 pub use admin::Stats;
 pub use clock::SimClock;
 pub use default_world::{
-    BLOG_VXC_UID, DEFAULT_SERVICENOW_PASSWORD, DEFAULT_SERVICENOW_USER, default_world, default_world_with_vxcs,
-    extra_vxc_uid,
+    BLOG_VXC_UID, DEFAULT_SERVICENOW_CLIENT_ID, DEFAULT_SERVICENOW_CLIENT_SECRET, DEFAULT_SERVICENOW_PASSWORD,
+    DEFAULT_SERVICENOW_USER, default_world, default_world_with_vxcs, extra_vxc_uid,
 };
 pub use faults::Fault;
 pub use state::{LimitMode, SimState, UpdateRecord};
@@ -184,6 +185,8 @@ pub fn app(state: SimState) -> Router {
         .layer(from_fn_with_state(state.clone(), servicenow::layer));
     let admin = Router::new()
         .route("/_sim/servicenow", get(servicenow::admin_view))
+        .route("/_sim/servicenow/expire-tokens", post(servicenow_oauth::expire_tokens))
+        .route("/oauth_token.do", post(servicenow_oauth::token))
         .route("/_sim/stats", get(admin::stats))
         .route("/_sim/clock", get(admin::get_clock).post(admin::post_clock))
         .route("/_sim/faults", get(admin::get_faults).post(admin::post_fault).delete(admin::clear_faults))

@@ -41,6 +41,7 @@ pub(crate) struct ServiceNow {
     incidents: Vec<Map<String, Value>>,
     journal: Vec<JournalEntry>,
     next_number: u64,
+    pub(crate) oauth: crate::servicenow_oauth::OAuth,
 }
 
 impl ServiceNow {
@@ -48,7 +49,8 @@ impl ServiceNow {
         let mut users: Vec<(String, String)> =
             config.world.servicenow_users.iter().map(|u| (u.user.clone(), u.password.clone())).collect();
         users.extend(config.extra_servicenow_users.iter().cloned());
-        Self { users, incidents: Vec::new(), journal: Vec::new(), next_number: 10_001 }
+        let oauth = crate::servicenow_oauth::OAuth::new(&config.world.servicenow_oauth_clients);
+        Self { users, incidents: Vec::new(), journal: Vec::new(), next_number: 10_001, oauth }
     }
 }
 
@@ -60,6 +62,10 @@ pub(crate) fn sn_error(status: StatusCode, message: &str, detail: &str) -> Respo
 
 fn user_of(state: &SimState, headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    if let Some(token) = value.strip_prefix("Bearer ") {
+        let now_ms = state.now().as_millis();
+        return lock(&state.0.servicenow).oauth.user_of_access_token(token, now_ms);
+    }
     let encoded = value.strip_prefix("Basic ")?;
     let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
     let text = String::from_utf8(decoded).ok()?;

@@ -37,6 +37,9 @@ pub struct WorldFile {
     /// ServiceNow users accepted by the Table API emulator.
     #[serde(default)]
     pub servicenow_users: Vec<ServiceNowUser>,
+    /// OAuth clients accepted by `/oauth_token.do` (password and refresh grants).
+    #[serde(default)]
+    pub servicenow_oauth_clients: Vec<ServiceNowOauthClient>,
 }
 
 fn default_currency() -> String {
@@ -192,6 +195,16 @@ pub struct ServiceNowUser {
     pub user: String,
     /// Password.
     pub password: String,
+}
+
+/// An OAuth application registry entry (`oauth_entity`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceNowOauthClient {
+    /// `client_id`.
+    pub client_id: String,
+    /// `client_secret`.
+    pub client_secret: String,
 }
 
 impl WorldFile {

@@ -13,6 +13,7 @@ use super::status::{CircuitView, LinkView, StatusView};
 use crate::circuits::{Circuit, CircuitPolicy, Pending};
 use crate::config::{Config, OutsideChange, Signal};
 use crate::event::{Event, EventKind, SourceKind};
+use crate::incident::{self, CircuitFacts, EpisodeIncident};
 use crate::links::{Link, LinkStatus};
 use crate::reconcile::Plan;
 use crate::store::{CircuitRow, DecisionRecord, Intent, Record, Snapshot, StoreError};
@@ -34,6 +35,10 @@ pub(crate) struct CircuitState {
     pub(crate) wait_until: Option<EpochMillis>,
     pub(crate) budget: Option<UpdateBudget>,
     pub(crate) last_plan: Option<Plan>,
+    /// `incident = true` and a `[servicenow]` section.
+    pub(crate) incident_enabled: bool,
+    /// The ServiceNow incident of the episode in progress.
+    pub(crate) incident: Option<EpisodeIncident>,
 }
 
 impl CircuitState {
@@ -46,6 +51,7 @@ impl CircuitState {
             last_set_mbps: self.last_set_mbps,
             actual_mbps: self.actual_mbps,
             paused_reason: self.paused.clone(),
+            incident: self.incident,
         }
     }
 }
@@ -139,6 +145,8 @@ impl Core {
                     wait_until: None,
                     budget: None,
                     last_plan: None,
+                    incident_enabled: c.incident && config.servicenow.is_some(),
+                    incident: None,
                 };
                 if let Some(row) = snapshot.circuits.iter().find(|r| r.circuit == *c.name.get_ref()) {
                     // A wanted rate that is no longer one of the configured
@@ -149,6 +157,7 @@ impl Core {
                     state.last_set_mbps = row.last_set_mbps;
                     state.actual_mbps = row.actual_mbps;
                     state.paused = row.paused_reason.clone();
+                    state.incident = row.incident;
                 }
                 state
             })
@@ -224,6 +233,7 @@ impl Core {
             wanted_mbps: c.circuit.wanted_mbps(),
             reason,
         };
+        let text = if self.circuits[circuit].incident_enabled { d.reason.clone() } else { String::new() };
         match action {
             "refuse" | "outside_change" | "failed" => {
                 tracing::warn!(circuit = %d.circuit, action, wanted_mbps = d.wanted_mbps, "{}", d.reason)
@@ -236,6 +246,33 @@ impl Core {
         }
         self.recent.push_back(d.clone());
         self.records.push(Record::Decision(d));
+        if self.circuits[circuit].incident_enabled {
+            self.incident_step(at, circuit, action, &text);
+        }
+    }
+
+    /// The ServiceNow side of a decision, queued with it in the outbox.
+    fn incident_step(&mut self, at: EpochMillis, circuit: usize, action: &str, reason: &str) {
+        let c = &mut self.circuits[circuit];
+        let before = c.incident;
+        let policy = &c.circuit.policy;
+        let facts = CircuitFacts {
+            circuit: &policy.name,
+            vxc_uid: c.uid.as_str(),
+            links: &policy.links,
+            normal_mbps: policy.normal_mbps,
+            boost_mbps: policy.boost_mbps,
+            episode: c.circuit.episode(),
+            boosted: c.circuit.boosted(),
+            timer_running: c.circuit.pending().is_some(),
+            actual_mbps: c.actual_mbps,
+        };
+        let items = incident::on_decision(&mut c.incident, &facts, at, action, reason);
+        let changed = c.incident != before;
+        self.records.extend(items.into_iter().map(Record::Outbox));
+        if changed {
+            self.save_circuit(circuit);
+        }
     }
 
     pub(crate) fn save_circuit(&mut self, circuit: usize) {
@@ -249,6 +286,7 @@ impl Core {
     pub fn on_event(&mut self, event: &Event) -> bool {
         self.tick(event.received_at);
         let mut changed = Vec::new();
+        let mut started_flapping = Vec::new();
         for key in event_keys(event) {
             let Some(candidates) = self.signal_index.get(&key) else { continue };
             for &i in candidates {
@@ -257,6 +295,9 @@ impl Core {
                 }
                 if let Some(t) = self.links[i].apply(event) {
                     changed.push(i);
+                    if t.to == LinkStatus::Flapping {
+                        started_flapping.push(i);
+                    }
                     self.records.push(Record::Transition(t));
                 }
             }
@@ -271,6 +312,12 @@ impl Core {
             self.records.push(Record::Link(self.links[i].row()));
         }
         self.links_changed(&changed, event.received_at);
+        for l in started_flapping {
+            for c in self.link_circuits[l].clone() {
+                let text = format!("{} is flapping: treated as down until it stays quiet", self.links[l].name);
+                self.decide(event.received_at, c, "flapping", text);
+            }
+        }
         true
     }
 

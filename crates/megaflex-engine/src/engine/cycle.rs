@@ -320,6 +320,7 @@ impl Core {
                 }
                 if let Some(i) = idx {
                     self.circuits[i].last_set_mbps = Some(intent.target_mbps);
+                    self.circuits[i].actual_mbps = Some(intent.target_mbps);
                     self.save_circuit(i);
                 }
                 let note = format!("found in force after a restart ({} Mbps)", intent.target_mbps);

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::status::{Counters, StatusView, render_metrics};
+use crate::servicenow::outbox::OutboxStats;
 use crate::source::metrics::SourceMetrics;
 
 /// A source's counters, read live at each scrape: `(kind, listen, counters)`.
@@ -25,6 +26,7 @@ struct Views {
     counters: watch::Receiver<Counters>,
     commands: mpsc::Sender<Command>,
     sources: Arc<[SourceRef]>,
+    outbox: Option<Arc<OutboxStats>>,
 }
 
 /// What an operator asks the running engine to do.
@@ -55,6 +57,10 @@ async fn resume(State(v): State<Views>, Path(circuit): Path<String>) -> Response
 async fn metrics(State(v): State<Views>) -> Response {
     let mut counters = v.counters.borrow().clone();
     counters.sources = v.sources.iter().map(|(k, l, m)| (k.clone(), l.clone(), m.snapshot())).collect();
+    counters.servicenow = v.outbox.as_ref().map(|o| {
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        [get(&o.pending), get(&o.delivered), get(&o.retried), get(&o.failed)]
+    });
     let text = render_metrics(&v.status.borrow(), &counters);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
@@ -83,6 +89,7 @@ pub async fn serve(
     counters: watch::Receiver<Counters>,
     commands: mpsc::Sender<Command>,
     sources: Vec<SourceRef>,
+    outbox: Option<Arc<OutboxStats>>,
     shutdown: CancellationToken,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -93,7 +100,7 @@ pub async fn serve(
         .route("/readyz", get(readyz))
         .route("/api/status", get(status))
         .route("/api/circuits/{name}/resume", post(resume))
-        .with_state(Views { status: status_rx, counters, commands, sources: sources.into() });
+        .with_state(Views { status: status_rx, counters, commands, sources: sources.into(), outbox });
     tracing::info!(%local, "HTTP listening: /metrics /healthz /readyz /api/status");
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await {

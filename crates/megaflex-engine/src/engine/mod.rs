@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use megaport::types::Vxc;
 use megaport::{CallObserver, CallRecord, Client, Clock};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use self::actuator::{Actuator, LiveActuator};
@@ -36,6 +36,8 @@ use self::core::{Core, JobResult};
 use self::status::{Counters, StatusView};
 use crate::config::{ClockSetting, Config};
 use crate::event::Event;
+use crate::servicenow::ServiceNowClient;
+use crate::servicenow::outbox::{Deliverer, OutboxStats};
 use crate::store::{Record, Store, StoreError, StoreLedger};
 
 /// The future a flush returns.
@@ -43,8 +45,12 @@ pub type FlushFuture = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Sen
 
 type WriterMsg = (Vec<Record>, Option<oneshot::Sender<Result<(), StoreError>>>);
 
-/// Appends records in order, batching what queued up into one transaction.
-fn spawn_writer(store: Arc<dyn Store>) -> (mpsc::UnboundedSender<WriterMsg>, tokio::task::JoinHandle<()>) {
+/// Appends records in order, batching what queued up into one transaction;
+/// wakes the ServiceNow outbox when a batch added to it.
+fn spawn_writer(
+    store: Arc<dyn Store>,
+    outbox: Option<Arc<Notify>>,
+) -> (mpsc::UnboundedSender<WriterMsg>, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<WriterMsg>();
     let task = tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
@@ -61,7 +67,14 @@ fn spawn_writer(store: Arc<dyn Store>) -> (mpsc::UnboundedSender<WriterMsg>, tok
                 acks.extend(ack);
             }
             let n = records.len();
+            let wakes_outbox = records.iter().any(|r| matches!(r, Record::Outbox(_)));
             let result = store.write(records).await;
+            if wakes_outbox
+                && result.is_ok()
+                && let Some(w) = &outbox
+            {
+                w.notify_one();
+            }
             if let Err(e) = &result {
                 tracing::error!(error = %e, records = n, "audit records not written");
             }
@@ -98,6 +111,9 @@ pub struct RunOptions {
     pub credentials: Option<megaport::Credentials>,
     /// How set_rate_limit polls for confirmation (tests poll fast).
     pub confirm_policy: Option<megaport::ConfirmPolicy>,
+    /// The ServiceNow client to use instead of one built from the
+    /// environment variables `[servicenow]` names.
+    pub servicenow: Option<ServiceNowClient>,
 }
 
 /// A started engine.
@@ -138,6 +154,8 @@ struct Runtime {
     status_tx: watch::Sender<StatusView>,
     counters_tx: watch::Sender<Counters>,
     counters: Counters,
+    /// The ServiceNow outbox task and its stop signal.
+    outbox: Option<(tokio::task::JoinHandle<()>, CancellationToken)>,
 }
 
 impl Runtime {
@@ -213,7 +231,20 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
         ClockSetting::System => EngineClock::SYSTEM,
         ClockSetting::Simulator => EngineClock::simulator(resolved.environment.api_url()).await?,
     });
-    let (writer, writer_task) = spawn_writer(store.clone());
+    // The outbox runs when some circuit opens incidents; credentials are
+    // checked now, so a missing variable fails at startup, not mid-incident.
+    let incidents_wanted = config.circuits.iter().any(|c| c.get_ref().incident);
+    let servicenow = match (&config.servicenow, incidents_wanted) {
+        (Some(section), true) => {
+            let client = match options.servicenow.clone() {
+                Some(c) => c,
+                None => ServiceNowClient::from_config(section)?,
+            };
+            Some((section, client, Arc::new(Notify::new())))
+        }
+        _ => None,
+    };
+    let (writer, writer_task) = spawn_writer(store.clone(), servicenow.as_ref().map(|s| s.2.clone()));
     let calls = Arc::new(CallLog { writer: writer.clone(), by_status: Mutex::default() });
     let mut builder = Client::builder_from(resolved);
     if let Some(p) = options.confirm_policy {
@@ -226,6 +257,24 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
         .budget(megaport::RequestBudget::new(*config.megaport.requests_per_5m.get_ref(), megaport::MEGAPORT_WINDOW))
         .build()
         .map_err(|e| e.to_string())?;
+    let outbox_stop = CancellationToken::new();
+    let outbox = servicenow.map(|(section, sn, wake)| {
+        let stats = Arc::new(OutboxStats::default());
+        let mut sn = sn;
+        // The outbox retries itself without holding up other incidents.
+        sn.retries = 0;
+        let deliverer = Deliverer {
+            client: sn,
+            store: store.clone(),
+            fields: crate::servicenow::outbox::incident_fields(section),
+            close_code: section.close_code.clone(),
+            pricing: Some(client.clone()),
+            clock: clock.clone(),
+            wake,
+            stats: stats.clone(),
+        };
+        (tokio::spawn(deliverer.run(outbox_stop.clone())), stats)
+    });
     let act: Arc<dyn Actuator> = Arc::new(LiveActuator {
         client: client.clone(),
         store: Some(store.clone()),
@@ -252,9 +301,17 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
     let (commands_tx, commands_rx) = mpsc::channel(16);
     let http_addr = match http_listen {
         Some(addr) => Some(
-            http::serve(addr, status_rx.clone(), counters_rx, commands_tx, source_refs(&running), shutdown.clone())
-                .await
-                .map_err(|e| e.to_string())?,
+            http::serve(
+                addr,
+                status_rx.clone(),
+                counters_rx,
+                commands_tx,
+                source_refs(&running),
+                outbox.as_ref().map(|o| o.1.clone()),
+                shutdown.clone(),
+            )
+            .await
+            .map_err(|e| e.to_string())?,
         ),
         None => None,
     };
@@ -270,10 +327,12 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
         status_tx,
         counters_tx,
         counters: Counters::default(),
+        outbox: outbox.map(|(task, _)| (task, outbox_stop)),
     };
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
         run_loop(core, rt, events_rx, commands_rx, stop, sources_shutdown, writer_task).await;
+        tracing::info!("stopped");
     });
     Ok(Daemon { sources: source_addrs, http_addr, status: status_rx, shutdown, task })
 }
@@ -389,10 +448,22 @@ async fn run_loop(
             _ = tokio::time::sleep(wake) => rt.clock.sync().await,
         }
     }
-    rt.flush(&mut core);
+    let (ack, written) = oneshot::channel();
+    let _ = rt.writer.send((core.take_records(), Some(ack)));
+    let _ = written.await;
     rt.publish(&core);
+    if let Some((task, outbox_stop)) = rt.outbox.take() {
+        // What the last decisions queued gets one prompt try; the rest waits
+        // in the store for the next start. (The outbox holds a Megaport
+        // client, whose call log writes through the writer: it stops first.)
+        outbox_stop.cancel();
+        let abort = task.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(10), task).await.is_err() {
+            abort.abort();
+            tracing::warn!("ServiceNow outbox still busy at stop; the rest is delivered at the next start");
+        }
+    }
     drop(rt);
     drop(flush); // holds a sender: the writer ends when every sender is gone
     let _ = writer_task.await;
-    tracing::info!("stopped");
 }

@@ -95,6 +95,8 @@ pub struct Counters {
     pub reconcile_secs_total: f64,
     /// Decisions recorded, by action.
     pub decisions_by_action: BTreeMap<String, u64>,
+    /// ServiceNow outbox: pending, delivered, retried, failed.
+    pub servicenow: Option<[u64; 4]>,
 }
 
 fn escape(v: &str) -> String {
@@ -206,6 +208,24 @@ pub fn render_metrics(view: &StatusView, c: &Counters) -> String {
     f.out.push_str(&format!("megaflex_reconcile_duration_seconds_count {}\n", c.reconciles));
     let mut f = Family::new(&mut out, "megaflex_reconcile_last_seconds", "gauge", "The last reconcile cycle.");
     f.sample(&[], c.last_reconcile_secs);
+    if let Some([pending, delivered, retried, failed]) = c.servicenow {
+        let mut f = Family::new(
+            &mut out,
+            "megaflex_servicenow_outbox_pending",
+            "gauge",
+            "ServiceNow calls waiting to be made.",
+        );
+        f.sample(&[], pending);
+        let mut f = Family::new(
+            &mut out,
+            "megaflex_servicenow_calls_total",
+            "counter",
+            "ServiceNow outbox attempts by outcome.",
+        );
+        f.sample(&[("outcome", "delivered")], delivered);
+        f.sample(&[("outcome", "retried")], retried);
+        f.sample(&[("outcome", "failed")], failed);
+    }
     out
 }
 

@@ -4,6 +4,7 @@
 //! trait). Everything is appended in small batches inside one transaction,
 //! so a crash leaves either the whole batch or none of it.
 
+mod outbox;
 mod sqlite;
 
 use std::collections::HashMap;
@@ -20,6 +21,7 @@ pub use sqlite::{SqliteStore, serde_name};
 
 use crate::circuits::Pending;
 use crate::event::Event;
+use crate::incident::{EpisodeIncident, OutboxItem};
 use crate::links::{LinkStatus, Transition};
 
 /// A store error: the database's message and what was being done.
@@ -113,6 +115,8 @@ pub struct CircuitRow {
     pub actual_mbps: Option<u32>,
     /// Why automation is paused, if it is.
     pub paused_reason: Option<String>,
+    /// The ServiceNow incident of the episode in progress.
+    pub incident: Option<EpisodeIncident>,
 }
 
 /// A link's resumable state.
@@ -165,6 +169,8 @@ pub enum Record {
     Circuit(CircuitRow),
     /// A link's state after a change.
     Link(LinkRow),
+    /// A ServiceNow call to make (see [`crate::servicenow::outbox`]).
+    Outbox(OutboxItem),
 }
 
 /// What the engine resumes from.
@@ -192,6 +198,62 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn all_updates_since(&self, since: EpochMillis) -> StoreFuture<'_, HashMap<ProductUid, Vec<EpochMillis>>>;
     /// The newest `limit` decisions, newest first.
     fn recent_decisions(&self, limit: u32) -> StoreFuture<'_, Vec<DecisionRecord>>;
+    /// Up to `limit` ServiceNow calls not yet made, oldest first.
+    fn pending_outbox(&self, limit: u32) -> StoreFuture<'_, Vec<OutboxRow>>;
+    /// Records how an attempt at outbox entry `id` ended (with the incident
+    /// it opened or resolved, in the same transaction).
+    fn outbox_settled(&self, id: i64, outcome: OutboxOutcome, at: EpochMillis) -> StoreFuture<'_, ()>;
+    /// The incident opened for `correlation_id`, if any.
+    fn incident<'a>(&'a self, correlation_id: &'a str) -> StoreFuture<'a, Option<IncidentRow>>;
+    /// The newest `limit` incidents, newest first.
+    fn incidents(&self, limit: u32) -> StoreFuture<'_, Vec<IncidentRow>>;
+}
+
+/// An outbox entry as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    /// Delivery order.
+    pub id: i64,
+    /// What to do.
+    pub item: OutboxItem,
+    /// Attempts that failed so far.
+    pub attempts: u32,
+}
+
+/// An incident megaflex opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IncidentRow {
+    /// `megaflex:<circuit>:<episode>`.
+    pub correlation_id: String,
+    /// Circuit.
+    pub circuit: String,
+    /// Episode.
+    pub episode: u64,
+    /// ServiceNow's 32-hex id.
+    pub sys_id: String,
+    /// `INC...`.
+    pub number: String,
+    /// When it was opened (or found).
+    pub opened_at: EpochMillis,
+    /// When it was resolved.
+    pub resolved_at: Option<EpochMillis>,
+}
+
+/// How an attempt at an outbox entry ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxOutcome {
+    /// Done. `opened`: the incident found or created by an `open`;
+    /// `resolved`: the incident this `resolve` closed.
+    Delivered {
+        /// Incident opened.
+        opened: Option<IncidentRow>,
+        /// Correlation id resolved.
+        resolved: Option<String>,
+    },
+    /// ServiceNow refused it for good (the error is kept; later entries go on).
+    Failed(String),
+    /// Not done yet (ServiceNow down, throttling): tried again later.
+    Retry(String),
 }
 
 /// The client's update ledger kept in the store, so the 5-minute and monthly

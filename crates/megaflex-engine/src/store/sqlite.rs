@@ -10,7 +10,10 @@ use megaport::types::{EpochMillis, ProductUid};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::{CircuitRow, DecisionRecord, Intent, LinkRow, Record, Snapshot, Store, StoreError, StoreFuture};
+use super::{
+    CircuitRow, DecisionRecord, IncidentRow, Intent, LinkRow, OutboxOutcome, OutboxRow, Record, Snapshot, Store,
+    StoreError, StoreFuture,
+};
 use crate::circuits::Pending;
 use crate::links::LinkStatus;
 
@@ -66,7 +69,7 @@ impl SqliteStore {
         let err = |e| StoreError::new("load", e);
         let mut snap = Snapshot::default();
         for row in sqlx::query(
-            "SELECT circuit, wanted_mbps, pending_kind, pending_at_ms, episode, last_set_mbps, paused_reason, actual_mbps FROM circuit_state",
+            "SELECT circuit, wanted_mbps, pending_kind, pending_at_ms, episode, last_set_mbps, paused_reason, actual_mbps, incident_json FROM circuit_state",
         )
         .fetch_all(&self.pool)
         .await
@@ -87,6 +90,7 @@ impl SqliteStore {
                 last_set_mbps: row.get::<Option<i64>, _>(5).map(|v| v as u32),
                 paused_reason: row.get(6),
                 actual_mbps: row.get::<Option<i64>, _>(7).map(|v| v as u32),
+                incident: row.get::<Option<String>, _>(8).and_then(|j| serde_json::from_str(&j).ok()),
             });
         }
         for row in sqlx::query("SELECT link, status, since_ms, signals_json FROM link_state")
@@ -252,11 +256,11 @@ async fn write_one(tx: &mut sqlx::SqliteConnection, r: Record) -> Result<(), Sto
                 None => (None, None),
             };
             sqlx::query(
-                "INSERT INTO circuit_state (circuit, wanted_mbps, pending_kind, pending_at_ms, episode, last_set_mbps, paused_reason, updated_ms, actual_mbps) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (circuit) DO UPDATE SET wanted_mbps = excluded.wanted_mbps, \
+                "INSERT INTO circuit_state (circuit, wanted_mbps, pending_kind, pending_at_ms, episode, last_set_mbps, paused_reason, updated_ms, actual_mbps, incident_json) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (circuit) DO UPDATE SET wanted_mbps = excluded.wanted_mbps, \
                  pending_kind = excluded.pending_kind, pending_at_ms = excluded.pending_at_ms, episode = excluded.episode, \
                  last_set_mbps = excluded.last_set_mbps, paused_reason = excluded.paused_reason, updated_ms = excluded.updated_ms, \
-                 actual_mbps = excluded.actual_mbps",
+                 actual_mbps = excluded.actual_mbps, incident_json = excluded.incident_json",
             )
             .bind(&c.circuit)
             .bind(c.wanted_mbps as i64)
@@ -267,10 +271,12 @@ async fn write_one(tx: &mut sqlx::SqliteConnection, r: Record) -> Result<(), Sto
             .bind(&c.paused_reason)
             .bind(EpochMillis::now().as_millis())
             .bind(c.actual_mbps.map(i64::from))
+            .bind(c.incident.map(|i| serde_json::to_string(&i).unwrap_or_default()))
             .execute(&mut *tx)
             .await
             .map_err(err)?;
         }
+        Record::Outbox(item) => super::outbox::insert(tx, &item).await?,
         Record::Link(l) => {
             sqlx::query(
                 "INSERT INTO link_state (link, status, since_ms, signals_json, updated_ms) VALUES (?, ?, ?, ?, ?) \
@@ -329,6 +335,22 @@ impl Store for SqliteStore {
             }
             Ok(map)
         })
+    }
+
+    fn pending_outbox(&self, limit: u32) -> StoreFuture<'_, Vec<OutboxRow>> {
+        Box::pin(super::outbox::pending(&self.pool, limit))
+    }
+
+    fn outbox_settled(&self, id: i64, outcome: OutboxOutcome, at: EpochMillis) -> StoreFuture<'_, ()> {
+        Box::pin(super::outbox::settled(&self.pool, id, outcome, at))
+    }
+
+    fn incident<'a>(&'a self, correlation_id: &'a str) -> StoreFuture<'a, Option<IncidentRow>> {
+        Box::pin(super::outbox::incident(&self.pool, correlation_id))
+    }
+
+    fn incidents(&self, limit: u32) -> StoreFuture<'_, Vec<IncidentRow>> {
+        Box::pin(super::outbox::incidents(&self.pool, limit))
     }
 
     fn recent_decisions(&self, limit: u32) -> StoreFuture<'_, Vec<DecisionRecord>> {

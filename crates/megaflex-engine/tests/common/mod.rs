@@ -88,6 +88,7 @@ pub fn options() -> RunOptions {
             initial_poll: Duration::from_millis(20),
             max_poll: Duration::from_millis(100),
         }),
+        servicenow: None,
     }
 }
 

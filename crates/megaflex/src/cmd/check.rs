@@ -88,25 +88,25 @@ pub(crate) async fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<u8> {
     if !args.offline
         && let Some(sn) = &config.servicenow
     {
-        match (std::env::var(&sn.user_env), std::env::var(&sn.password_env)) {
-            (Ok(user), Ok(password)) => {
-                let client = megaflex_engine::servicenow::ServiceNowClient::new(&sn.instance, &user, password.into());
+        match megaflex_engine::servicenow::ServiceNowClient::from_config(sn) {
+            Ok(client) => {
                 // A read of the incident table proves the credentials and the
                 // role (itil) without writing anything.
                 match client.find_active("megaflex:check").await {
-                    Ok(_) => findings.push(format!("ServiceNow {}: incident table readable as {user}", sn.instance)),
+                    Ok(_) => findings.push(format!(
+                        "ServiceNow {}: incident table readable as {}",
+                        sn.instance,
+                        client.user()
+                    )),
                     Err(e) => {
                         problems += 1;
                         findings.push(format!("ServiceNow {}: {e}", sn.instance));
                     }
                 }
             }
-            _ => {
+            Err(e) => {
                 problems += 1;
-                findings.push(format!(
-                    "ServiceNow not checked: set {} and {} (the [servicenow] section names them)",
-                    sn.user_env, sn.password_env
-                ));
+                findings.push(format!("ServiceNow not checked: {e}"));
             }
         }
     }

@@ -30,6 +30,8 @@ pub(crate) async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
     let store = store::open(&config.store.url).await.map_err(|e| CliError::usage(e.to_string()))?;
     let snap = store.load().await?;
     let decisions = store.recent_decisions(args.decisions).await?;
+    let incidents = store.incidents(10).await?;
+    let outbox_pending = store.pending_outbox(10_000).await?.len();
     let ledger = StoreLedger(Arc::clone(&store));
     let now = EpochMillis::now();
     let mut circuits = Vec::new();
@@ -75,6 +77,8 @@ pub(crate) async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
             "circuits": circuits,
             "open_intents": snap.open_intents,
             "recent_decisions": decisions,
+            "incidents": incidents,
+            "servicenow_outbox_pending": outbox_pending,
         }))?;
         return Ok(exit::OK);
     }
@@ -108,7 +112,21 @@ pub(crate) async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
     } else {
         format!("\n{} open intent(s): settled when the daemon next starts\n", snap.open_intents.len())
     };
-    print(&format!("Store: {}\n\n{t}\n\n{c}\n{intents}\nRecent decisions:\n{d}", config.store.url))?;
+    let mut inc = String::new();
+    if !incidents.is_empty() || outbox_pending > 0 {
+        let mut i = table(&["incident", "circuit", "episode", "opened", "resolved"]);
+        for x in &incidents {
+            i.add_row(vec![
+                x.number.clone(),
+                x.circuit.clone(),
+                x.episode.to_string(),
+                x.opened_at.to_string(),
+                opt(x.resolved_at.map(|t| t.to_string())),
+            ]);
+        }
+        inc = format!("\nServiceNow incidents ({outbox_pending} call(s) waiting in the outbox):\n{i}\n");
+    }
+    print(&format!("Store: {}\n\n{t}\n\n{c}\n{intents}{inc}\nRecent decisions:\n{d}", config.store.url))?;
     Ok(exit::OK)
 }
 

@@ -1,9 +1,14 @@
 //! A small ServiceNow Table API client for the incident lifecycle: upsert
-//! by `correlation_id`, work notes, resolve. Basic auth; 429 and 5xx are
+//! by `correlation_id`, work notes, resolve. Basic auth or OAuth (password
+//! grant, then refresh grant; a 401 renews the token once); 429 and 5xx are
 //! retried honouring `Retry-After` (capped); errors carry ServiceNow's own
-//! message and detail. The password never appears in Debug output or errors.
+//! message and detail. Secrets never appear in Debug output or errors.
+//! [`outbox`] delivers the engine's incident calls with it.
 
-use std::time::Duration;
+pub mod outbox;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
@@ -20,6 +25,8 @@ pub enum ServiceNowError {
         message: String,
         /// `error.detail`.
         detail: String,
+        /// `Retry-After`, when ServiceNow sent one.
+        retry_after: Option<Duration>,
     },
     /// No answer (connection refused, timeout).
     #[error("ServiceNow unreachable: {0}")]
@@ -27,13 +34,25 @@ pub enum ServiceNowError {
     /// An answer that is not the Table API's shape.
     #[error("ServiceNow answered something unexpected: {0}")]
     Decode(String),
+    /// `/oauth_token.do` refused the client or the user.
+    #[error("ServiceNow OAuth: {0}")]
+    Auth(String),
 }
 
 impl ServiceNowError {
+    /// How long ServiceNow asked to wait, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Api { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     /// Worth trying again later (the outbox keeps it).
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Api { status, .. } => *status == 429 || *status >= 500,
+            Self::Auth(_) => false,
             Self::Transport(_) => true,
             Self::Decode(_) => false,
         }
@@ -61,13 +80,31 @@ impl Incident {
     }
 }
 
+/// OAuth application credentials (`client_id`, `client_secret`).
+#[derive(Clone, Debug)]
+pub struct OAuthClient {
+    /// `client_id`.
+    pub client_id: String,
+    /// `client_secret`.
+    pub client_secret: SecretString,
+}
+
+struct Token {
+    access: SecretString,
+    refresh: Option<SecretString>,
+    renew_at: Instant,
+}
+
 /// The client.
 #[derive(Clone)]
 pub struct ServiceNowClient {
     http: reqwest::Client,
+    instance: String,
     table_url: String,
     user: String,
     password: SecretString,
+    oauth: Option<OAuthClient>,
+    token: Arc<tokio::sync::Mutex<Option<Token>>>,
     /// Attempts after the first for 429/5xx/transport errors.
     pub retries: u32,
     /// Longest wait honoured from `Retry-After`.
@@ -80,6 +117,7 @@ impl std::fmt::Debug for ServiceNowClient {
             .field("table_url", &self.table_url)
             .field("user", &self.user)
             .field("password", &"[redacted]")
+            .field("oauth_client_id", &self.oauth.as_ref().map(|o| o.client_id.as_str()))
             .finish()
     }
 }
@@ -87,13 +125,121 @@ impl std::fmt::Debug for ServiceNowClient {
 impl ServiceNowClient {
     /// A client for `instance` (e.g. `https://example.service-now.com`).
     pub fn new(instance: &str, user: &str, password: SecretString) -> Self {
+        let instance = instance.trim_end_matches('/').to_owned();
         Self {
             http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default(),
-            table_url: format!("{}/api/now/table/incident", instance.trim_end_matches('/')),
+            table_url: format!("{instance}/api/now/table/incident"),
+            instance,
             user: user.to_owned(),
             password,
+            oauth: None,
+            token: Arc::default(),
             retries: 3,
             max_retry_after: Duration::from_secs(60),
+        }
+    }
+
+    /// A client for `[servicenow]`, with the user, password and OAuth client
+    /// read from the environment variables the section names.
+    pub fn from_config(section: &crate::config::ServiceNowSection) -> Result<Self, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let (Some(user), Some(password)) = (var(&section.user_env), var(&section.password_env)) else {
+            return Err(format!(
+                "ServiceNow credentials missing: set {} and {} (named by [servicenow] user_env and password_env)",
+                section.user_env, section.password_env
+            ));
+        };
+        let client = Self::new(&section.instance, &user, password.into());
+        match (&section.oauth_client_id_env, &section.oauth_client_secret_env) {
+            (None, None) => Ok(client),
+            (Some(id_env), Some(secret_env)) => match (var(id_env), var(secret_env)) {
+                (Some(client_id), Some(secret)) => {
+                    Ok(client.with_oauth(OAuthClient { client_id, client_secret: secret.into() }))
+                }
+                _ => Err(format!("ServiceNow OAuth client missing: set {id_env} and {secret_env}")),
+            },
+            _ => Err("[servicenow] needs both oauth_client_id_env and oauth_client_secret_env, or neither".into()),
+        }
+    }
+
+    /// The user the client acts as.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// Uses OAuth (password grant for `user`, then refresh grants) instead
+    /// of Basic auth.
+    pub fn with_oauth(mut self, oauth: OAuthClient) -> Self {
+        self.oauth = Some(oauth);
+        self
+    }
+
+    /// A bearer token: the cached one, a refreshed one, or a new one from
+    /// the password grant.
+    async fn bearer(&self, oauth: &OAuthClient, renew: bool) -> Result<SecretString, ServiceNowError> {
+        let mut cached = self.token.lock().await;
+        if let Some(t) = cached.as_ref()
+            && !renew
+            && Instant::now() < t.renew_at
+        {
+            return Ok(t.access.clone());
+        }
+        let refresh = cached.as_ref().and_then(|t| t.refresh.clone());
+        let id = oauth.client_id.as_str();
+        let secret = oauth.client_secret.expose_secret();
+        let mut token = Err(ServiceNowError::Auth("no token".into()));
+        if let Some(r) = refresh {
+            let form = [
+                ("grant_type", "refresh_token"),
+                ("client_id", id),
+                ("client_secret", secret),
+                ("refresh_token", r.expose_secret()),
+            ];
+            token = self.token_request(&form).await;
+        }
+        if token.is_err() {
+            let form = [
+                ("grant_type", "password"),
+                ("client_id", id),
+                ("client_secret", secret),
+                ("username", self.user.as_str()),
+                ("password", self.password.expose_secret()),
+            ];
+            token = self.token_request(&form).await;
+        }
+        let token = token?;
+        let access = token.access.clone();
+        *cached = Some(token);
+        Ok(access)
+    }
+
+    async fn token_request(&self, form: &[(&str, &str)]) -> Result<Token, ServiceNowError> {
+        let url = format!("{}/oauth_token.do", self.instance);
+        let resp = self
+            .http
+            .post(url)
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| ServiceNowError::Transport(e.without_url().to_string()))?;
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        let text = |k: &str| v[k].as_str().map(str::to_owned);
+        match text("access_token") {
+            Some(access) if status.is_success() => {
+                let ttl = Duration::from_secs(v["expires_in"].as_u64().unwrap_or(1799));
+                Ok(Token {
+                    access: access.into(),
+                    refresh: text("refresh_token").map(SecretString::from),
+                    // Renew a minute early so a call never carries a token that expires on the way.
+                    renew_at: Instant::now() + ttl.saturating_sub(Duration::from_secs(60)),
+                })
+            }
+            _ => Err(ServiceNowError::Auth(format!(
+                "{status}: {} ({})",
+                text("error").unwrap_or_default(),
+                text("error_description").unwrap_or_default()
+            ))),
         }
     }
 
@@ -105,13 +251,14 @@ impl ServiceNowClient {
         body: Option<&Value>,
     ) -> Result<Value, ServiceNowError> {
         let mut attempt = 0;
+        let mut renewed = false;
         loop {
-            let mut req = self
-                .http
-                .request(method.clone(), url)
-                .basic_auth(&self.user, Some(self.password.expose_secret()))
-                .header(reqwest::header::ACCEPT, "application/json")
-                .query(query);
+            let mut req =
+                self.http.request(method.clone(), url).header(reqwest::header::ACCEPT, "application/json").query(query);
+            req = match &self.oauth {
+                Some(o) => req.bearer_auth(self.bearer(o, false).await?.expose_secret()),
+                None => req.basic_auth(&self.user, Some(self.password.expose_secret())),
+            };
             if let Some(b) = body {
                 req = req.json(b);
             }
@@ -125,6 +272,15 @@ impl ServiceNowClient {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .map(Duration::from_secs);
+                    if status == reqwest::StatusCode::UNAUTHORIZED
+                        && let Some(o) = &self.oauth
+                        && !renewed
+                    {
+                        // The token ended early (revoked, instance restarted): renew once.
+                        renewed = true;
+                        self.bearer(o, true).await?;
+                        continue;
+                    }
                     let text = resp.text().await.unwrap_or_default();
                     let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                     if status.is_success() {
@@ -132,7 +288,9 @@ impl ServiceNowClient {
                     }
                     let msg = |k: &str| value["error"][k].as_str().unwrap_or_default().to_owned();
                     let message = if msg("message").is_empty() { status.to_string() } else { msg("message") };
-                    (ServiceNowError::Api { status: status.as_u16(), message, detail: msg("detail") }, retry_after)
+                    let err =
+                        ServiceNowError::Api { status: status.as_u16(), message, detail: msg("detail"), retry_after };
+                    (err, retry_after)
                 }
             };
             if !err.is_retryable() || attempt >= self.retries {

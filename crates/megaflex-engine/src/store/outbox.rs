@@ -1,0 +1,156 @@
+//! The ServiceNow outbox and the incidents table in SQLite.
+
+use megaport::types::EpochMillis;
+use sqlx::{Row, SqlitePool};
+
+use super::{IncidentRow, OutboxOutcome, OutboxRow, StoreError};
+use crate::incident::{OutboxItem, OutboxKind};
+
+pub(super) async fn insert(tx: &mut sqlx::SqliteConnection, item: &OutboxItem) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO servicenow_outbox (correlation_id, circuit, episode, kind, payload, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&item.correlation_id)
+    .bind(&item.circuit)
+    .bind(item.episode as i64)
+    .bind(item.kind.as_str())
+    .bind(item.payload.to_string())
+    .bind(item.at.as_millis())
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| StoreError::new("write outbox", e))?;
+    Ok(())
+}
+
+pub(super) async fn pending(pool: &SqlitePool, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, correlation_id, circuit, episode, kind, payload, created_ms, attempts FROM servicenow_outbox \
+         WHERE state = 'pending' ORDER BY id LIMIT ?",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(|e| StoreError::new("read outbox", e))?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let kind: String = r.get(4);
+        let payload: String = r.get(5);
+        let id: i64 = r.get(0);
+        let (Some(kind), Ok(payload)) = (OutboxKind::parse(&kind), serde_json::from_str(&payload)) else {
+            return Err(StoreError::new("read outbox", format!("entry {id} is not readable (kind {kind:?})")));
+        };
+        out.push(OutboxRow {
+            id,
+            item: OutboxItem {
+                correlation_id: r.get(1),
+                circuit: r.get(2),
+                episode: r.get::<i64, _>(3) as u64,
+                kind,
+                payload,
+                at: EpochMillis::from_millis(r.get(6)),
+            },
+            attempts: r.get::<i64, _>(7) as u32,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) async fn settled(
+    pool: &SqlitePool,
+    id: i64,
+    outcome: OutboxOutcome,
+    at: EpochMillis,
+) -> Result<(), StoreError> {
+    let err = |e| StoreError::new("settle outbox", e);
+    let mut tx = pool.begin().await.map_err(err)?;
+    match outcome {
+        OutboxOutcome::Delivered { opened, resolved } => {
+            sqlx::query(
+                "UPDATE servicenow_outbox SET state = 'delivered', done_ms = ?, last_error = NULL WHERE id = ?",
+            )
+            .bind(at.as_millis())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+            if let Some(i) = opened {
+                sqlx::query(
+                    "INSERT INTO incidents (correlation_id, circuit, episode, sys_id, number, opened_ms) VALUES (?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (correlation_id) DO UPDATE SET sys_id = excluded.sys_id, number = excluded.number",
+                )
+                .bind(&i.correlation_id)
+                .bind(&i.circuit)
+                .bind(i.episode as i64)
+                .bind(&i.sys_id)
+                .bind(&i.number)
+                .bind(i.opened_at.as_millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+            }
+            if let Some(cid) = resolved {
+                sqlx::query("UPDATE incidents SET resolved_ms = ? WHERE correlation_id = ?")
+                    .bind(at.as_millis())
+                    .bind(cid)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?;
+            }
+        }
+        OutboxOutcome::Failed(error) => {
+            sqlx::query(
+                "UPDATE servicenow_outbox SET state = 'failed', attempts = attempts + 1, last_error = ?, done_ms = ? WHERE id = ?",
+            )
+            .bind(error)
+            .bind(at.as_millis())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        OutboxOutcome::Retry(error) => {
+            sqlx::query("UPDATE servicenow_outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?")
+                .bind(error)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+    }
+    tx.commit().await.map_err(err)
+}
+
+fn incident_of(r: &sqlx::sqlite::SqliteRow) -> IncidentRow {
+    IncidentRow {
+        correlation_id: r.get(0),
+        circuit: r.get(1),
+        episode: r.get::<i64, _>(2) as u64,
+        sys_id: r.get(3),
+        number: r.get(4),
+        opened_at: EpochMillis::from_millis(r.get(5)),
+        resolved_at: r.get::<Option<i64>, _>(6).map(EpochMillis::from_millis),
+    }
+}
+
+pub(super) async fn incident(pool: &SqlitePool, correlation_id: &str) -> Result<Option<IncidentRow>, StoreError> {
+    let row = sqlx::query(
+        "SELECT correlation_id, circuit, episode, sys_id, number, opened_ms, resolved_ms FROM incidents WHERE correlation_id = ?",
+    )
+        .bind(correlation_id)
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| StoreError::new("read incidents", e))?;
+    Ok(row.as_ref().map(incident_of))
+}
+
+pub(super) async fn incidents(pool: &SqlitePool, limit: u32) -> Result<Vec<IncidentRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT correlation_id, circuit, episode, sys_id, number, opened_ms, resolved_ms FROM incidents \
+         ORDER BY opened_ms DESC, rowid DESC LIMIT ?",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(|e| StoreError::new("read incidents", e))?;
+    Ok(rows.iter().map(incident_of).collect())
+}

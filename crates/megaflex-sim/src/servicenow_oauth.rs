@@ -1,0 +1,95 @@
+//! ServiceNow's `/oauth_token.do`: the password grant (client id and secret
+//! plus a user's login) and the refresh-token grant, as the instance's OAuth
+//! application registry answers them. Access tokens live 1,799 s of the
+//! simulator's clock; refresh tokens until the simulator is reset.
+//! `POST /_sim/servicenow/expire-tokens` ends every access token at once so
+//! tests can watch a client refresh.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::state::{SimState, lock};
+use crate::world::ServiceNowOauthClient;
+
+const ACCESS_TOKEN_TTL_SECS: i64 = 1799;
+
+#[derive(Debug, Default)]
+pub(crate) struct OAuth {
+    clients: Vec<(String, String)>,
+    /// access token -> (user, expiry in sim epoch ms)
+    access: HashMap<String, (String, i64)>,
+    /// refresh token -> (user, client id)
+    refresh: HashMap<String, (String, String)>,
+}
+
+impl OAuth {
+    pub(crate) fn new(clients: &[ServiceNowOauthClient]) -> Self {
+        Self {
+            clients: clients.iter().map(|c| (c.client_id.clone(), c.client_secret.clone())).collect(),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn user_of_access_token(&self, token: &str, now_ms: i64) -> Option<String> {
+        self.access.get(token).filter(|(_, exp)| *exp > now_ms).map(|(u, _)| u.clone())
+    }
+}
+
+fn oauth_error(error: &str, description: &str) -> Response {
+    (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": error, "error_description": description }))).into_response()
+}
+
+/// `POST /oauth_token.do` (form-encoded).
+pub(crate) async fn token(State(state): State<SimState>, body: Bytes) -> Response {
+    let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    let now_ms = state.now().as_millis();
+    let mut sn = lock(&state.0.servicenow);
+    let client_ok =
+        sn.oauth.clients.iter().any(|(id, secret)| id == field("client_id") && secret == field("client_secret"));
+    if !client_ok {
+        return oauth_error("access_denied", "client_id or client_secret is not valid");
+    }
+    let user = match field("grant_type") {
+        "password" => {
+            let (user, password) = (field("username"), field("password"));
+            if !sn.users.iter().any(|(u, p)| u == user && p == password) {
+                return oauth_error("access_denied", "username or password is not valid");
+            }
+            user.to_owned()
+        }
+        "refresh_token" => match sn.oauth.refresh.get(field("refresh_token")) {
+            Some((user, client)) if client == field("client_id") => user.clone(),
+            _ => return oauth_error("access_denied", "refresh_token is not valid"),
+        },
+        "" => return oauth_error("invalid_request", "grant_type is required"),
+        other => return oauth_error("unsupported_grant_type", &format!("grant_type {other} is not supported")),
+    };
+    let access = format!("sn.{}", state.random_hex(24));
+    let refresh = format!("snr.{}", state.random_hex(24));
+    let oauth = &mut sn.oauth;
+    oauth.access.retain(|_, (_, exp)| *exp > now_ms);
+    oauth.access.insert(access.clone(), (user.clone(), now_ms + ACCESS_TOKEN_TTL_SECS * 1000));
+    oauth.refresh.insert(refresh.clone(), (user, field("client_id").to_owned()));
+    axum::Json(json!({
+        "access_token": access,
+        "refresh_token": refresh,
+        "scope": "useraccount",
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TOKEN_TTL_SECS,
+    }))
+    .into_response()
+}
+
+/// `POST /_sim/servicenow/expire-tokens`: every access token ends now.
+pub(crate) async fn expire_tokens(State(state): State<SimState>) -> Response {
+    let mut sn = lock(&state.0.servicenow);
+    let n = sn.oauth.access.len();
+    sn.oauth.access.clear();
+    axum::Json(json!({ "expired": n })).into_response()
+}
