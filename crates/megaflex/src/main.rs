@@ -45,6 +45,8 @@ const EXIT_CODES: &str = "Exit codes: 0 ok, 1 failure, 2 usage or configuration,
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// See the whole story on loopback in under a minute: simulator, engine, a link failure and recovery.
+    Demo(cmd::demo::DemoArgs),
     /// Check the credentials: environment, URLs, token expiry, where the key came from.
     Auth,
     /// List services (LIVE and CONFIGURED unless --all).
@@ -91,8 +93,10 @@ enum LogFormat {
     Json,
 }
 
-fn init_logging(verbose: u8, format: LogFormat) {
+fn init_logging(verbose: u8, format: LogFormat, quiet: bool) {
     let default = match verbose {
+        // The demo prints its own timeline; the engine's info lines would bury it.
+        0 if quiet => "warn",
         0 => "warn,megaflex=info,megaflex_engine=info,megaflex_sim=info",
         1 => "info",
         2 => "debug",
@@ -187,6 +191,7 @@ fn report(err: &anyhow::Error, json: bool) -> u8 {
 async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     let ctx = Ctx::new(cli.global);
     match cli.command {
+        Command::Demo(args) => cmd::demo::run(args).await,
         Command::Auth => cmd::auth::run(&ctx).await,
         Command::Products(args) => cmd::products::run(&ctx, args).await,
         Command::Vxc(c) => cmd::vxc::run(&ctx, c).await,
@@ -219,7 +224,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.log_format);
+    init_logging(cli.verbose, cli.log_format, matches!(cli.command, Command::Demo(_)));
     let json = cli.global.output == context::OutputFormat::Json;
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
