@@ -94,13 +94,11 @@ fn commands_in(md: &str) -> Vec<Vec<String>> {
                 .rev()
                 .take_while(|p| !["&&", "||", ";", "|", "$", "sudo"].contains(p))
                 .all(|p| p.contains('=') && !p.starts_with('-'));
-            let start = if *t == "megaflex" && command_position {
-                i + 1
-            } else if *t == "--" && i >= 2 && tokens[..i].contains(&"cargo") && tokens[..i].contains(&"run") {
-                i + 1
-            } else {
+            let cargo_run = *t == "--" && tokens[..i].contains(&"cargo") && tokens[..i].contains(&"run");
+            if !(cargo_run || *t == "megaflex" && command_position) {
                 continue;
-            };
+            }
+            let start = i + 1;
             let words: Vec<String> = tokens[start..]
                 .iter()
                 .take_while(|w| {
