@@ -3,12 +3,16 @@
 //! Ctrl-C). Used by `bench/sources.sh` to measure ingest rate, loss and CPU.
 //!
 //! `cargo run --release -p megaflex-engine --example ingest -- syslog-udp 127.0.0.1:5514`
-//! (also `syslog-tcp`, `snmp`, `webhook`).
+//! (also `syslog-tcp`, `snmp`, `webhook`). `MEGAFLEX_WATCH=host/interface`
+//! makes the syslog source forward only that link's events, as the daemon
+//! does with a link configured on them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use megaflex_engine::event::EventKind;
 use megaflex_engine::source::snmp::{SnmpTrapConfig, SnmpTrapSource};
+use megaflex_engine::source::syslog::watch::Watch;
 use megaflex_engine::source::syslog::{Listen, SyslogConfig, SyslogSource};
 use megaflex_engine::source::webhook::{WebhookConfig, WebhookSource};
 use tokio::sync::mpsc;
@@ -34,7 +38,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let metrics = match kind.as_str() {
         "syslog-udp" | "syslog-tcp" => {
             let listen = if kind == "syslog-udp" { Listen::Udp(addr) } else { Listen::Tcp(addr) };
-            let src = SyslogSource::spawn(SyslogConfig::new(listen), Arc::from(vec![]), tx, stop.clone()).await?;
+            let mut config = SyslogConfig::new(listen);
+            if let Ok(watched) = std::env::var("MEGAFLEX_WATCH") {
+                let mut w = Watch::default();
+                for pair in watched.split(',') {
+                    let (host, interface) = pair.split_once('/').ok_or("MEGAFLEX_WATCH: host/interface,...")?;
+                    w.add(EventKind::Link, host, interface);
+                }
+                config.watch = Some(Arc::new(w));
+            }
+            let src = SyslogSource::spawn(config, Arc::from(vec![]), tx, stop.clone()).await?;
             eprintln!("listening on {} (receive buffer {:?} bytes)", src.local_addr, src.recv_buffer_bytes);
             let m = src.metrics.clone();
             wait(&stop).await;

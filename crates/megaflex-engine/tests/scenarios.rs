@@ -223,7 +223,11 @@ async fn metrics_pass_promtool_and_status_answers() {
     let dir = temp_dir("metrics");
     let d = start(&config_text(&sim, &dir.join("megaflex.db"), "", "")).await;
     wait_ready(&d).await;
-    send(syslog_addr(&d), &cisco_line(1, "down")).await;
+    // Events no link watches (another interface, another router) stop at the source.
+    let other_interface = cisco_line(1, "down").replace("TenGigabitEthernet0/1/0", "GigabitEthernet0/2");
+    send(syslog_addr(&d), &other_interface).await;
+    send(syslog_addr(&d), &cisco_line(2, "down").replace("core-b1", "core-z9")).await;
+    send(syslog_addr(&d), &cisco_line(3, "down")).await;
     wait_for("hold-down", || has_decision(&d, "hold_down")).await;
     let base = format!("http://{}", d.http_addr.unwrap());
     let http = reqwest::Client::new();
@@ -236,6 +240,9 @@ async fn metrics_pass_promtool_and_status_answers() {
         "megaflex_megaport_requests_remaining",
         "megaflex_reconcile_duration_seconds_count",
         "megaflex_vxc_updates_this_month{circuit=\"bne-mel-backup\"",
+        ",outcome=\"unwatched\"} 2\n",
+        ",outcome=\"classified\"} 1\n",
+        "megaflex_events_total{outcome=\"changed_link\"} 1\n",
     ] {
         assert!(text.contains(needle), "{needle} missing from\n{text}");
     }

@@ -64,12 +64,14 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> Result<Vec<Running>, String> {
     let patterns = patterns(config)?;
+    let watch = Arc::new(crate::source::syslog::watch::Watch::from_config(config));
     let mut running = Vec::new();
     for s in &config.sources {
         let r = match s.get_ref() {
             SourceSection::Syslog { listen, recv_buffer_bytes, max_message_bytes } => {
                 let parsed: Listen = listen.parse()?;
                 let mut c = SyslogConfig::new(parsed);
+                c.watch = Some(watch.clone());
                 if let Some(b) = recv_buffer_bytes {
                     c.recv_buffer_bytes = *b;
                 }

@@ -141,6 +141,7 @@ pub fn render_metrics(view: &StatusView, c: &Counters) -> String {
             ("parsed", s.parsed),
             ("classified", s.classified),
             ("unclassified", s.unclassified),
+            ("unwatched", s.unwatched),
             ("dropped_malformed", s.dropped_malformed),
             ("dropped_auth", s.dropped_auth),
             ("dropped_oversize", s.dropped_oversize),

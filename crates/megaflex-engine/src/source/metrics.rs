@@ -13,6 +13,7 @@ pub struct SourceMetrics {
     parsed: AtomicU64,
     classified: AtomicU64,
     unclassified: AtomicU64,
+    unwatched: AtomicU64,
     dropped_malformed: AtomicU64,
     dropped_auth: AtomicU64,
     dropped_oversize: AtomicU64,
@@ -31,6 +32,8 @@ pub struct MetricsSnapshot {
     pub classified: u64,
     /// Parsed but not a known event (noise): counted, not forwarded.
     pub unclassified: u64,
+    /// Classified, but about something no link watches: counted, not forwarded.
+    pub unwatched: u64,
     /// Could not be parsed.
     pub dropped_malformed: u64,
     /// Wrong community, failed authentication, bad token.
@@ -54,6 +57,8 @@ pub enum Counter {
     Classified,
     /// It parsed but means nothing to us.
     Unclassified,
+    /// An event no link watches.
+    Unwatched,
     /// It did not parse.
     Malformed,
     /// It failed authentication.
@@ -79,6 +84,7 @@ impl SourceMetrics {
             Counter::Parsed => &self.parsed,
             Counter::Classified => &self.classified,
             Counter::Unclassified => &self.unclassified,
+            Counter::Unwatched => &self.unwatched,
             Counter::Malformed => &self.dropped_malformed,
             Counter::Auth => &self.dropped_auth,
             Counter::Oversize => &self.dropped_oversize,
@@ -96,6 +102,7 @@ impl SourceMetrics {
             parsed: g(&self.parsed),
             classified: g(&self.classified),
             unclassified: g(&self.unclassified),
+            unwatched: g(&self.unwatched),
             dropped_malformed: g(&self.dropped_malformed),
             dropped_auth: g(&self.dropped_auth),
             dropped_oversize: g(&self.dropped_oversize),

@@ -103,6 +103,9 @@ static LOGID: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new("logid="));
 static NEIGHBOR: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new("neighbor "));
+/// The optional parts of a BGP adjacency line, looked for in every one.
+static BGP_OPTIONAL: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 4]> =
+    std::sync::LazyLock::new(|| ["vpn vrf ", "in vrf ", "(VRF: ", "(AS: "].map(memchr::memmem::Finder::new));
 
 fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
     s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
@@ -127,7 +130,7 @@ fn changed_state(detail: &str) -> Option<(EventState, bool)> {
 fn interface_after(detail: &str, marker: &str) -> Option<String> {
     let i = if marker == "Interface " { INTERFACE.find(detail.as_bytes()) } else { find(detail, marker) }?;
     let rest = &detail[i + marker.len()..];
-    let end = rest.find([',', ' ']).unwrap_or(rest.len());
+    let end = rest.bytes().position(|b| b == b',' || b == b' ').unwrap_or(rest.len());
     let name = &rest[..end];
     (!name.is_empty()).then(|| name.to_owned())
 }
@@ -179,9 +182,18 @@ fn strip_paren_suffix(s: &str) -> &str {
 
 fn word_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
     let i = find(text, marker)?;
-    let rest = &text[i + marker.len()..];
-    let end = rest.find([' ', ')', ',']).unwrap_or(rest.len());
-    Some(&rest[..end])
+    Some(word_at(&text[i + marker.len()..]))
+}
+
+/// Like [`word_after`] with a prebuilt searcher.
+fn word_after_with<'a>(text: &'a str, finder: &memchr::memmem::Finder<'_>) -> Option<&'a str> {
+    let i = finder.find(text.as_bytes())?;
+    Some(word_at(&text[i + finder.needle().len()..]))
+}
+
+fn word_at(rest: &str) -> &str {
+    let end = rest.bytes().position(|b| matches!(b, b' ' | b')' | b',')).unwrap_or(rest.len());
+    &rest[..end]
 }
 
 fn bgp_adjchange(m: &Mnemonic<'_>) -> Option<Classified> {
@@ -227,9 +239,10 @@ fn bgp_adjchange(m: &Mnemonic<'_>) -> Option<Classified> {
     let state = state?;
     let reason = reason.trim().trim_start_matches("- ");
     let reason_text = reason.split(" (VRF").next().unwrap_or(reason).trim();
-    let vrf = word_after(d, "vpn vrf ")
-        .or_else(|| word_after(d, "in vrf "))
-        .or_else(|| word_after(d, "(VRF: "))
+    let [vpn_vrf, in_vrf, vrf_colon, as_colon] = &*BGP_OPTIONAL;
+    let vrf = word_after_with(d, vpn_vrf)
+        .or_else(|| word_after_with(d, in_vrf))
+        .or_else(|| word_after_with(d, vrf_colon))
         .unwrap_or_default();
     let admin =
         ["User reset", "Admin. shutdown", "Administratively", "admin shutdown"].iter().any(|k| reason_text.contains(k));
@@ -239,7 +252,7 @@ fn bgp_adjchange(m: &Mnemonic<'_>) -> Option<Classified> {
             .attr("mnemonic", m.full)
             .attr("reason", reason_text)
             .attr("vrf", vrf)
-            .attr("peer_as", word_after(d, "(AS: ").unwrap_or_default()),
+            .attr("peer_as", word_after_with(d, as_colon).unwrap_or_default()),
     )
 }
 

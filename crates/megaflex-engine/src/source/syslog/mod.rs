@@ -4,5 +4,6 @@ pub mod classify;
 pub mod framing;
 pub mod parse;
 mod server;
+pub mod watch;
 
 pub use server::{Listen, SyslogConfig, SyslogSource, event_from};

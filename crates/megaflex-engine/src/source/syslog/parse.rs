@@ -80,8 +80,6 @@ impl std::fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-
 /// The valid UTF-8 prefix, trailing CR/LF/NUL and spaces removed.
 fn text(buf: &[u8]) -> &str {
     let s = match std::str::from_utf8(buf) {
@@ -197,9 +195,31 @@ fn structured_data_end(s: &str) -> Option<usize> {
 }
 
 fn is_month(s: &str) -> bool {
-    s.len() >= 3
-        && s.as_bytes()[0].is_ascii_alphabetic()
-        && MONTHS.iter().any(|m| s.as_bytes()[..3].eq_ignore_ascii_case(m.as_bytes()))
+    // Every message asks: one 3-byte compare instead of twelve (`| 0x20`
+    // lower-cases ASCII letters and maps no other byte onto one).
+    let b = s.as_bytes();
+    b.len() >= 3
+        && matches!(
+            [b[0] | 0x20, b[1] | 0x20, b[2] | 0x20],
+            [b'j', b'a', b'n']
+                | [b'f', b'e', b'b']
+                | [b'm', b'a', b'r']
+                | [b'a', b'p', b'r']
+                | [b'm', b'a', b'y']
+                | [b'j', b'u', b'n']
+                | [b'j', b'u', b'l']
+                | [b'a', b'u', b'g']
+                | [b's', b'e', b'p']
+                | [b'o', b'c', b't']
+                | [b'n', b'o', b'v']
+                | [b'd', b'e', b'c']
+        )
+}
+
+/// `s` without leading spaces (a byte scan: `trim_start_matches` decodes chars).
+fn skip_spaces(s: &str) -> &str {
+    let n = s.bytes().take_while(|&b| b == b' ').count();
+    &s[n..]
 }
 
 fn is_clock(t: &str) -> bool {
@@ -214,7 +234,7 @@ fn is_clock(t: &str) -> bool {
 
 /// Takes the next token after any spaces, advancing `pos` past it.
 fn take<'a>(rest: &mut &'a str, pos: &mut usize) -> Option<&'a str> {
-    let trimmed = rest.trim_start_matches(' ');
+    let trimmed = skip_spaces(rest);
     *pos += rest.len() - trimmed.len();
     let (tok, _) = token(trimmed)?;
     *pos += tok.len();
@@ -299,7 +319,7 @@ fn parse_tag(t: &str) -> Option<(&str, Option<&str>)> {
 /// A timestamp at the start of `s` (after spaces and a `*`/`.` marker): the
 /// text from the marker on, and the timestamp's length in it.
 fn stamp_at(s: &str) -> Option<(&str, usize)> {
-    let t = s.trim_start_matches(' ');
+    let t = skip_spaces(s);
     let marked = t.strip_prefix(['*', '.']).unwrap_or(t);
     timestamp_len(marked).map(|len| (marked, len))
 }

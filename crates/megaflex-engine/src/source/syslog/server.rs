@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::classify::{Classified, UserPattern, classify_with};
 use super::framing::{DEFAULT_MAX_FRAME, Frame, Framer};
 use super::parse::{Syslog, parse};
+use super::watch::Watch;
 use crate::event::{Device, Event, EventKind, EventState, SourceKind};
 use crate::source::metrics::{Counter, RateLimitedLog, SourceMetrics};
 
@@ -59,6 +60,8 @@ pub struct SyslogConfig {
     pub max_connections: usize,
     /// Forward messages no rule recognised as `EventKind::Other` events.
     pub forward_unclassified: bool,
+    /// Forward only events some link watches (`None`: every event).
+    pub watch: Option<Arc<Watch>>,
 }
 
 impl SyslogConfig {
@@ -70,6 +73,7 @@ impl SyslogConfig {
             max_message_bytes: DEFAULT_MAX_FRAME,
             max_connections: 1024,
             forward_unclassified: false,
+            watch: None,
         }
     }
 }
@@ -100,6 +104,7 @@ impl SyslogSource {
             events,
             metrics: metrics.clone(),
             forward_unclassified: config.forward_unclassified,
+            watch: config.watch.clone(),
             last_peer: None,
         };
         match config.listen {
@@ -153,21 +158,18 @@ struct Handler {
     events: mpsc::Sender<Event>,
     metrics: Arc<SourceMetrics>,
     forward_unclassified: bool,
+    watch: Option<Arc<Watch>>,
     /// The last sender's address as text: most datagrams come from a few
     /// routers, and formatting an address per event showed in profiles.
     last_peer: Option<(std::net::IpAddr, String)>,
 }
 
 impl Handler {
-    fn peer_text(&mut self, peer: SocketAddr) -> String {
-        match &self.last_peer {
-            Some((ip, text)) if *ip == peer.ip() => text.clone(),
-            _ => {
-                let text = peer.ip().to_string();
-                self.last_peer = Some((peer.ip(), text.clone()));
-                text
-            }
+    fn peer_text(&mut self, peer: SocketAddr) -> &str {
+        if self.last_peer.as_ref().is_none_or(|(ip, _)| *ip != peer.ip()) {
+            self.last_peer = Some((peer.ip(), peer.ip().to_string()));
         }
+        self.last_peer.as_ref().map_or("", |(_, text)| text.as_str())
     }
 
     /// One message: parse, classify, forward. Never blocks, never panics.
@@ -186,7 +188,16 @@ impl Handler {
             m.inc(Counter::Unclassified);
             return;
         }
-        let address = self.peer_text(peer);
+        if let (Some(c), true) = (&classified, self.watch.is_some()) {
+            self.peer_text(peer);
+            let address = self.last_peer.as_ref().map_or("", |(_, t)| t.as_str());
+            let hostname = msg.hostname.or(c.hostname.as_deref());
+            if self.watch.as_ref().is_some_and(|w| !w.wants(c.kind, &c.entity, hostname, address)) {
+                self.metrics.inc(Counter::Unwatched);
+                return;
+            }
+        }
+        let address = self.peer_text(peer).to_owned();
         let event = match classified {
             Some(c) => {
                 self.metrics.inc(Counter::Classified);
