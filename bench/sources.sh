@@ -38,6 +38,10 @@ hz=$(getconf CLK_TCK)
 us_per() { python3 -c "print(f'{($2)*1e6/$hz/max($1,1):.2f}')"; } # us_per COUNT TICKS
 wait_port() { for _ in $(seq 100); do (echo > "/dev/$1/127.0.0.1/$2") 2>/dev/null && return; sleep 0.05; done; }
 
+# The syslog sources watch what the rsyslog rule matches (one link: core-b1's
+# TenGigabitEthernet0/1/0), as the daemon does with that link configured:
+# every message is parsed and classified, only watched events are forwarded.
+export MEGAFLEX_WATCH=${MEGAFLEX_WATCH-core-b1/TenGigabitEthernet0/1/0}
 # megaflex ingest: run_ingest KIND PORT -> sets pid
 start_ingest() { "$INGEST" "$1" "127.0.0.1:$2" >"$work/ingest.out" 2>"$work/ingest.err" & pid=$!; sleep 0.5; }
 # Called inside $(...): not the process's parent, so poll instead of `wait`.
