@@ -156,3 +156,54 @@ fn every_example_config_passes_check() {
         assert!(out.status.success(), "{name}: {}", text(&out));
     }
 }
+
+#[test]
+fn demo_keep_running_leaves_both_up_until_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = std::env::temp_dir().join(format!("megaflex-demo-keep-{}", std::process::id()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_megaflex"))
+        .args(["demo", "--keep-running", "--clock-scale", "60", "--dir", dir.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut shown = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        shown.push_str(&line);
+        shown.push('\n');
+        if line.contains("Ctrl-C stops both") {
+            break;
+        }
+    }
+    let commands: Vec<String> = lines.by_ref().take(7).map(Result::unwrap).collect();
+    let text = commands.join("\n");
+    for needle in ["export MEGAPORT_API_URL=", "megaflex status --config", "megaflex vxc show", "megaflex telemetry"] {
+        assert!(text.contains(needle), "{needle} missing:\n{shown}{text}");
+    }
+    // Still running: the engine's store answers through `megaflex status`, the
+    // simulator through `megaflex vxc show` with the printed environment.
+    let status = megaflex(&["status", "--config", dir.join("demo.toml").to_str().unwrap(), "-o", "json"]);
+    assert!(status.status.success(), "{}", text_of(&status));
+    let export = commands.iter().find(|l| l.contains("export ")).unwrap();
+    let mut vxc = Command::new(env!("CARGO_BIN_EXE_megaflex"));
+    vxc.args(["vxc", "show", "61a2b3c4-5b6d-44e8-af90-b6c1d2e3f4a5", "-o", "json"]).env("HOME", &dir);
+    for pair in export.trim().trim_start_matches("export ").split_whitespace() {
+        let (k, v) = pair.split_once('=').unwrap();
+        vxc.env(k, v);
+    }
+    let out = vxc.output().unwrap();
+    assert!(out.status.success(), "{}", text_of(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rateLimit"], 10, "the demo ended with the VXC restored: {v}");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn text_of(o: &Output) -> String {
+    text(o)
+}
