@@ -289,8 +289,14 @@ fn summary(demo: &Demo, requests_per_5m: u32, db: &Path) {
         "  Megaport API calls  {} requests and {} token request(s); megaflex allows itself {requests_per_5m} per 5 minutes (Megaport: 500)",
         stats.requests, stats.token_requests
     );
+    let updates = demo.updates();
+    let rates: Vec<String> = updates.iter().map(|r| format!("{r} Mbps")).collect();
+    let allowed = demo.daemon.status.borrow().circuits.first().map_or(0, |c| c.max_updates_per_month);
     println!(
-        "  VXC updates         2 (500 Mbps, then 10 Mbps), {breaches} limit breaches; 2 of the 60 this month megaflex allows itself"
+        "  VXC updates         {} ({}), {breaches} limit breaches; {} of the {allowed} this month megaflex allows itself",
+        updates.len(),
+        rates.join(", then "),
+        updates.len()
     );
     println!("  Cost                {cost}");
     println!(
