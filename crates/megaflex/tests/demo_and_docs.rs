@@ -178,14 +178,14 @@ fn demo_keep_running_leaves_both_up_until_sigterm() {
         }
     }
     let commands: Vec<String> = lines.by_ref().take(7).map(Result::unwrap).collect();
-    let text = commands.join("\n");
+    let printed = commands.join("\n");
     for needle in ["export MEGAPORT_API_URL=", "megaflex status --config", "megaflex vxc show", "megaflex telemetry"] {
-        assert!(text.contains(needle), "{needle} missing:\n{shown}{text}");
+        assert!(printed.contains(needle), "{needle} missing:\n{shown}{printed}");
     }
     // Still running: the engine's store answers through `megaflex status`, the
     // simulator through `megaflex vxc show` with the printed environment.
     let status = megaflex(&["status", "--config", dir.join("demo.toml").to_str().unwrap(), "-o", "json"]);
-    assert!(status.status.success(), "{}", text_of(&status));
+    assert!(status.status.success(), "{}", text(&status));
     let export = commands.iter().find(|l| l.contains("export ")).unwrap();
     let mut vxc = Command::new(env!("CARGO_BIN_EXE_megaflex"));
     vxc.args(["vxc", "show", "61a2b3c4-5b6d-44e8-af90-b6c1d2e3f4a5", "-o", "json"]).env("HOME", &dir);
@@ -194,7 +194,7 @@ fn demo_keep_running_leaves_both_up_until_sigterm() {
         vxc.env(k, v);
     }
     let out = vxc.output().unwrap();
-    assert!(out.status.success(), "{}", text_of(&out));
+    assert!(out.status.success(), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["rateLimit"], 10, "the demo ended with the VXC restored: {v}");
     let pid = child.id().to_string();
@@ -202,8 +202,4 @@ fn demo_keep_running_leaves_both_up_until_sigterm() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     let _ = std::fs::remove_dir_all(dir);
-}
-
-fn text_of(o: &Output) -> String {
-    text(o)
 }

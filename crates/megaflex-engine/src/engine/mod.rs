@@ -448,9 +448,8 @@ async fn run_loop(
             _ = tokio::time::sleep(wake) => rt.clock.sync().await,
         }
     }
-    let (ack, written) = oneshot::channel();
-    let _ = rt.writer.send((core.take_records(), Some(ack)));
-    let _ = written.await;
+    // Acknowledged, so the outbox's last pass below sees the last entries.
+    let _ = flush(core.take_records()).await;
     rt.publish(&core);
     if let Some((task, outbox_stop)) = rt.outbox.take() {
         // What the last decisions queued gets one prompt try; the rest waits

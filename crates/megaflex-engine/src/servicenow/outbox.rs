@@ -9,6 +9,7 @@
 //! its `correlation_id` instead of creating a second one; a work note whose
 //! answer was lost may appear twice.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -80,11 +81,21 @@ pub fn incident_fields(section: &ServiceNowSection) -> Map<String, Value> {
     fields
 }
 
+/// What the deliverer remembers between passes.
+#[derive(Debug, Default)]
+struct Known {
+    /// Incident by correlation id.
+    sys_ids: HashMap<String, String>,
+    /// Close notes with the cost estimate, by outbox entry: a resolve retried
+    /// while ServiceNow is down must not spend two Megaport calls per attempt.
+    close_notes: HashMap<i64, String>,
+}
+
 impl Deliverer {
     /// Runs until `stop`; then makes one last pass without waiting, so what
     /// can be delivered at shutdown is.
     pub async fn run(self, stop: CancellationToken) {
-        let mut sys_ids: HashMap<String, String> = HashMap::new();
+        let mut known = Known::default();
         let mut backoff = Duration::from_secs(1);
         loop {
             let last_pass = stop.is_cancelled();
@@ -98,8 +109,10 @@ impl Deliverer {
                     tokio::select! { _ = tokio::time::sleep(Duration::from_secs(5)) => continue, _ = stop.cancelled() => continue }
                 }
             };
-            self.stats.pending.store(rows.len() as u64, Ordering::Relaxed);
-            let (delivered_any, wait) = self.pass(&rows, &mut sys_ids, &mut backoff).await;
+            let (delivered_any, wait) = self.pass(&rows, &mut known, &mut backoff).await;
+            if let Ok(n) = self.store.outbox_pending_count().await {
+                self.stats.pending.store(n, Ordering::Relaxed);
+            }
             if last_pass {
                 return;
             }
@@ -117,12 +130,7 @@ impl Deliverer {
 
     /// One pass over `rows`. Returns whether anything was delivered and how
     /// long to wait when an incident is held back by a retryable failure.
-    async fn pass(
-        &self,
-        rows: &[OutboxRow],
-        sys_ids: &mut HashMap<String, String>,
-        backoff: &mut Duration,
-    ) -> (bool, Option<Duration>) {
+    async fn pass(&self, rows: &[OutboxRow], known: &mut Known, backoff: &mut Duration) -> (bool, Option<Duration>) {
         let mut held: HashSet<&str> = HashSet::new();
         let mut wait: Option<Duration> = None;
         let mut delivered_any = false;
@@ -131,7 +139,7 @@ impl Deliverer {
             if held.contains(cid) {
                 continue;
             }
-            let (outcome, counter) = match self.deliver(row, sys_ids).await {
+            let (outcome, counter) = match self.deliver(row, known).await {
                 Ok(outcome) => {
                     delivered_any = true;
                     *backoff = Duration::from_secs(1);
@@ -165,11 +173,7 @@ impl Deliverer {
         (delivered_any, wait)
     }
 
-    async fn deliver(
-        &self,
-        row: &OutboxRow,
-        sys_ids: &mut HashMap<String, String>,
-    ) -> Result<OutboxOutcome, ServiceNowError> {
+    async fn deliver(&self, row: &OutboxRow, known: &mut Known) -> Result<OutboxOutcome, ServiceNowError> {
         let item = &row.item;
         let cid = item.correlation_id.as_str();
         match item.kind {
@@ -181,7 +185,7 @@ impl Deliverer {
                 let (incident, created) = self.client.upsert(cid, &fields).await?;
                 tracing::info!(number = %incident.number, correlation_id = cid, created,
                     "{} ServiceNow incident", if created { "opened" } else { "found the active" });
-                sys_ids.insert(cid.to_owned(), incident.sys_id.clone());
+                known.sys_ids.insert(cid.to_owned(), incident.sys_id.clone());
                 let opened = IncidentRow {
                     correlation_id: cid.to_owned(),
                     circuit: item.circuit.clone(),
@@ -194,17 +198,20 @@ impl Deliverer {
                 Ok(OutboxOutcome::Delivered { opened: Some(opened), resolved: None })
             }
             OutboxKind::Note => {
-                let sys_id = self.sys_id(cid, sys_ids).await?;
+                let sys_id = self.sys_id(cid, &mut known.sys_ids).await?;
                 let text = item.payload["work_notes"].as_str().unwrap_or_default();
                 self.client.add_work_note(&sys_id, text).await?;
                 Ok(OutboxOutcome::Delivered { opened: None, resolved: None })
             }
             OutboxKind::Resolve => {
-                let sys_id = self.sys_id(cid, sys_ids).await?;
-                let mut notes = item.payload["close_notes"].as_str().unwrap_or_default().to_owned();
-                notes.push(' ');
-                notes.push_str(&self.cost_estimate(&item.payload).await);
-                let incident = self.client.resolve(&sys_id, &self.close_code, &notes).await?;
+                let sys_id = self.sys_id(cid, &mut known.sys_ids).await?;
+                if let Entry::Vacant(slot) = known.close_notes.entry(row.id) {
+                    let summary = item.payload["close_notes"].as_str().unwrap_or_default();
+                    slot.insert(format!("{summary} {}", self.cost_estimate(&item.payload).await));
+                }
+                let notes = known.close_notes.get(&row.id).map_or("", String::as_str);
+                let incident = self.client.resolve(&sys_id, &self.close_code, notes).await?;
+                known.close_notes.remove(&row.id);
                 tracing::info!(number = %incident.number, correlation_id = cid, "resolved ServiceNow incident");
                 Ok(OutboxOutcome::Delivered { opened: None, resolved: Some(cid.to_owned()) })
             }

@@ -200,6 +200,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn recent_decisions(&self, limit: u32) -> StoreFuture<'_, Vec<DecisionRecord>>;
     /// Up to `limit` ServiceNow calls not yet made, oldest first.
     fn pending_outbox(&self, limit: u32) -> StoreFuture<'_, Vec<OutboxRow>>;
+    /// How many ServiceNow calls are waiting.
+    fn outbox_pending_count(&self) -> StoreFuture<'_, u64>;
     /// Records how an attempt at outbox entry `id` ended (with the incident
     /// it opened or resolved, in the same transaction).
     fn outbox_settled(&self, id: i64, outcome: OutboxOutcome, at: EpochMillis) -> StoreFuture<'_, ()>;

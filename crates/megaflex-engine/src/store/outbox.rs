@@ -55,6 +55,14 @@ pub(super) async fn pending(pool: &SqlitePool, limit: u32) -> Result<Vec<OutboxR
     Ok(out)
 }
 
+pub(super) async fn pending_count(pool: &SqlitePool) -> Result<u64, StoreError> {
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM servicenow_outbox WHERE state = 'pending'")
+        .fetch_one(pool)
+        .await
+        .map(|n| n as u64)
+        .map_err(|e| StoreError::new("read outbox", e))
+}
+
 pub(super) async fn settled(
     pool: &SqlitePool,
     id: i64,

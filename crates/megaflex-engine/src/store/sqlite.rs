@@ -341,6 +341,10 @@ impl Store for SqliteStore {
         Box::pin(super::outbox::pending(&self.pool, limit))
     }
 
+    fn outbox_pending_count(&self) -> StoreFuture<'_, u64> {
+        Box::pin(super::outbox::pending_count(&self.pool))
+    }
+
     fn outbox_settled(&self, id: i64, outcome: OutboxOutcome, at: EpochMillis) -> StoreFuture<'_, ()> {
         Box::pin(super::outbox::settled(&self.pool, id, outcome, at))
     }

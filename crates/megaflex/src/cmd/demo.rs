@@ -15,7 +15,7 @@ use megaflex_engine::engine::{self, Daemon, RunOptions};
 use megaflex_engine::links::LinkStatus;
 use megaflex_engine::servicenow::ServiceNowClient;
 use megaflex_sim::{SimConfig, SimState};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::exit;
 
@@ -282,8 +282,7 @@ fn summary(demo: &Demo, requests_per_5m: u32, db: &Path) {
     let breaches = stats.rate_limit_breaches + stats.update_interval_breaches + stats.monthly_update_breaches;
     let notes = demo.seen.resolved_notes.clone().unwrap_or_default();
     let cost = notes.find("Estimated cost").map_or("-", |i| &notes[i..]);
-    let incidents: Vec<Map<String, Value>> = demo.sim.servicenow_incidents().0;
-    let (_, journal) = demo.sim.servicenow_incidents();
+    let (incidents, journal) = demo.sim.servicenow_incidents();
     println!("\nThe whole cycle ran in {:.1} s.", demo.started.elapsed().as_secs_f64());
     println!(
         "  Megaport API calls  {} requests and {} token request(s); megaflex allows itself {requests_per_5m} per 5 minutes (Megaport: 500)",

@@ -31,7 +31,7 @@ pub(crate) async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
     let snap = store.load().await?;
     let decisions = store.recent_decisions(args.decisions).await?;
     let incidents = store.incidents(10).await?;
-    let outbox_pending = store.pending_outbox(10_000).await?.len();
+    let outbox_pending = store.outbox_pending_count().await?;
     let ledger = StoreLedger(Arc::clone(&store));
     let now = EpochMillis::now();
     let mut circuits = Vec::new();

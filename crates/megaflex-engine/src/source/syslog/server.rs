@@ -105,7 +105,7 @@ impl SyslogSource {
             metrics: metrics.clone(),
             forward_unclassified: config.forward_unclassified,
             watch: config.watch.clone(),
-            last_peer: None,
+            last_peer: PeerText::default(),
         };
         match config.listen {
             Listen::Udp(addr) => {
@@ -159,19 +159,24 @@ struct Handler {
     metrics: Arc<SourceMetrics>,
     forward_unclassified: bool,
     watch: Option<Arc<Watch>>,
-    /// The last sender's address as text: most datagrams come from a few
-    /// routers, and formatting an address per event showed in profiles.
-    last_peer: Option<(std::net::IpAddr, String)>,
+    last_peer: PeerText,
+}
+
+/// The last sender's address as text: most datagrams come from a few
+/// routers, and formatting an address per event showed in profiles.
+#[derive(Debug, Clone, Default)]
+struct PeerText(Option<(std::net::IpAddr, String)>);
+
+impl PeerText {
+    fn of(&mut self, peer: SocketAddr) -> &str {
+        if self.0.as_ref().is_none_or(|(ip, _)| *ip != peer.ip()) {
+            self.0 = Some((peer.ip(), peer.ip().to_string()));
+        }
+        self.0.as_ref().map_or("", |(_, text)| text.as_str())
+    }
 }
 
 impl Handler {
-    fn peer_text(&mut self, peer: SocketAddr) -> &str {
-        if self.last_peer.as_ref().is_none_or(|(ip, _)| *ip != peer.ip()) {
-            self.last_peer = Some((peer.ip(), peer.ip().to_string()));
-        }
-        self.last_peer.as_ref().map_or("", |(_, text)| text.as_str())
-    }
-
     /// One message: parse, classify, forward. Never blocks, never panics.
     fn handle(&mut self, bytes: &[u8], peer: SocketAddr, received_at: EpochMillis) {
         let m = &self.metrics;
@@ -188,16 +193,14 @@ impl Handler {
             m.inc(Counter::Unclassified);
             return;
         }
-        if let (Some(c), true) = (&classified, self.watch.is_some()) {
-            self.peer_text(peer);
-            let address = self.last_peer.as_ref().map_or("", |(_, t)| t.as_str());
+        if let (Some(c), Some(watch)) = (&classified, &self.watch) {
             let hostname = msg.hostname.or(c.hostname.as_deref());
-            if self.watch.as_ref().is_some_and(|w| !w.wants(c.kind, &c.entity, hostname, address)) {
+            if !watch.wants(c.kind, &c.entity, hostname, self.last_peer.of(peer)) {
                 self.metrics.inc(Counter::Unwatched);
                 return;
             }
         }
-        let address = self.peer_text(peer).to_owned();
+        let address = self.last_peer.of(peer).to_owned();
         let event = match classified {
             Some(c) => {
                 self.metrics.inc(Counter::Classified);
