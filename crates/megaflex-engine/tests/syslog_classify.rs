@@ -266,10 +266,10 @@ fn vendor_lines_classify_exactly() {
     for case in CASES {
         let msg = parse(case.line.as_bytes()).unwrap_or_else(|e| panic!("{e}: {}", case.line));
         let c = classify(&msg).unwrap_or_else(|| panic!("not classified: {}", case.line));
-        let host = msg.hostname.map(str::to_owned).or(c.hostname.clone());
+        let host = msg.hostname.map(str::to_owned).or(c.hostname.clone().map(String::from));
         assert_eq!(host.as_deref(), case.host, "{}", case.line);
         assert_eq!(
-            (c.kind, c.entity.as_str(), c.state, c.administrative),
+            (c.kind, c.entity.as_ref(), c.state, c.administrative),
             (case.kind, case.entity, case.state, case.admin),
             "{}",
             case.line
@@ -281,7 +281,7 @@ fn vendor_lines_classify_exactly() {
 fn attributes_carry_the_details() {
     let msg = parse(b"<189>94310: gw2 RP/0/RSP0/CPU0:Jul  7 20:16:20.000 : bgp[1052]: %ROUTING-BGP-5-ADJCHANGE : neighbor 10.1.1.1 Down - Interface flap (VRF: default) (AS: 65000)").unwrap();
     let c = classify(&msg).unwrap();
-    let get = |k: &str| c.attributes.iter().find(|(key, _)| *key == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| c.attributes.iter().find(|(key, _)| *key == k).map(|(_, v)| v.as_ref());
     assert_eq!(get("mnemonic"), Some("ROUTING-BGP-5-ADJCHANGE"));
     assert_eq!(get("reason"), Some("Interface flap"));
     assert_eq!(get("vrf"), Some("default"));
@@ -311,7 +311,7 @@ fn user_patterns_win_and_are_validated() {
     let msg = parse(b"<30>Jun  1 12:00:00 mt1 interface,info ether1 link down").unwrap();
     assert_eq!(classify(&msg), None);
     let c = classify_with(&msg, std::slice::from_ref(&p)).unwrap();
-    assert_eq!((c.entity.as_str(), c.state), ("ether1", Down));
+    assert_eq!((c.entity.as_ref(), c.state), ("ether1", Down));
     assert!(UserPattern::new("bad", "(", Link, &[], &[]).unwrap_err().to_string().contains("invalid regex"));
     assert!(
         UserPattern::new("nogroup", "x (?P<entity>y)", Link, &[], &[]).unwrap_err().to_string().contains("(?P<state>")

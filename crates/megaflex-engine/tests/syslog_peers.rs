@@ -158,3 +158,36 @@ async fn tcp_garbage_and_oversize_resync() {
     let m = metrics.snapshot();
     assert_eq!((m.dropped_malformed, m.dropped_oversize, m.classified), (1, 1, 1), "{m:?}");
 }
+
+#[tokio::test]
+async fn udp_drains_the_kernel_queue_at_stop_and_stops_when_nobody_reads() {
+    // Everything queued before the stop is handled: 3,000 datagrams sent in a
+    // burst (more than a batch, so the receiver also gathers), then stop.
+    let (tx, mut rx) = mpsc::channel(10_000);
+    let stop = CancellationToken::new();
+    let config = SyslogConfig::new(Listen::Udp("127.0.0.1:0".parse().unwrap()));
+    let src = SyslogSource::spawn(config, Arc::from(vec![]), tx, stop.clone()).await.unwrap();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..3_000 {
+        let body = if i % 3 == 0 { LINK_DOWN } else { "%SYS-5-CONFIG_I: Configured from console" };
+        sock.send_to(format!("<189>{i}: r1: *Jun  1 12:00:00: {body}").as_bytes(), src.local_addr).unwrap();
+    }
+    stop.cancel();
+    let metrics = src.metrics.clone();
+    tokio::time::timeout(Duration::from_secs(5), src.join()).await.expect("stops within 5 s");
+    let m = metrics.snapshot();
+    assert_eq!((m.received, m.classified, m.unclassified), (3_000, 1_000, 2_000), "{m:?}");
+    let mut events = 0;
+    while let Ok(e) = rx.try_recv() {
+        assert_link_down(&e);
+        events += 1;
+    }
+    assert_eq!(events, 1_000, "every classified message reached the reader");
+
+    // A receiver whose reader went away stops by itself and frees its port.
+    let (src, rx, _stop) = start("udp://127.0.0.1:0").await;
+    let addr = src.local_addr;
+    drop(rx);
+    tokio::time::timeout(Duration::from_secs(5), src.join()).await.expect("stops once nobody reads");
+    std::net::UdpSocket::bind(addr).expect("the port is free again");
+}

@@ -5,40 +5,44 @@
 //! event tag, `logid=`) before any detailed parsing, so the many messages
 //! that are neither link nor BGP cost a scan and nothing more.
 
+use std::borrow::Cow;
+
 use regex::Regex;
 
 use super::parse::Syslog;
 use crate::event::{EventKind, EventState};
 
-/// What a message means.
+/// What a message means. Borrows from the message: most classified
+/// messages are about links nobody watches and are dropped right after, so
+/// nothing is copied until an event is built (`server::event_from`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Classified {
+pub struct Classified<'a> {
     /// Link, BGP peer, alert, other.
     pub kind: EventKind,
     /// Interface name, peer address, ...
-    pub entity: String,
+    pub entity: Cow<'a, str>,
     /// Up or down.
     pub state: EventState,
     /// An operator did it (shutdown), not a failure.
     pub administrative: bool,
     /// Hostname stated in the message body (FortiOS `devname`), when the header had none.
-    pub hostname: Option<String>,
+    pub hostname: Option<Cow<'a, str>>,
     /// Vendor details.
-    pub attributes: Vec<(&'static str, String)>,
+    pub attributes: Vec<(&'static str, Cow<'a, str>)>,
 }
 
-impl Classified {
-    fn new(kind: EventKind, entity: &str, state: EventState) -> Self {
+impl<'a> Classified<'a> {
+    fn new(kind: EventKind, entity: &'a str, state: EventState) -> Self {
         Self {
             kind,
-            entity: entity.trim().to_owned(),
+            entity: Cow::Borrowed(entity.trim()),
             state,
             administrative: false,
             hostname: None,
             attributes: Vec::new(),
         }
     }
-    fn attr(mut self, k: &'static str, v: impl Into<String>) -> Self {
+    fn attr(mut self, k: &'static str, v: impl Into<Cow<'a, str>>) -> Self {
         let v = v.into();
         if !v.is_empty() {
             self.attributes.push((k, v));
@@ -59,15 +63,25 @@ struct Mnemonic<'a> {
     detail: &'a str,
 }
 
+/// The bytes of `FACILITY-SEV-MNEMONIC`: `A-Z`, `0-9`, `_`, `-` (one load
+/// per byte on a path every message takes).
+static MNEMONIC_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        table[c] = b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-';
+        c += 1;
+    }
+    table
+};
+
 fn find_mnemonic(text: &str) -> Option<Mnemonic<'_>> {
     let mut from = 0;
     while let Some(i) = memchr::memchr(b'%', &text.as_bytes()[from..]) {
         let start = from + i + 1;
         let rest = &text[start..];
-        let len = rest
-            .bytes()
-            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
-            .count();
+        let len = rest.bytes().position(|c| !MNEMONIC_BYTE[usize::from(c)]).unwrap_or(rest.len());
         let full = &rest[..len];
         let after = rest[len..].trim_start_matches(' ');
         if len >= 3 && full.as_bytes()[0].is_ascii_uppercase() && after.starts_with(':') {
@@ -127,15 +141,15 @@ fn changed_state(detail: &str) -> Option<(EventState, bool)> {
 }
 
 /// The interface name after `Interface ` up to `,` (dropping an Arista ` (description)`).
-fn interface_after(detail: &str, marker: &str) -> Option<String> {
+fn interface_after<'a>(detail: &'a str, marker: &str) -> Option<&'a str> {
     let i = if marker == "Interface " { INTERFACE.find(detail.as_bytes()) } else { find(detail, marker) }?;
     let rest = &detail[i + marker.len()..];
     let end = rest.bytes().position(|b| b == b',' || b == b' ').unwrap_or(rest.len());
     let name = &rest[..end];
-    (!name.is_empty()).then(|| name.to_owned())
+    (!name.is_empty()).then_some(name)
 }
 
-fn cisco_like(m: &Mnemonic<'_>) -> Option<Classified> {
+fn cisco_like<'a>(m: &Mnemonic<'a>) -> Option<Classified<'a>> {
     let fac = m.facility;
     match m.mnemonic {
         "UPDOWN" if fac.ends_with("LINEPROTO") || fac == "LINK" || fac.ends_with("-LINK") => {
@@ -143,7 +157,7 @@ fn cisco_like(m: &Mnemonic<'_>) -> Option<Classified> {
             let name = interface_after(m.detail, "Interface ")?;
             let (state, admin) = changed_state(m.detail)?;
             Some(
-                Classified::new(EventKind::Link, &name, state)
+                Classified::new(EventKind::Link, name, state)
                     .admin(admin)
                     .attr("mnemonic", m.full)
                     .attr("layer", layer),
@@ -153,7 +167,7 @@ fn cisco_like(m: &Mnemonic<'_>) -> Option<Classified> {
             let name = interface_after(m.detail, "Interface ")?;
             let (state, admin) = changed_state(m.detail)?;
             Some(
-                Classified::new(EventKind::Link, &name, state)
+                Classified::new(EventKind::Link, name, state)
                     .admin(admin || state == EventState::Up)
                     .attr("mnemonic", m.full),
             )
@@ -165,7 +179,7 @@ fn cisco_like(m: &Mnemonic<'_>) -> Option<Classified> {
                 m.detail.find('(').map(|i| m.detail[i + 1..].trim_end_matches(')').to_owned()).unwrap_or_default();
             let admin = mn.contains("ADMIN") || reason.to_ascii_lowercase().contains("administratively");
             Some(
-                Classified::new(EventKind::Link, &name, state)
+                Classified::new(EventKind::Link, name, state)
                     .admin(admin)
                     .attr("mnemonic", m.full)
                     .attr("reason", reason),
@@ -196,7 +210,7 @@ fn word_at(rest: &str) -> &str {
     &rest[..end]
 }
 
-fn bgp_adjchange(m: &Mnemonic<'_>) -> Option<Classified> {
+fn bgp_adjchange<'a>(m: &Mnemonic<'a>) -> Option<Classified<'a>> {
     let d = m.detail;
     // Arista: `peer A (VRF v AS n) old state X event E new state Y`.
     if let Some(rest) = d.strip_prefix("peer ") {
@@ -272,7 +286,7 @@ fn junos_field<'a>(d: &'a str, key: &str) -> Option<&'a str> {
 const JUNOS_EVENTS: [&str; 4] =
     ["SNMP_TRAP_LINK_DOWN", "SNMP_TRAP_LINK_UP", "RPD_BGP_NEIGHBOR_STATE_CHANGED", "BGP_NEIGHBOR_STATE_CHANGED"];
 
-fn junos(event: &str, d: &str) -> Option<Classified> {
+fn junos<'a>(event: &'static str, d: &'a str) -> Option<Classified<'a>> {
     match event {
         "SNMP_TRAP_LINK_DOWN" | "SNMP_TRAP_LINK_UP" => {
             let state = if event.ends_with("DOWN") { EventState::Down } else { EventState::Up };
@@ -333,11 +347,11 @@ fn kv_pairs(text: &str) -> Vec<(&str, &str)> {
     out
 }
 
-fn fortios(text: &str) -> Option<Classified> {
+fn fortios(text: &str) -> Option<Classified<'_>> {
     let kv = kv_pairs(text);
     let get = |k: &str| kv.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
     let logid = get("logid")?;
-    let devname = get("devname").map(str::to_owned);
+    let devname = get("devname").map(Cow::Borrowed);
     let status = get("status").unwrap_or_default().to_ascii_lowercase();
     let state = match status.as_str() {
         "up" => EventState::Up,
@@ -362,7 +376,7 @@ fn fortios(text: &str) -> Option<Classified> {
 }
 
 /// Classifies a parsed message with the built-in vendor rules.
-pub fn classify(msg: &Syslog<'_>) -> Option<Classified> {
+pub fn classify<'a>(msg: &Syslog<'a>) -> Option<Classified<'a>> {
     let text = msg.msg;
     // FortiOS first: its BGP events embed a Cisco-style mnemonic in `msg=`.
     if LOGID.find(text.as_bytes()).is_some() {
@@ -423,7 +437,7 @@ impl UserPattern {
     }
 
     /// Applies the pattern to a message.
-    pub fn apply(&self, msg: &Syslog<'_>) -> Option<Classified> {
+    pub fn apply<'a>(&self, msg: &Syslog<'a>) -> Option<Classified<'a>> {
         let caps = self.regex.captures(msg.msg)?;
         let entity = caps.name("entity")?.as_str();
         let word = caps.name("state")?.as_str().to_ascii_lowercase();
@@ -435,12 +449,12 @@ impl UserPattern {
             EventState::Unknown
         };
         let mut c = Classified::new(self.kind, entity, state).attr("pattern", self.name.clone());
-        c.hostname = caps.name("device").map(|d| d.as_str().to_owned());
+        c.hostname = caps.name("device").map(|d| Cow::Borrowed(d.as_str()));
         Some(c)
     }
 }
 
 /// User patterns first (they win), then the built-in rules.
-pub fn classify_with(msg: &Syslog<'_>, patterns: &[UserPattern]) -> Option<Classified> {
+pub fn classify_with<'a>(msg: &Syslog<'a>, patterns: &[UserPattern]) -> Option<Classified<'a>> {
     patterns.iter().find_map(|p| p.apply(msg)).or_else(|| classify(msg))
 }

@@ -255,6 +255,19 @@ fn timestamp_len(s: &str) -> Option<usize> {
     {
         return Some(s.find(' ').unwrap_or(s.len()));
     }
+    match bsd_clock_end(b) {
+        Some(end) => Some(with_year_or_zone(s, end)),
+        None => scan_timestamp_len(s),
+    }
+}
+
+/// [`timestamp_len`] for every form but RFC 3339, token by token.
+fn scan_timestamp_len(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    // Neither a month nor a year first: no timestamp, without tokenising.
+    if !b.first().is_some_and(|&c| c == b' ' || c.is_ascii_digit()) && !is_month(s) {
+        return None;
+    }
     let mut pos = 0;
     let mut rest = s;
     let first = take(&mut rest, &mut pos)?;
@@ -283,22 +296,41 @@ fn timestamp_len(s: &str) -> Option<usize> {
     if !is_clock(clock) {
         return None;
     }
-    end = clock_pos.max(end);
-    if clock.ends_with(':') {
-        return Some(end);
+    Some(with_year_or_zone(s, clock_pos.max(end)))
+}
+
+/// The commonest form at fixed offsets, `Mmm dd hh:mm:ss` or `Mmm  d
+/// hh:mm:ss`: the end of the clock token, as the general scan in
+/// `timestamp_len` would find it, or `None` to let that scan decide.
+fn bsd_clock_end(b: &[u8]) -> Option<usize> {
+    let day_ok = (b.get(4)? == &b' ' || b[4].is_ascii_digit()) && b.get(5)?.is_ascii_digit();
+    let clock = b.get(7..15)?;
+    let clock_ok =
+        clock[2] == b':' && clock[5] == b':' && [0, 1, 3, 4, 6, 7].iter().all(|&i| clock[i].is_ascii_digit());
+    if !(b[3] == b' ' && day_ok && b[6] == b' ' && clock_ok && is_month(std::str::from_utf8(&b[..3]).ok()?)) {
+        return None;
     }
-    // Optional year or timezone token after the clock (`... 12:00:00 2019`, `... 08:30:56.699 UTC:`).
+    Some(15 + b[15..].iter().position(|&c| c == b' ').unwrap_or(b.len() - 15))
+}
+
+/// `end` (just after the clock token), moved past a year or time zone token
+/// that follows it (`... 12:00:00 2019`, `... 08:30:56.699 UTC:`), unless the
+/// clock token already closed the timestamp with `:`.
+fn with_year_or_zone(s: &str, end: usize) -> usize {
+    if s[..end].ends_with(':') {
+        return end;
+    }
     let mut look_pos = end;
-    let mut look_rest = rest;
+    let mut look_rest = &s[end..];
     if let Some(next) = take(&mut look_rest, &mut look_pos) {
         let bare = next.trim_end_matches(':');
         let is_year = bare.len() == 4 && bare.bytes().all(|c| c.is_ascii_digit());
         let is_tz = (2..=5).contains(&bare.len()) && bare.bytes().all(|c| c.is_ascii_uppercase());
         if is_year || is_tz {
-            end = look_pos;
+            return look_pos;
         }
     }
-    Some(end)
+    end
 }
 
 /// A syslog TAG: `name[pid]:` or `name:`, name of tag characters.
@@ -520,5 +552,17 @@ mod tests {
         assert_eq!(parse(b"<13").unwrap_err(), ParseError::BadPri);
         // Invalid UTF-8 keeps the readable prefix.
         assert_eq!(parse(b"<13>Jun  1 12:00:00 host app: ok\xff\xfe").unwrap().msg, "ok");
+    }
+
+    proptest::proptest! {
+        /// The fixed-offset fast path finds what the token scan finds.
+        #[test]
+        fn bsd_fast_path_agrees_with_the_scan(
+            s in "(Nov|jan|Dec|Xyz|2019) {1,2}[0-9 ]{1,2} {1,2}[0-9]{1,2}:[0-9]{2}:[0-9:]{2,3}(\\.[0-9]{1,6})?:?( (UTC|2019|CEST:|up|[A-Z]{1,6}))?( .{0,8})?"
+        ) {
+            if let Some(end) = bsd_clock_end(s.as_bytes()) {
+                proptest::prop_assert_eq!(Some(with_year_or_zone(&s, end)), scan_timestamp_len(&s), "{:?}", s);
+            }
+        }
     }
 }

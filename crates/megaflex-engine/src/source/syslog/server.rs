@@ -1,17 +1,14 @@
 //! The syslog socket tasks: UDP datagrams and TCP streams in, canonical
 //! events out on a bounded channel.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use megaport::types::EpochMillis;
-use std::io::IoSliceMut;
-use std::os::fd::AsRawFd;
-
-use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
 use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::classify::{Classified, UserPattern, classify_with};
 use super::framing::{DEFAULT_MAX_FRAME, Frame, Framer};
 use super::parse::{Syslog, parse};
+use super::udp::{UdpReceiver, bind_udp};
 use super::watch::Watch;
 use crate::event::{Device, Event, EventKind, EventState, SourceKind};
 use crate::source::metrics::{Counter, RateLimitedLog, SourceMetrics};
@@ -87,7 +85,13 @@ pub struct SyslogSource {
     pub recv_buffer_bytes: Option<usize>,
     /// Counters.
     pub metrics: Arc<SourceMetrics>,
-    task: JoinHandle<()>,
+    running: Running,
+}
+
+#[derive(Debug)]
+enum Running {
+    Task(JoinHandle<()>),
+    Thread(UdpReceiver),
 }
 
 impl SyslogSource {
@@ -106,15 +110,15 @@ impl SyslogSource {
             forward_unclassified: config.forward_unclassified,
             watch: config.watch.clone(),
             last_peer: PeerText::default(),
+            ready: Vec::new(),
         };
         match config.listen {
             Listen::Udp(addr) => {
                 let (socket, granted) = bind_udp(addr, config.recv_buffer_bytes)?;
                 let local_addr = socket.local_addr()?;
                 tracing::info!(%local_addr, requested = config.recv_buffer_bytes, granted, "syslog UDP listening");
-                let max = config.max_message_bytes;
-                let task = tokio::spawn(run_udp(socket, handler, max, shutdown));
-                Ok(Self { local_addr, recv_buffer_bytes: Some(granted), metrics, task })
+                let receiver = UdpReceiver::spawn(socket, handler, config.max_message_bytes, shutdown)?;
+                Ok(Self { local_addr, recv_buffer_bytes: Some(granted), metrics, running: Running::Thread(receiver) })
             }
             Listen::Tcp(addr) => {
                 let listener = TcpListener::bind(addr).await?;
@@ -127,39 +131,30 @@ impl SyslogSource {
                     config.max_connections,
                     shutdown,
                 ));
-                Ok(Self { local_addr, recv_buffer_bytes: None, metrics, task })
+                Ok(Self { local_addr, recv_buffer_bytes: None, metrics, running: Running::Task(task) })
             }
         }
     }
 
     /// Waits until the source has drained and stopped (after shutdown).
     pub async fn join(self) {
-        let _ = self.task.await;
+        match self.running {
+            Running::Task(task) => drop(task.await),
+            Running::Thread(receiver) => receiver.join().await,
+        }
     }
-}
-
-fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<(UdpSocket, usize)> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    socket.set_reuse_address(true)?;
-    // The kernel caps this at net.core.rmem_max (and doubles it); what we got is logged.
-    if let Err(e) = socket.set_recv_buffer_size(recv_buffer) {
-        tracing::warn!(error = %e, "cannot set the UDP receive buffer");
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    let granted = socket.recv_buffer_size().unwrap_or(0);
-    Ok((UdpSocket::from_std(socket.into())?, granted))
 }
 
 #[derive(Debug, Clone)]
-struct Handler {
+pub(super) struct Handler {
     patterns: Arc<[UserPattern]>,
-    events: mpsc::Sender<Event>,
-    metrics: Arc<SourceMetrics>,
+    pub(super) events: mpsc::Sender<Event>,
+    pub(super) metrics: Arc<SourceMetrics>,
     forward_unclassified: bool,
     watch: Option<Arc<Watch>>,
     last_peer: PeerText,
+    /// Events of the messages handled since the last `flush`.
+    ready: Vec<Event>,
 }
 
 /// The last sender's address as text: most datagrams come from a few
@@ -177,8 +172,9 @@ impl PeerText {
 }
 
 impl Handler {
-    /// One message: parse, classify, forward. Never blocks, never panics.
-    fn handle(&mut self, bytes: &[u8], peer: SocketAddr, received_at: EpochMillis) {
+    /// One message: parse, classify, keep its event for `flush`. Never
+    /// blocks, never panics.
+    pub(super) fn handle(&mut self, bytes: &[u8], peer: SocketAddr, received_at: EpochMillis) {
         let m = &self.metrics;
         let msg = match parse(bytes) {
             Ok(msg) => msg,
@@ -226,124 +222,49 @@ impl Handler {
                 )
             }
         };
-        if self.events.try_send(event).is_err() {
-            self.metrics.inc(Counter::QueueFull);
+        self.ready.push(event);
+    }
+
+    /// Hands the events of the messages handled so far to the engine. Called
+    /// once per read rather than per message: the consumer is then woken once
+    /// for many events, where waking it per event cost more than parsing
+    /// (docs/BENCHMARKS.md).
+    pub(super) fn flush(&mut self) {
+        for event in self.ready.drain(..) {
+            if self.events.try_send(event).is_err() {
+                self.metrics.inc(Counter::QueueFull);
+            }
         }
+    }
+
+    /// Events waiting for `flush`.
+    pub(super) fn ready_len(&self) -> usize {
+        self.ready.len()
     }
 }
 
 /// The canonical event of a classified syslog message.
 pub fn event_from(
     msg: &Syslog<'_>,
-    c: Classified,
+    c: Classified<'_>,
     peer: Option<SocketAddr>,
     address: String,
     received_at: EpochMillis,
 ) -> Event {
     let device = Device {
-        hostname: msg.hostname.map(str::to_owned).or(c.hostname),
+        hostname: msg.hostname.map(str::to_owned).or(c.hostname.map(Cow::into_owned)),
         address: Some(address),
         labels: Default::default(),
     };
-    let mut e = Event::new(SourceKind::Syslog, received_at, peer, device, c.kind, c.entity, c.state, msg.raw);
+    let mut e =
+        Event::new(SourceKind::Syslog, received_at, peer, device, c.kind, c.entity.into_owned(), c.state, msg.raw);
     e.administrative = c.administrative;
-    e.attributes = c.attributes.into_iter().map(|(k, v)| (std::borrow::Cow::Borrowed(k), v)).collect();
+    // Inserted one by one: a handful of keys, where `collect` would sort a
+    // temporary vector first.
+    for (k, v) in c.attributes {
+        e.attributes.insert(Cow::Borrowed(k), v.into_owned());
+    }
     e
-}
-
-/// Datagrams taken per `recvmmsg` call.
-const RECV_BATCH: usize = 64;
-
-/// One `recvmmsg` into `bufs`; `(length, sender)` per datagram. `WouldBlock`
-/// when nothing is queued, so tokio's readiness is cleared by `try_io`.
-fn recv_batch(
-    socket: &UdpSocket,
-    bufs: &mut [Vec<u8>],
-    out: &mut Vec<(usize, Option<SocketAddr>)>,
-) -> std::io::Result<()> {
-    socket.try_io(tokio::io::Interest::READABLE, || {
-        // Built per call: the headers hold raw pointers, so they cannot live
-        // across an await in a Send task; a batch amortises the allocation.
-        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(bufs.len(), None);
-        let mut iovs: Vec<[IoSliceMut<'_>; 1]> = bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
-        let results = recvmmsg(socket.as_raw_fd(), &mut headers, iovs.iter_mut(), MsgFlags::MSG_DONTWAIT, None)
-            .map_err(std::io::Error::from)?;
-        out.clear();
-        out.extend(results.map(|r| (r.bytes, r.address.and_then(|a| to_socket_addr(&a)))));
-        if out.is_empty() { Err(std::io::ErrorKind::WouldBlock.into()) } else { Ok(()) }
-    })
-}
-
-fn to_socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
-    if let Some(v4) = a.as_sockaddr_in() {
-        return Some(SocketAddr::from((v4.ip(), v4.port())));
-    }
-    a.as_sockaddr_in6().map(|v6| SocketAddr::from((v6.ip(), v6.port())))
-}
-
-async fn run_udp(socket: UdpSocket, mut handler: Handler, max: usize, shutdown: CancellationToken) {
-    // One byte more than allowed tells an oversize datagram from a full one.
-    let mut bufs = vec![vec![0u8; max + 1]; RECV_BATCH];
-    let mut got = Vec::with_capacity(RECV_BATCH);
-    let mut errors = RateLimitedLog::new(Duration::from_secs(10));
-    let m = handler.metrics.clone();
-    let unknown_peer = SocketAddr::from(([0, 0, 0, 0], 0));
-    let mut draining = false;
-    loop {
-        if !draining {
-            tokio::select! {
-                () = shutdown.cancelled() => draining = true,
-                r = socket.readable() => {
-                    if let Err(e) = r {
-                        m.inc(Counter::ReceiveError);
-                        if let Some(n) = errors.allow() { tracing::warn!(error = %e, suppressed = n, "syslog UDP socket error"); }
-                        continue;
-                    }
-                }
-            }
-        }
-        // Take everything the kernel holds, a batch per system call, before waiting again.
-        let mut drained = 0usize;
-        loop {
-            match recv_batch(&socket, &mut bufs, &mut got) {
-                Ok(()) => {
-                    let now = EpochMillis::now();
-                    drained += got.len();
-                    m.add(Counter::Received, got.len() as u64);
-                    for (i, &(n, peer)) in got.iter().enumerate() {
-                        if n > max {
-                            m.inc(Counter::Oversize);
-                            continue;
-                        }
-                        handler.handle(&bufs[i][..n], peer.unwrap_or(unknown_peer), now);
-                    }
-                    if got.len() < RECV_BATCH {
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    m.inc(Counter::ReceiveError);
-                    if let Some(n) = errors.allow() {
-                        tracing::warn!(error = %e, suppressed = n, "syslog UDP receive error");
-                    }
-                    break;
-                }
-            }
-        }
-        if draining {
-            tracing::debug!("syslog UDP source drained and stopped");
-            return;
-        }
-        // Under sustained load (more than a batch per wake-up), let datagrams
-        // gather for a millisecond so the next wake-up reads full batches:
-        // far fewer system calls and wake-ups per message, at the cost of at
-        // most 1 ms of latency, and only while the burst lasts (the 8 MiB
-        // receive buffer holds ~50,000 typical messages).
-        if drained > RECV_BATCH {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    }
 }
 
 async fn run_tcp(
@@ -429,10 +350,12 @@ async fn run_connection(
                 }
             }
         }
+        h.flush();
         if n == 0 || shutdown.is_cancelled() {
             if let Some(r) = framer.finish() {
                 h.metrics.inc(Counter::Received);
                 h.handle(framer.bytes(r), peer, now);
+                h.flush();
             }
             return;
         }
