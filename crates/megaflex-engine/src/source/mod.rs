@@ -1,6 +1,7 @@
 //! Event sources. Parsing is pure and apart from sockets; the socket tasks
-//! only frame, stamp and forward. Every source runs as a task with a
-//! shutdown token, drains on stop, and counts what it does in
+//! only frame, stamp and forward. Every source runs as a task (the syslog
+//! UDP receiver as a thread, see `syslog/udp.rs`) with a shutdown token,
+//! drains on stop, and counts what it does in
 //! [`metrics::SourceMetrics`]; runtime errors are logged (rate-limited) and
 //! counted, never returned or panicked on.
 
@@ -8,3 +9,22 @@ pub mod metrics;
 pub mod snmp;
 pub mod syslog;
 pub mod webhook;
+
+/// Binds a non-blocking UDP socket (address reuse on) with the receive
+/// buffer asked for; returns the buffer size the kernel granted, which the
+/// callers log: the kernel caps the request at `net.core.rmem_max`, doubled.
+pub(crate) fn bind_udp(
+    addr: std::net::SocketAddr,
+    recv_buffer_bytes: usize,
+) -> std::io::Result<(std::net::UdpSocket, usize)> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    if let Err(e) = socket.set_recv_buffer_size(recv_buffer_bytes) {
+        tracing::warn!(error = %e, "cannot set the UDP receive buffer");
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    let granted = socket.recv_buffer_size().unwrap_or(0);
+    Ok((socket.into(), granted))
+}

@@ -168,14 +168,8 @@ impl SnmpTrapSource {
         events: mpsc::Sender<Event>,
         shutdown: CancellationToken,
     ) -> std::io::Result<Self> {
-        use socket2::{Domain, Protocol, Socket, Type};
-        let socket = Socket::new(Domain::for_address(config.listen), Type::DGRAM, Some(Protocol::UDP))?;
-        socket.set_reuse_address(true)?;
-        let _ = socket.set_recv_buffer_size(config.recv_buffer_bytes);
-        socket.set_nonblocking(true)?;
-        socket.bind(&config.listen.into())?;
-        let granted = socket.recv_buffer_size().unwrap_or(0);
-        let socket = UdpSocket::from_std(socket.into())?;
+        let (socket, granted) = crate::source::bind_udp(config.listen, config.recv_buffer_bytes)?;
+        let socket = UdpSocket::from_std(socket)?;
         let local_addr = socket.local_addr()?;
         tracing::info!(%local_addr, granted, communities = config.communities.len(), v3_users = config.users.len(), "SNMP trap listener");
         let metrics = Arc::new(SourceMetrics::default());

@@ -194,10 +194,9 @@ fn structured_data_end(s: &str) -> Option<usize> {
     Some(i)
 }
 
-fn is_month(s: &str) -> bool {
+fn is_month(b: &[u8]) -> bool {
     // Every message asks: one 3-byte compare instead of twelve (`| 0x20`
     // lower-cases ASCII letters and maps no other byte onto one).
-    let b = s.as_bytes();
     b.len() >= 3
         && matches!(
             [b[0] | 0x20, b[1] | 0x20, b[2] | 0x20],
@@ -265,16 +264,16 @@ fn timestamp_len(s: &str) -> Option<usize> {
 fn scan_timestamp_len(s: &str) -> Option<usize> {
     let b = s.as_bytes();
     // Neither a month nor a year first: no timestamp, without tokenising.
-    if !b.first().is_some_and(|&c| c == b' ' || c.is_ascii_digit()) && !is_month(s) {
+    if !b.first().is_some_and(|&c| c == b' ' || c.is_ascii_digit()) && !is_month(b) {
         return None;
     }
     let mut pos = 0;
     let mut rest = s;
     let first = take(&mut rest, &mut pos)?;
-    let month_first = if is_month(first) {
+    let month_first = if is_month(first.as_bytes()) {
         true
     } else if first.len() == 4 && first.bytes().all(|c| c.is_ascii_digit()) {
-        if !is_month(take(&mut rest, &mut pos)?) {
+        if !is_month(take(&mut rest, &mut pos)?.as_bytes()) {
             return None;
         }
         false
@@ -307,7 +306,7 @@ fn bsd_clock_end(b: &[u8]) -> Option<usize> {
     let clock = b.get(7..15)?;
     let clock_ok =
         clock[2] == b':' && clock[5] == b':' && [0, 1, 3, 4, 6, 7].iter().all(|&i| clock[i].is_ascii_digit());
-    if !(b[3] == b' ' && day_ok && b[6] == b' ' && clock_ok && is_month(std::str::from_utf8(&b[..3]).ok()?)) {
+    if !(b[3] == b' ' && day_ok && b[6] == b' ' && clock_ok && is_month(b)) {
         return None;
     }
     Some(15 + b[15..].iter().position(|&c| c == b' ').unwrap_or(b.len() - 15))

@@ -1,4 +1,5 @@
-//! The syslog socket tasks: UDP datagrams and TCP streams in, canonical
+//! The syslog source: configuration, the per-message handler shared by UDP
+//! (its receiver thread is in `udp.rs`) and TCP (tasks here), canonical
 //! events out on a bounded channel.
 
 use std::borrow::Cow;
@@ -16,9 +17,10 @@ use tokio_util::sync::CancellationToken;
 use super::classify::{Classified, UserPattern, classify_with};
 use super::framing::{DEFAULT_MAX_FRAME, Frame, Framer};
 use super::parse::{Syslog, parse};
-use super::udp::{UdpReceiver, bind_udp};
+use super::udp::UdpReceiver;
 use super::watch::Watch;
 use crate::event::{Device, Event, EventKind, EventState, SourceKind};
+use crate::source::bind_udp;
 use crate::source::metrics::{Counter, RateLimitedLog, SourceMetrics};
 
 /// Where to listen.

@@ -41,22 +41,6 @@ const GATHER: Duration = Duration::from_millis(1);
 /// Events handed on at the latest after this many, within a long drain.
 const FLUSH_AT: usize = 1024;
 
-/// Binds a non-blocking UDP socket with the receive buffer asked for; returns
-/// the buffer size the kernel granted.
-pub(super) fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<(UdpSocket, usize)> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    socket.set_reuse_address(true)?;
-    // The kernel caps this at net.core.rmem_max (and doubles it); what we got is logged.
-    if let Err(e) = socket.set_recv_buffer_size(recv_buffer) {
-        tracing::warn!(error = %e, "cannot set the UDP receive buffer");
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    let granted = socket.recv_buffer_size().unwrap_or(0);
-    Ok((socket.into(), granted))
-}
-
 /// A running receiver thread.
 #[derive(Debug)]
 pub(super) struct UdpReceiver {
