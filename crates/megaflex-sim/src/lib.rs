@@ -26,6 +26,7 @@ mod pricing;
 mod products;
 mod servicenow;
 mod servicenow_oauth;
+mod servicenow_record;
 pub use servicenow::JournalEntry;
 mod state;
 mod status_api;
@@ -174,6 +175,8 @@ pub fn app(state: SimState) -> Router {
     let servicenow = Router::new()
         .route("/api/now/table/incident", post(servicenow::create).get(servicenow::list))
         .route("/api/now/v2/table/incident", post(servicenow::create).get(servicenow::list))
+        .route("/api/now/table/sys_journal_field", get(servicenow::journal))
+        .route("/api/now/v2/table/sys_journal_field", get(servicenow::journal))
         .route(
             "/api/now/table/incident/{sys_id}",
             get(servicenow::get_one).patch(servicenow::update).put(servicenow::update),

@@ -1,10 +1,13 @@
-//! ServiceNow Table API emulator, `incident` table only, on the same
-//! listener as the Megaport simulator: `/api/now/table/incident` and
-//! `/api/now/v2/table/incident`. Basic auth against the world's users;
-//! every value a string; `work_notes`/`comments` append to a journal;
-//! resolving (state 6) needs `close_code` and `close_notes` (403 otherwise);
-//! `active` follows `state`. Faults (`/_sim/faults` with a `path_prefix` of
-//! `/api/now/`) answer in ServiceNow's error envelope.
+//! ServiceNow Table API emulator: the `incident` table (and
+//! `sys_journal_field`, to read work notes back) on the same listener as the
+//! Megaport simulator, at `/api/now/table/...` and `/api/now/v2/table/...`.
+//! Basic or OAuth bearer auth against the world's users; every field of the
+//! incident dictionary in every record (`servicenow_record`);
+//! `work_notes`/`comments` append to the journal; resolving or closing
+//! (state 6, 7) needs `close_code` and `close_notes` (403 otherwise: the data
+//! policy); priority, `incident_state` and `active` follow impact, urgency
+//! and state. Faults (`/_sim/faults` with a `path_prefix` of `/api/now/`)
+//! answer in ServiceNow's error envelope.
 
 use std::collections::BTreeMap;
 
@@ -18,11 +21,14 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 use crate::SimConfig;
+use crate::servicenow_record::{self as record, Shape};
 use crate::state::{Counters, SimState, lock};
 
 /// One journal entry (`sys_journal_field`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct JournalEntry {
+    /// The entry's own sys_id.
+    pub sys_id: String,
     /// The incident's sys_id.
     pub element_id: String,
     /// `work_notes` or `comments`.
@@ -31,8 +37,30 @@ pub struct JournalEntry {
     pub value: String,
     /// Who wrote it.
     pub sys_created_by: String,
+    /// When (`YYYY-MM-DD HH:MM:SS`, UTC, simulated time).
+    pub sys_created_on: String,
     /// Order of writing.
     pub seq: u64,
+}
+
+impl JournalEntry {
+    /// The entry as a `sys_journal_field` row.
+    fn as_record(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        for (k, v) in [
+            ("element", self.element.as_str()),
+            ("element_id", self.element_id.as_str()),
+            ("name", "incident"),
+            ("sys_created_by", self.sys_created_by.as_str()),
+            ("sys_created_on", self.sys_created_on.as_str()),
+            ("sys_id", self.sys_id.as_str()),
+            ("sys_tags", ""),
+            ("value", self.value.as_str()),
+        ] {
+            m.insert(k.to_owned(), Value::String(v.to_owned()));
+        }
+        m
+    }
 }
 
 #[derive(Debug, Default)]
@@ -110,12 +138,15 @@ fn restyle(resp: Response) -> Response {
     out
 }
 
-fn stringify(v: &Value) -> Value {
+/// A value as the instance stores it: text. `{"value": ...}` (what a
+/// client echoing a `sysparm_display_value=all` read sends) counts as its value.
+fn stringify(v: &Value) -> String {
     match v {
-        Value::String(_) => v.clone(),
-        Value::Null => Value::String(String::new()),
-        Value::Bool(b) => Value::String(b.to_string()),
-        other => Value::String(other.to_string().trim_matches('"').to_owned()),
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Object(o) => o.get("value").map(stringify).unwrap_or_default(),
+        other => other.to_string(),
     }
 }
 
@@ -124,52 +155,107 @@ fn now_text(state: &SimState) -> String {
     now.strftime("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-/// Applies `fields` to `record`: journals, state/active, data policy.
+fn text<'a>(record: &'a Map<String, Value>, k: &str) -> &'a str {
+    record.get(k).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// Who is writing: the user name and its sys_id.
+struct Writer {
+    name: String,
+    sys_id: String,
+}
+
+/// Applies `fields` to `record`: data policy first (a refused write changes
+/// nothing), then values, journals and what the instance derives (priority,
+/// incident_state, active, resolved/closed by and at, sys_mod_count).
 fn apply(
-    state: &SimState,
+    now: &str,
     sn: &mut ServiceNow,
     record: &mut Map<String, Value>,
     fields: Map<String, Value>,
-    user: &str,
+    writer: &Writer,
 ) -> Result<(), Box<Response>> {
-    let merged_state = fields.get("state").or_else(|| record.get("state")).map(stringify);
-    if merged_state.as_ref().and_then(Value::as_str) == Some("6") {
-        let has = |k: &str| {
-            fields.get(k).or_else(|| record.get(k)).map(stringify).is_some_and(|v| !v.as_str().unwrap_or("").is_empty())
-        };
-        if !has("close_code") || !has("close_notes") {
+    let mut incoming: Map<String, Value> = Map::new();
+    for (k, v) in fields {
+        // Fields the dictionary does not have are ignored, as a real instance does.
+        if record::INCIDENT_FIELDS.contains(&k.as_str()) {
+            incoming.insert(k, Value::String(stringify(&v)));
+        }
+    }
+    // `incident_state` and `state` are kept in step; either may be written.
+    if !incoming.contains_key("state")
+        && let Some(v) = incoming.get("incident_state").cloned()
+    {
+        incoming.insert("state".into(), v);
+    }
+    let merged = |k: &str| incoming.get(k).or_else(|| record.get(k)).and_then(Value::as_str).unwrap_or("").to_owned();
+    let new_state = merged("state");
+    if matches!(new_state.as_str(), "6" | "7") {
+        let missing: Vec<&str> = [("close_code", "Resolution code"), ("close_notes", "Resolution notes")]
+            .into_iter()
+            .filter(|(k, _)| merged(k).trim().is_empty())
+            .map(|(_, label)| label)
+            .collect();
+        if !missing.is_empty() {
             return Err(Box::new(sn_error(
                 StatusCode::FORBIDDEN,
                 "Operation Failed",
-                "Data Policy Exception: the following fields are mandatory: Resolution code, Resolution notes",
+                &format!("Data Policy Exception: \n\tThe following fields are mandatory: {}\n", missing.join(", ")),
             )));
         }
     }
-    let sys_id = record.get("sys_id").and_then(Value::as_str).unwrap_or_default().to_owned();
-    for (k, v) in fields {
-        if k == "work_notes" || k == "comments" {
-            let seq = sn.journal.len() as u64 + 1;
-            sn.journal.push(JournalEntry {
-                element_id: sys_id.clone(),
-                element: k,
-                value: stringify(&v).as_str().unwrap_or_default().to_owned(),
-                sys_created_by: user.to_owned(),
-                seq,
-            });
+    let old_state = text(record, "state").to_owned();
+    let sys_id = text(record, "sys_id").to_owned();
+    for (k, v) in incoming {
+        let v = v.as_str().unwrap_or_default().to_owned();
+        if record::JOURNAL_FIELDS.contains(&k.as_str()) {
+            // An empty journal input adds nothing.
+            if !v.trim().is_empty() {
+                let seq = sn.journal.len() as u64 + 1;
+                sn.journal.push(JournalEntry {
+                    sys_id: format!("{:032x}", (0x10_u128 << 120) | u128::from(seq)),
+                    element_id: sys_id.clone(),
+                    element: k,
+                    value: v,
+                    sys_created_by: writer.name.clone(),
+                    sys_created_on: now.to_owned(),
+                    seq,
+                });
+            }
             continue;
         }
-        if k.starts_with("sys_") || k == "number" || k == "active" {
-            continue; // read-only
+        if record::COMPUTED_FIELDS.contains(&k.as_str()) {
+            continue;
         }
-        record.insert(k, stringify(&v));
+        record.insert(k, Value::String(v));
     }
-    let st = record.get("state").and_then(Value::as_str).unwrap_or("1").to_owned();
-    record.insert("active".into(), Value::String((!matches!(st.as_str(), "6" | "7" | "8")).to_string()));
-    if st == "6" && record.get("resolved_at").and_then(Value::as_str).is_none_or(str::is_empty) {
-        record.insert("resolved_at".into(), Value::String(now_text(state)));
+    let set = |record: &mut Map<String, Value>, k: &str, v: &str| {
+        record.insert(k.to_owned(), Value::String(v.to_owned()));
+    };
+    let prio = record::priority(text(record, "impact"), text(record, "urgency"));
+    set(record, "priority", prio);
+    let state = text(record, "state").to_owned();
+    set(record, "incident_state", &state);
+    set(record, "active", if matches!(state.as_str(), "6" | "7" | "8") { "false" } else { "true" });
+    if state != old_state {
+        if state == "6" || (state == "7" && text(record, "resolved_at").is_empty()) {
+            set(record, "resolved_at", now);
+            set(record, "resolved_by", &writer.sys_id);
+        }
+        if state == "7" {
+            set(record, "closed_at", now);
+            set(record, "closed_by", &writer.sys_id);
+        }
     }
-    record.insert("sys_updated_on".into(), Value::String(now_text(state)));
-    record.insert("sys_updated_by".into(), Value::String(user.to_owned()));
+    let count = text(record, "sys_mod_count").parse::<u64>().map_or(0, |n| n + 1);
+    let is_new = text(record, "sys_created_on").is_empty();
+    if is_new {
+        set(record, "sys_created_on", now);
+        set(record, "sys_created_by", &writer.name);
+    }
+    set(record, "sys_mod_count", &if is_new { "0".to_owned() } else { count.to_string() });
+    set(record, "sys_updated_on", now);
+    set(record, "sys_updated_by", &writer.name);
     Ok(())
 }
 
@@ -184,98 +270,158 @@ fn body_object(body: &Bytes) -> Result<Map<String, Value>, Box<Response>> {
     }
 }
 
-fn select(record: &Map<String, Value>, fields: Option<&str>) -> Value {
-    match fields {
-        None => Value::Object(record.clone()),
-        Some(list) => Value::Object(
-            list.split(',')
-                .map(str::trim)
-                .filter(|f| !f.is_empty())
-                .map(|f| (f.to_owned(), record.get(f).cloned().unwrap_or(Value::String(String::new()))))
-                .collect(),
-        ),
+fn writer(state: &SimState, headers: &HeaderMap) -> Writer {
+    let name = user_of(state, headers).unwrap_or_default();
+    Writer { sys_id: record::sys_id_of(&name), name }
+}
+
+impl ServiceNow {
+    fn render(&self, r: &Map<String, Value>, shape: &Shape) -> Value {
+        let ctx = record::Context { users: &self.users, journal: &self.journal };
+        record::render_incident(r, shape, &ctx)
     }
 }
 
 /// `POST /api/now/table/incident`.
-pub(crate) async fn create(State(state): State<SimState>, headers: HeaderMap, body: Bytes) -> Response {
-    let user = user_of(&state, &headers).unwrap_or_default();
+pub(crate) async fn create(
+    State(state): State<SimState>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let writer = writer(&state, &headers);
     let fields = match body_object(&body) {
         Ok(f) => f,
         Err(r) => return *r,
     };
+    let now = now_text(&state);
     let mut sn = lock(&state.0.servicenow);
     let n = sn.next_number;
     let sys_id = format!("{:032x}", (0x5e_u128 << 120) | (u128::from(n) << 32) | u128::from(fastrand::u32(..)));
-    let mut record = Map::new();
+    let mut record: Map<String, Value> =
+        record::INCIDENT_FIELDS.iter().map(|f| ((*f).to_owned(), Value::String(String::new()))).collect();
+    for (k, v) in record::DEFAULTS {
+        record.insert((*k).to_owned(), Value::String((*v).to_owned()));
+    }
     for (k, v) in [
         ("sys_id", sys_id.clone()),
         ("number", format!("INC{n:07}")),
-        ("state", "1".into()),
-        ("impact", "3".into()),
-        ("urgency", "3".into()),
-        ("sys_created_on", now_text(&state)),
-        ("sys_created_by", user.clone()),
-        ("opened_at", now_text(&state)),
+        ("opened_at", now.clone()),
+        ("opened_by", writer.sys_id.clone()),
     ] {
         record.insert(k.into(), Value::String(v));
     }
-    if let Err(r) = apply(&state, &mut sn, &mut record, fields, &user) {
+    if let Err(r) = apply(&now, &mut sn, &mut record, fields, &writer) {
         return *r;
     }
     sn.next_number += 1;
-    sn.incidents.push(record.clone());
+    let shaped = sn.render(&record, &Shape::from_request(&q, &headers));
+    sn.incidents.push(record);
     let location = format!("/api/now/table/incident/{sys_id}");
-    let mut resp = (StatusCode::CREATED, Json(serde_json::json!({ "result": record }))).into_response();
+    let mut resp = (StatusCode::CREATED, Json(serde_json::json!({ "result": shaped }))).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
     resp
 }
 
-/// One `sysparm_query` term.
+/// One `sysparm_query` term (`field` `operator` `value`); an operator the
+/// emulator does not know matches everything, as a real instance ignores
+/// an invalid condition.
 fn matches(record: &Map<String, Value>, term: &str) -> bool {
-    let Some((field, value)) = term.split_once('=') else { return true };
-    let have = record.get(field).and_then(Value::as_str).unwrap_or("");
-    if let Some(field) = field.strip_suffix('!') {
-        return record.get(field).and_then(Value::as_str).unwrap_or("") != value;
+    // Field names are lower case; operators upper case.
+    let split = term
+        .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.'))
+        .unwrap_or(term.len());
+    let (field, rest) = term.split_at(split);
+    let have = text(record, field);
+    if let Some(v) = rest.strip_prefix("!=") {
+        have != v
+    } else if let Some(v) = rest.strip_prefix('=') {
+        have == v
+    } else if let Some(v) = rest.strip_prefix("NOT LIKE") {
+        !have.contains(v)
+    } else if let Some(v) = rest.strip_prefix("LIKE") {
+        have.contains(v)
+    } else if let Some(v) = rest.strip_prefix("STARTSWITH") {
+        have.starts_with(v)
+    } else if let Some(v) = rest.strip_prefix("ENDSWITH") {
+        have.ends_with(v)
+    } else if let Some(v) = rest.strip_prefix("NOT IN") {
+        !v.split(',').any(|x| x == have)
+    } else if let Some(v) = rest.strip_prefix("IN") {
+        v.split(',').any(|x| x == have)
+    } else if rest == "ISEMPTY" {
+        have.is_empty()
+    } else if rest == "ISNOTEMPTY" {
+        !have.is_empty()
+    } else {
+        true
     }
-    have == value
 }
 
-/// `GET /api/now/table/incident?sysparm_query=...`.
-pub(crate) async fn list(State(state): State<SimState>, Query(q): Query<BTreeMap<String, String>>) -> Response {
-    let sn = lock(&state.0.servicenow);
+/// Query, order and page `records` as `sysparm_query`, `sysparm_offset` and
+/// `sysparm_limit` say; the answer carries `X-Total-Count`.
+fn list_of<'a>(
+    records: impl Iterator<Item = &'a Map<String, Value>>,
+    q: &BTreeMap<String, String>,
+    shape: impl Fn(&Map<String, Value>) -> Value,
+) -> Response {
     let query = q.get("sysparm_query").map(String::as_str).unwrap_or("");
-    let mut order_desc: Option<&str> = None;
-    let mut order_asc: Option<&str> = None;
+    let mut order: Vec<(&str, bool)> = Vec::new();
     let mut terms = Vec::new();
     for t in query.split('^').filter(|t| !t.is_empty()) {
         if let Some(f) = t.strip_prefix("ORDERBYDESC") {
-            order_desc = Some(f);
+            order.push((f, true));
         } else if let Some(f) = t.strip_prefix("ORDERBY") {
-            order_asc = Some(f);
+            order.push((f, false));
         } else {
             terms.push(t);
         }
     }
-    let mut found: Vec<&Map<String, Value>> =
-        sn.incidents.iter().filter(|r| terms.iter().all(|t| matches(r, t))).collect();
-    let key = |r: &&Map<String, Value>, f: &str| r.get(f).and_then(Value::as_str).unwrap_or("").to_owned();
-    if let Some(f) = order_asc {
-        found.sort_by_key(|r| key(r, f));
-    }
-    if let Some(f) = order_desc {
-        found.sort_by_key(|r| std::cmp::Reverse(key(r, f)));
+    let mut found: Vec<&Map<String, Value>> = records.filter(|r| terms.iter().all(|t| matches(r, t))).collect();
+    // Sorted by the last key first so the first ORDERBY wins (stable sorts).
+    for (f, desc) in order.iter().rev() {
+        found.sort_by(|a, b| {
+            let o = text(a, f).cmp(text(b, f));
+            if *desc { o.reverse() } else { o }
+        });
     }
     let total = found.len();
-    let offset = q.get("sysparm_offset").and_then(|v| v.parse().ok()).unwrap_or(0usize);
-    let limit = q.get("sysparm_limit").and_then(|v| v.parse().ok()).unwrap_or(10_000usize);
-    let fields = q.get("sysparm_fields").map(String::as_str);
-    let result: Vec<Value> = found.iter().skip(offset).take(limit).map(|r| select(r, fields)).collect();
+    let offset = q.get("sysparm_offset").and_then(|v| v.trim().parse().ok()).unwrap_or(0usize);
+    let limit = q.get("sysparm_limit").and_then(|v| v.trim().parse().ok()).unwrap_or(10_000usize);
+    let result: Vec<Value> = found.iter().skip(offset).take(limit).map(|r| shape(r)).collect();
     let mut resp = Json(serde_json::json!({ "result": result })).into_response();
     resp.headers_mut().insert("X-Total-Count", HeaderValue::from(total));
     resp
+}
+
+/// `GET /api/now/table/incident?sysparm_query=...`.
+pub(crate) async fn list(
+    State(state): State<SimState>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let sn = lock(&state.0.servicenow);
+    let shape = Shape::from_request(&q, &headers);
+    list_of(sn.incidents.iter(), &q, |r| sn.render(r, &shape))
+}
+
+/// `GET /api/now/table/sys_journal_field?sysparm_query=element_id=...`: the
+/// work notes and comments, as the journal table holds them.
+pub(crate) async fn journal(
+    State(state): State<SimState>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let sn = lock(&state.0.servicenow);
+    let shape = Shape::from_request(&q, &headers);
+    let rows: Vec<Map<String, Value>> = sn.journal.iter().map(JournalEntry::as_record).collect();
+    list_of(rows.iter(), &q, |r| record::render_plain(r, &shape))
+}
+
+fn not_found() -> Response {
+    sn_error(StatusCode::NOT_FOUND, "No Record found", "Record doesn't exist or ACL restricts the record retrieval")
 }
 
 /// `GET /api/now/table/incident/{sys_id}`.
@@ -283,16 +429,14 @@ pub(crate) async fn get_one(
     State(state): State<SimState>,
     Path(sys_id): Path<String>,
     Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
 ) -> Response {
     let sn = lock(&state.0.servicenow);
-    match sn.incidents.iter().find(|r| r.get("sys_id").and_then(Value::as_str) == Some(&sys_id)) {
-        Some(r) => Json(serde_json::json!({ "result": select(r, q.get("sysparm_fields").map(String::as_str)) }))
-            .into_response(),
-        None => sn_error(
-            StatusCode::NOT_FOUND,
-            "No Record found",
-            "Record doesn't exist or ACL restricts the record retrieval",
-        ),
+    match sn.incidents.iter().find(|r| text(r, "sys_id") == sys_id) {
+        Some(r) => {
+            Json(serde_json::json!({ "result": sn.render(r, &Shape::from_request(&q, &headers)) })).into_response()
+        }
+        None => not_found(),
     }
 }
 
@@ -300,29 +444,28 @@ pub(crate) async fn get_one(
 pub(crate) async fn update(
     State(state): State<SimState>,
     Path(sys_id): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let user = user_of(&state, &headers).unwrap_or_default();
+    let writer = writer(&state, &headers);
     let fields = match body_object(&body) {
         Ok(f) => f,
         Err(r) => return *r,
     };
+    let now = now_text(&state);
     let mut guard = lock(&state.0.servicenow);
     let sn = &mut *guard;
-    let Some(i) = sn.incidents.iter().position(|r| r.get("sys_id").and_then(Value::as_str) == Some(&sys_id)) else {
-        return sn_error(
-            StatusCode::NOT_FOUND,
-            "No Record found",
-            "Record doesn't exist or ACL restricts the record retrieval",
-        );
+    let Some(i) = sn.incidents.iter().position(|r| text(r, "sys_id") == sys_id) else {
+        return not_found();
     };
     let mut record = sn.incidents[i].clone();
-    if let Err(r) = apply(&state, sn, &mut record, fields, &user) {
+    if let Err(r) = apply(&now, sn, &mut record, fields, &writer) {
         return *r;
     }
-    sn.incidents[i] = record.clone();
-    Json(serde_json::json!({ "result": record })).into_response()
+    let shaped = sn.render(&record, &Shape::from_request(&q, &headers));
+    sn.incidents[i] = record;
+    Json(serde_json::json!({ "result": shaped })).into_response()
 }
 
 /// `GET /_sim/servicenow`: every incident and the journal, for tests.

@@ -134,3 +134,171 @@ async fn bad_auth_bad_json_missing_records_and_injected_429() {
     assert_eq!(r.status(), 200, "the fault fired once");
     assert_eq!(sim.state().stats().requests, 0, "Table API calls are not Megaport API requests");
 }
+
+/// What pysnow and pysnc rely on: every field in every record, an empty
+/// `sysparm_fields` meaning all of them, display values, reference links.
+#[tokio::test]
+async fn records_carry_every_field_display_values_and_reference_links() {
+    let sim = sim().await;
+    let http = reqwest::Client::new();
+    let r = http
+        .post(table(&sim))
+        .basic_auth(USER, Some(PASSWORD))
+        .json(&json!({"short_description": "x", "impact": "2", "urgency": "1", "caller_id": "abel.tuter",
+                      "category": "network", "no_such_field": "ignored"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    let inc = created["result"].as_object().unwrap();
+    assert!(inc.len() >= 80, "every incident field: {}", inc.len());
+    assert_eq!(inc["description"], "", "unset fields are empty strings");
+    assert_eq!(inc["priority"], "2", "impact 2 x urgency 1 -> priority 2 (High)");
+    assert!(!inc.contains_key("no_such_field"));
+    let sys_id = inc["sys_id"].as_str().unwrap().to_owned();
+    let host = sim.addr().to_string();
+    assert_eq!(
+        inc["caller_id"],
+        json!({"link": format!("http://{host}/api/now/table/sys_user/abel.tuter"), "value": "abel.tuter"})
+    );
+    let opened_by = inc["opened_by"]["value"].as_str().unwrap().to_owned();
+    assert_eq!(opened_by.len(), 32, "opened_by is the acting user's sys_id");
+    assert_eq!(inc["assignment_group"], "", "an empty reference is an empty string");
+
+    let get = |params: &'static [(&'static str, &'static str)]| {
+        let http = http.clone();
+        let url = format!("{}/{sys_id}", table(&sim));
+        async move {
+            let r = http.get(url).basic_auth(USER, Some(PASSWORD)).query(params).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()["result"].clone()
+        }
+    };
+    // pysnow's query: an empty field list and `False` (capitalised).
+    let v = get(&[("sysparm_fields", ""), ("sysparm_display_value", "False")]).await;
+    assert_eq!(v["sys_id"], sys_id.as_str());
+    assert_eq!(v["state"], "1");
+    // pysnc's: `all`, links excluded.
+    let v = get(&[("sysparm_display_value", "all"), ("sysparm_exclude_reference_link", "true")]).await;
+    assert_eq!(v["state"], json!({"display_value": "New", "value": "1"}));
+    assert_eq!(v["urgency"], json!({"display_value": "1 - High", "value": "1"}));
+    assert_eq!(v["impact"], json!({"display_value": "2 - Medium", "value": "2"}));
+    assert_eq!(v["priority"], json!({"display_value": "2 - High", "value": "2"}));
+    assert_eq!(v["category"], json!({"display_value": "Network", "value": "network"}));
+    assert_eq!(v["opened_by"], json!({"display_value": USER, "value": opened_by}));
+    assert_eq!(v["close_code"], json!({"display_value": "", "value": ""}));
+    let v = get(&[("sysparm_display_value", "TRUE"), ("sysparm_fields", "state,caller_id,nope")]).await;
+    assert_eq!(
+        v,
+        json!({"state": "New", "caller_id": {"display_value": "abel.tuter",
+               "link": format!("http://{host}/api/now/table/sys_user/abel.tuter")}})
+    );
+
+    // A work note reads back from the journal table and as the field's display value.
+    let one = format!("{}/{sys_id}", table(&sim));
+    let r = http.patch(&one).basic_auth(USER, Some(PASSWORD)).json(&json!({"work_notes": "boosted"})).send().await;
+    let patched: Value = r.unwrap().json().await.unwrap();
+    assert_eq!(patched["result"]["work_notes"], "", "a journal field's value is empty");
+    assert_eq!(patched["result"]["sys_mod_count"], "1");
+    let r = http
+        .get(format!("{}/api/now/table/sys_journal_field", sim.base_url()))
+        .basic_auth(USER, Some(PASSWORD))
+        .query(&[
+            ("sysparm_query", format!("element_id={sys_id}^element=work_notes")),
+            ("sysparm_fields", "value,sys_created_by".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["result"], json!([{"value": "boosted", "sys_created_by": USER}]));
+    let v = get(&[("sysparm_display_value", "all"), ("sysparm_fields", "work_notes")]).await;
+    let text = v["work_notes"]["display_value"].as_str().unwrap();
+    assert!(text.ends_with(&format!(" - {USER} (Work notes)\nboosted\n\n")), "{text:?}");
+
+    // The data policy names what is missing; a refused write changes nothing.
+    let r = http
+        .patch(&one)
+        .basic_auth(USER, Some(PASSWORD))
+        .json(&json!({"state": "6", "close_code": "Solution provided", "work_notes": "lost"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let err: Value = r.json().await.unwrap();
+    assert_eq!(err["error"]["message"], "Operation Failed");
+    let detail = err["error"]["detail"].as_str().unwrap();
+    assert!(detail.contains("mandatory: Resolution notes") && !detail.contains("Resolution code"), "{detail}");
+    let r = http
+        .patch(&one)
+        .basic_auth(USER, Some(PASSWORD))
+        .query(&[("sysparm_display_value", "all")])
+        .json(&json!({"close_notes": "stable"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .patch(&one)
+        .basic_auth(USER, Some(PASSWORD))
+        .json(&json!({"state": "6", "close_code": "Solution provided"}))
+        .send()
+        .await
+        .unwrap();
+    let resolved: Value = r.json().await.unwrap();
+    let res = &resolved["result"];
+    assert_eq!(
+        (res["state"].as_str(), res["incident_state"].as_str(), res["active"].as_str()),
+        (Some("6"), Some("6"), Some("false"))
+    );
+    assert_eq!(res["resolved_by"]["value"], opened_by.as_str());
+    assert!(!res["resolved_at"].as_str().unwrap().is_empty());
+    let (_, journal) = sim.state().servicenow_incidents();
+    assert_eq!(journal.len(), 1, "the refused write's note was not kept");
+}
+
+#[tokio::test]
+async fn query_operators_and_order() {
+    let sim = sim().await;
+    let http = reqwest::Client::new();
+    for (cid, urgency) in [("megaflex:a:1", "3"), ("megaflex:b:1", "1"), ("other:c", "2")] {
+        let r = http
+            .post(table(&sim))
+            .basic_auth(USER, Some(PASSWORD))
+            .json(&json!({"correlation_id": cid, "urgency": urgency}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let ids = |q: &'static str| {
+        let http = http.clone();
+        let url = table(&sim);
+        async move {
+            let r = http
+                .get(url)
+                .basic_auth(USER, Some(PASSWORD))
+                .query(&[("sysparm_query", q), ("sysparm_fields", "correlation_id")])
+                .send()
+                .await
+                .unwrap();
+            let v: Value = r.json().await.unwrap();
+            v["result"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["correlation_id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        ids("correlation_idSTARTSWITHmegaflex:^ORDERBYDESCcorrelation_id").await,
+        ["megaflex:b:1", "megaflex:a:1"]
+    );
+    assert_eq!(ids("correlation_idLIKEb:^active=true").await, ["megaflex:b:1"]);
+    assert_eq!(ids("urgencyIN1,2^ORDERBYurgency").await, ["megaflex:b:1", "other:c"]);
+    assert_eq!(
+        ids("close_codeISEMPTY^correlation_id!=other:c^ORDERBYcorrelation_id").await,
+        ["megaflex:a:1", "megaflex:b:1"]
+    );
+}
