@@ -1,7 +1,10 @@
 //! The default world: an account like the seed blog's, with ports at NextDC
 //! B1 (Brisbane) and NextDC M1 (Melbourne) and a few other sites, 12 active
 //! VXCs among them `COMPANY-CORE-B1-M1-Megaport-10M (BW:variable)`, and some
-//! cancelled and decommissioned services.
+//! cancelled and decommissioned services. Every inactive VXC has an end on a
+//! decommissioned port, where `GET /v2/products` lists it (live ports list
+//! only their live VXCs), so the seed blog's `get_active_megaport_product_list`
+//! counts 12, as in the blog.
 
 use megaport_types::{
     Address, DataCentre, DistanceBand, EpochMillis, Location, MaintenanceEvent, OutageEvent, ProductType,
@@ -109,6 +112,7 @@ const PER: &str = "f5e0a005-4c5d-4e6f-8a7b-a1b2c3d4e505";
 const SIN: &str = "a6e0a006-4c5d-4e6f-8a7b-a1b2c3d4e506";
 const MCR_SYD: &str = "97e0a007-4c5d-4e6f-8a7b-a1b2c3d4e507";
 const OLD_SYD: &str = "88e0a008-4c5d-4e6f-8a7b-a1b2c3d4e508";
+const OLD_MEL: &str = "79e0a009-4c5d-4e6f-8a7b-a1b2c3d4e509";
 
 /// The default world, with event times placed around `now`.
 pub fn default_world(now: EpochMillis) -> WorldFile {
@@ -161,6 +165,8 @@ pub fn default_world(now: EpochMillis) -> WorldFile {
     mcr.product_type = ProductType::Mcr2;
     let mut old_port = port(OLD_SYD, 70008, "OLD-SYD-1G", 1000, 2, "blue");
     old_port.status = Decommissioned;
+    let mut old_mel = port(OLD_MEL, 70009, "OLD-MEL-1G", 1000, 4, "red");
+    old_mel.status = Decommissioned;
 
     let iso = |offset_hours: i64| {
         EpochMillis::from_millis(now.as_millis() + offset_hours * 3_600_000)
@@ -192,6 +198,7 @@ pub fn default_world(now: EpochMillis) -> WorldFile {
             port(SIN, 70006, "COMPANY-EDGE-SG1-10G", 10_000, 8, "red"),
             mcr,
             old_port,
+            old_mel,
         ],
         vxcs: vec![
             blog,
@@ -293,7 +300,7 @@ pub fn default_world(now: EpochMillis) -> WorldFile {
                 "OLD-BNE-SYD-TEST-50M",
                 50,
                 (BNE, 1900),
-                (SYD, 1900),
+                (OLD_SYD, 1900),
                 Zone,
                 Cancelled,
             ),
@@ -313,7 +320,7 @@ pub fn default_world(now: EpochMillis) -> WorldFile {
                 "OLD-PER-MEL-TRIAL-20M",
                 20,
                 (PER, 1902),
-                (MEL, 1902),
+                (OLD_MEL, 1902),
                 Interzone,
                 Decommissioned,
             ),

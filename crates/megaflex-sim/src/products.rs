@@ -291,7 +291,6 @@ fn update_vxc(state: &SimState, uid: &str, body: &Bytes, path: &str) -> Result<R
     }
     v.configured_until_ms = effective_ms.max(v.pending_until_ms) + configured_ms;
     let rate_after = v.spec.rate_limit_mbps;
-    let product_id = v.spec.product_id;
     world.update_log.entry(uid.to_owned()).or_default().push(now_ms);
     if moved {
         world.rebuild_index();
@@ -304,7 +303,8 @@ fn update_vxc(state: &SimState, uid: &str, body: &Bytes, path: &str) -> Result<R
         wall_us: crate::state::wall_us(),
     });
     let data = world.render_vxc(i, now);
-    Ok(ok_json(&Envelope::new(format!("VXC {product_id} has been updated"), data)))
+    // The message of megaportgo's fixture (`vxc_update_response.json`), on every update path.
+    Ok(ok_json(&Envelope::new(format!("Product [{uid}] has been updated"), data)))
 }
 
 #[derive(Debug, Deserialize)]

@@ -163,7 +163,11 @@ pub(crate) fn telemetry(
     let (floor, swing) = if is_vxc { (0.15, 0.6) } else { (0.03, 0.25) };
 
     let mut data = Vec::new();
-    for t in &types {
+    // No sample in the range (seconds sent as milliseconds, a range before
+    // the service existed): `data` is `[]`, as the troubleshooting seed
+    // shows, not one empty series per type and direction.
+    let types_with_data = if times.is_empty() { &[][..] } else { &types[..] };
+    for t in types_with_data {
         // B-End In is the traffic that left the A-End, so streams are shared crosswise.
         let (metric, end_b) = match t.as_str() {
             "A_BITS" => ("BITS", false),

@@ -218,14 +218,29 @@ impl World {
         }
     }
 
+    /// Whether VXC `v` shows in `port`'s `associatedVxcs`. A live port lists
+    /// its live VXCs; a cancelled or decommissioned VXC is listed under its
+    /// cancelled or decommissioned ends, or under both ends when it has none
+    /// (so it is always somewhere). *Why*: the seed blog counts the VXCs of
+    /// every live port without looking at their status and gets 12 on an
+    /// account with inactive VXCs, so the real API does not show them there.
+    fn listed_under(&self, v: usize, port: &PortSpec, now: EpochMillis) -> bool {
+        let vxc = &self.vxcs[v];
+        if port.status.is_inactive() || !vxc.status_at(now.as_millis()).is_inactive() {
+            return true;
+        }
+        let inactive_end = |uid: &str| self.port_by_uid(uid).is_some_and(|p| p.spec.status.is_inactive());
+        !(inactive_end(&vxc.spec.a_end.product_uid) || inactive_end(&vxc.spec.b_end.product_uid))
+    }
+
     pub(crate) fn render_port(&self, i: usize, now: EpochMillis, with_vxcs: bool) -> Product {
         let s = &self.ports[i].spec;
         let created = s.create_date;
         let term_ms = i64::from(s.contract_term_months) * 30 * 86_400_000;
         let associated_vxcs = if with_vxcs {
-            self.vxcs_by_port
-                .get(&s.uid)
-                .map_or_else(Vec::new, |list| list.iter().map(|&v| self.render_vxc(v, now)).collect())
+            self.vxcs_by_port.get(&s.uid).map_or_else(Vec::new, |list| {
+                list.iter().filter(|&&v| self.listed_under(v, s, now)).map(|&v| self.render_vxc(v, now)).collect()
+            })
         } else {
             Vec::new()
         };

@@ -22,20 +22,28 @@ async fn products_nest_vxcs_under_both_ends_and_include_inactive() {
         .collect();
     assert_eq!(blog_under, ["BNE-MEGAPORT-LINK", "COMPANY-CORE-M1-10G"]);
 
-    // The seed blog's algorithm: active parents, their VXCs, de-duplicated.
-    let mut active = BTreeSet::new();
-    for p in env.data.iter().filter(|p| p.provisioning_status.is_active()) {
-        for v in &p.associated_vxcs {
-            active.insert((v.product_uid.clone(), v.provisioning_status.clone()));
-        }
-    }
-    let active_vxcs: BTreeSet<_> = active.iter().filter(|(_, s)| s.is_active()).map(|(u, _)| u.clone()).collect();
-    assert_eq!(active_vxcs.len(), 12);
-    let statuses: BTreeSet<_> =
-        env.data.iter().flat_map(|p| &p.associated_vxcs).map(|v| v.provisioning_status.clone()).collect();
-    assert!(statuses.contains(&ProvisioningStatus::Cancelled));
-    assert!(statuses.contains(&ProvisioningStatus::Decommissioned));
-    assert!(env.data.iter().any(|p| p.provisioning_status == ProvisioningStatus::Decommissioned));
+    // The seed blog's algorithm, exactly: every VXC of every LIVE or
+    // CONFIGURED parent, whatever the VXC's own status, de-duplicated.
+    let blog: BTreeSet<_> = env
+        .data
+        .iter()
+        .filter(|p| p.provisioning_status.is_active())
+        .flat_map(|p| &p.associated_vxcs)
+        .map(|v| (v.product_uid.clone(), v.provisioning_status.clone()))
+        .collect();
+    assert_eq!(blog.len(), 12, "as in the blog: {blog:?}");
+    assert!(blog.iter().all(|(_, s)| s.is_active()), "live ports list only live VXCs");
+    // The inactive VXCs are still there, under the decommissioned ports.
+    let inactive: BTreeSet<_> = env
+        .data
+        .iter()
+        .filter(|p| p.provisioning_status == ProvisioningStatus::Decommissioned)
+        .flat_map(|p| &p.associated_vxcs)
+        .map(|v| v.provisioning_status.clone())
+        .collect();
+    assert_eq!(inactive, BTreeSet::from([ProvisioningStatus::Cancelled, ProvisioningStatus::Decommissioned]));
+    let all: BTreeSet<_> = env.data.iter().flat_map(|p| &p.associated_vxcs).map(|v| v.product_uid.clone()).collect();
+    assert_eq!(all.len(), 15, "every VXC is listed somewhere");
 }
 
 #[tokio::test]
@@ -89,7 +97,7 @@ async fn three_update_paths_share_semantics() {
         (format!("/v2/product/{BLOG_VXC}"), 500),
     ] {
         let r = sim.put(&path, &format!(r#"{{"rateLimit": {rate}, "someFutureField": true}}"#)).await;
-        assert_eq!(r.expect(200)["message"], "VXC 85050 has been updated", "{path}");
+        assert_eq!(r.expect(200)["message"], format!("Product [{BLOG_VXC}] has been updated"), "{path}");
         assert_eq!(r.body["data"]["rateLimit"], rate);
         assert_eq!(r.body["data"]["resources"]["vll"]["rate_limit_mbps"], rate);
         let now = sim.get(&format!("/v2/product/{BLOG_VXC}")).await;
