@@ -232,3 +232,24 @@ async fn apply_delay_shows_configuring_and_the_old_rate_until_it_takes_effect() 
     assert_eq!(done.body["data"]["rateLimit"], 500);
     assert_eq!(done.body["data"]["resources"]["vll"]["rate_limit_mbps"], 500);
 }
+
+/// A world whose inactive VXC has no end on an inactive port still shows it,
+/// under both ends: a VXC never vanishes from `GET /v2/products`.
+#[tokio::test]
+async fn an_inactive_vxc_without_an_inactive_end_stays_under_its_live_ports() {
+    const CANCELLED: &str = "7a1b2c3d-000d-4e5f-9a0b-c1d2e3f4a50d";
+    let sim = Sim::with(|c| {
+        let v = c.world.vxcs.iter_mut().find(|v| v.uid == CANCELLED).unwrap();
+        v.b_end.product_uid = "d3e0a003-4c5d-4e6f-8a7b-a1b2c3d4e503".to_owned(); // the live SY1 port
+    })
+    .await;
+    let env: Envelope<Vec<Product>> =
+        serde_json::from_value(sim.get("/v2/products").await.expect(200).clone()).unwrap();
+    let under: Vec<_> = env
+        .data
+        .iter()
+        .filter(|p| p.associated_vxcs.iter().any(|v| v.product_uid.as_str() == CANCELLED))
+        .map(|p| p.product_name.as_str())
+        .collect();
+    assert_eq!(under, ["BNE-MEGAPORT-LINK", "COMPANY-CORE-SY1-10G"]);
+}

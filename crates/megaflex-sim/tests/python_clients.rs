@@ -18,11 +18,12 @@ fn peers(modules: &str, openssl: bool) -> bool {
     let python_ok = python.as_ref().is_ok_and(|o| o.status.success());
     let openssl_ok = !openssl || Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success());
     let ok = python_ok && openssl_ok;
+    let what = format!("python3 with {modules}{}", if openssl { " and openssl" } else { "" });
     if !ok && std::env::var_os("MEGAFLEX_REQUIRE_PEERS").is_some() {
-        panic!("python3 with {modules} and openssl are required (pip install pysnow pysnc; apt-get install openssl)");
+        panic!("{what} required (pip install pysnow pysnc; apt-get install openssl)");
     }
     if !ok {
-        eprintln!("skipping: python3 with {modules}{} not available", if openssl { " or openssl" } else { "" });
+        eprintln!("skipping: {what} not available");
     }
     ok
 }
