@@ -9,8 +9,9 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
 use serde_json::json;
 
 use crate::state::{SimState, lock};
@@ -44,9 +45,32 @@ fn oauth_error(error: &str, description: &str) -> Response {
     (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": error, "error_description": description }))).into_response()
 }
 
-/// `POST /oauth_token.do` (form-encoded).
-pub(crate) async fn token(State(state): State<SimState>, body: Bytes) -> Response {
-    let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+/// The client's credentials from HTTP Basic (`client_id:client_secret`, each
+/// form-urlencoded, RFC 6749 section 2.3.1), which requests-oauthlib (pysnc's
+/// OAuth) sends instead of body fields.
+fn basic_client(headers: &HeaderMap) -> Option<(String, String)> {
+    let encoded = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ")?;
+    let decoded = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let unescape = |v: &str| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={v}"))
+            .ok()
+            .and_then(|mut p| p.pop())
+            .map_or_else(|| v.to_owned(), |(_, v)| v)
+    };
+    Some((unescape(id), unescape(secret)))
+}
+
+/// `POST /oauth_token.do` (form-encoded; client credentials in the body or
+/// in HTTP Basic).
+pub(crate) async fn token(State(state): State<SimState>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    if !form.contains_key("client_secret")
+        && let Some((id, secret)) = basic_client(&headers)
+    {
+        form.insert("client_id".into(), id);
+        form.insert("client_secret".into(), secret);
+    }
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     let now_ms = state.now().as_millis();
     let mut sn = lock(&state.0.servicenow);

@@ -1,5 +1,5 @@
 //! The ServiceNow emulator against the clients administrators really run:
-//! pysnow (plain HTTP) and ServiceNow's own pysnc (HTTPS only, through the
+//! pysnow (plain HTTP) and ServiceNow's own pysnc (HTTPS only, Basic and OAuth, through the
 //! test-only TLS front in `tests/py/tls_front.py` with a certificate made by
 //! `openssl req` here). The Python scripts in `tests/py/` print what the
 //! client saw; this file checks it and the emulator's own state. Skipped
@@ -9,7 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use megaflex_sim::{DEFAULT_SERVICENOW_PASSWORD as PASSWORD, DEFAULT_SERVICENOW_USER as USER, SimConfig};
+use megaflex_sim::{
+    DEFAULT_SERVICENOW_CLIENT_ID, DEFAULT_SERVICENOW_CLIENT_SECRET, DEFAULT_SERVICENOW_PASSWORD as PASSWORD,
+    DEFAULT_SERVICENOW_USER as USER, SimConfig,
+};
 use serde_json::{Value, json};
 
 /// Whether `python3` can import `modules` (and `openssl` runs, when asked).
@@ -97,7 +100,7 @@ async fn pysnow_creates_finds_notes_and_resolves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pysnc_over_https_creates_finds_notes_and_resolves() {
-    if !peers("pysnc", true) {
+    if !peers("pysnc, requests_oauthlib", true) {
         return;
     }
     let dir = std::env::temp_dir().join(format!("megaflex-pysnc-{}", std::process::id()));
@@ -123,6 +126,8 @@ async fn pysnc_over_https_creates_finds_notes_and_resolves() {
         USER.into(),
         PASSWORD.into(),
         cid.into(),
+        DEFAULT_SERVICENOW_CLIENT_ID.into(),
+        DEFAULT_SERVICENOW_CLIENT_SECRET.into(),
     ];
     // The private CA reaches pysnc the way a user's would: through requests.
     let seen = run_python(args, vec![("REQUESTS_CA_BUNDLE", cert.display().to_string())]).await;
@@ -144,6 +149,7 @@ async fn pysnc_over_https_creates_finds_notes_and_resolves() {
     );
     let wrong = seen["wrong_password"].as_str().unwrap_or_default();
     assert!(wrong.contains("User Not Authenticated"), "{wrong}");
+    assert_eq!(seen["oauth_found"], json!(["INC0010001"]), "pysnc's OAuth password grant works too");
 
     let (incidents, journal) = sim.state().servicenow_incidents();
     assert_eq!(incidents.len(), 1);

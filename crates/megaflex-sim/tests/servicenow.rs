@@ -302,3 +302,23 @@ async fn query_operators_and_order() {
         ["megaflex:a:1", "megaflex:b:1"]
     );
 }
+
+/// requests-oauthlib (pysnc's OAuth) sends the client's credentials in HTTP
+/// Basic, as RFC 6749 section 2.3.1 has every server accept.
+#[tokio::test]
+async fn oauth_token_accepts_client_credentials_in_basic_auth() {
+    use megaflex_sim::{DEFAULT_SERVICENOW_CLIENT_ID as ID, DEFAULT_SERVICENOW_CLIENT_SECRET as SECRET};
+    let sim = sim().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/oauth_token.do", sim.base_url());
+    let form = [("grant_type", "password"), ("username", USER), ("password", PASSWORD)];
+    let r = http.post(&url).basic_auth(ID, Some(SECRET)).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let token: Value = r.json().await.unwrap();
+    let access = token["access_token"].as_str().unwrap();
+    let r = http.get(table(&sim)).bearer_auth(access).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http.post(&url).basic_auth(ID, Some("wrong")).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "access_denied");
+}

@@ -4,7 +4,7 @@ from REQUESTS_CA_BUNDLE, as a user behind a private CA would set it. Prints
 what the client saw as one JSON object; the Rust test
 (tests/python_clients.rs) checks it and the emulator's state.
 
-    python3 pysnc_client.py CERT KEY HOST:PORT USER PASSWORD CORRELATION_ID
+    python3 pysnc_client.py CERT KEY HOST:PORT USER PASSWORD CORRELATION_ID CLIENT_ID CLIENT_SECRET
 """
 
 import json
@@ -12,12 +12,13 @@ import os
 import sys
 
 from pysnc import ServiceNowClient
+from pysnc.auth import ServiceNowPasswordGrantFlow
 from pysnc.exceptions import AuthenticationException, RoleException, UpdateException
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tls_front  # noqa: E402
 
-cert, key, target, user, password, cid = sys.argv[1:7]
+cert, key, target, user, password, cid, client_id, client_secret = sys.argv[1:9]
 host, _, port = target.rpartition(":")
 instance = "https://127.0.0.1:%d" % tls_front.start(cert, key, host, int(port))
 out = {"instance": instance}
@@ -71,5 +72,13 @@ try:
     out["wrong_password"] = None
 except AuthenticationException as e:
     out["wrong_password"] = "AuthenticationException: " + str(e)
+
+# OAuth: pysnc's password grant against /oauth_token.do, then the Table API
+# with the bearer token (requests-oauthlib comes with pysnow).
+flow = ServiceNowPasswordGrantFlow(user, password, client_id, client_secret)
+oauth = ServiceNowClient(instance, flow).GlideRecord("incident")
+oauth.add_query("correlation_id", cid)
+oauth.query()
+out["oauth_found"] = [o.get_value("number") for o in oauth]
 
 print(json.dumps(out))
