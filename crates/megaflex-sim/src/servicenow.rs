@@ -475,7 +475,9 @@ pub(crate) async fn admin_view(State(state): State<SimState>) -> Response {
 }
 
 impl SimState {
-    /// Every incident (as the Table API would return it) and the journal.
+    /// Every incident as stored (every field, each a string; what the Table
+    /// API returns with `sysparm_display_value=false` and
+    /// `sysparm_exclude_reference_link=true`) and the journal.
     pub fn servicenow_incidents(&self) -> (Vec<Map<String, Value>>, Vec<JournalEntry>) {
         let sn = lock(&self.0.servicenow);
         (sn.incidents.clone(), sn.journal.clone())
