@@ -179,11 +179,11 @@ pub fn app(state: SimState) -> Router {
         .route("/api/now/v2/table/sys_journal_field", get(servicenow::journal))
         .route(
             "/api/now/table/incident/{sys_id}",
-            get(servicenow::get_one).patch(servicenow::update).put(servicenow::update),
+            get(servicenow::get_one).patch(servicenow::update).put(servicenow::update).delete(servicenow::delete),
         )
         .route(
             "/api/now/v2/table/incident/{sys_id}",
-            get(servicenow::get_one).patch(servicenow::update).put(servicenow::update),
+            get(servicenow::get_one).patch(servicenow::update).put(servicenow::update).delete(servicenow::delete),
         )
         .layer(from_fn_with_state(state.clone(), servicenow::layer));
     let admin = Router::new()

@@ -369,17 +369,28 @@ fn list_of<'a>(
 ) -> Response {
     let query = q.get("sysparm_query").map(String::as_str).unwrap_or("");
     let mut order: Vec<(&str, bool)> = Vec::new();
-    let mut terms = Vec::new();
-    for t in query.split('^').filter(|t| !t.is_empty()) {
-        if let Some(f) = t.strip_prefix("ORDERBYDESC") {
-            order.push((f, true));
-        } else if let Some(f) = t.strip_prefix("ORDERBY") {
-            order.push((f, false));
-        } else {
-            terms.push(t);
+    // `^NQ` separates alternative queries; within one, `^` is AND and a term
+    // starting `OR` is an alternative to the term before it.
+    let mut queries: Vec<Vec<Vec<&str>>> = Vec::new();
+    for part in query.split("^NQ") {
+        let mut groups: Vec<Vec<&str>> = Vec::new();
+        for t in part.split('^').filter(|t| !t.is_empty()) {
+            if let Some(f) = t.strip_prefix("ORDERBYDESC") {
+                order.push((f, true));
+            } else if let Some(f) = t.strip_prefix("ORDERBY") {
+                order.push((f, false));
+            } else if let (Some(alt), Some(last)) = (t.strip_prefix("OR"), groups.last_mut()) {
+                last.push(alt);
+            } else {
+                groups.push(vec![t]);
+            }
         }
+        queries.push(groups);
     }
-    let mut found: Vec<&Map<String, Value>> = records.filter(|r| terms.iter().all(|t| matches(r, t))).collect();
+    let wanted = |r: &Map<String, Value>| {
+        queries.iter().any(|groups| groups.iter().all(|alts| alts.iter().any(|t| matches(r, t))))
+    };
+    let mut found: Vec<&Map<String, Value>> = records.filter(|r| wanted(r)).collect();
     // Sorted by the last key first so the first ORDERBY wins (stable sorts).
     for (f, desc) in order.iter().rev() {
         found.sort_by(|a, b| {
@@ -466,6 +477,17 @@ pub(crate) async fn update(
     let shaped = sn.render(&record, &Shape::from_request(&q, &headers));
     sn.incidents[i] = record;
     Json(serde_json::json!({ "result": shaped })).into_response()
+}
+
+/// `DELETE /api/now/table/incident/{sys_id}`: 204 and no body.
+pub(crate) async fn delete(State(state): State<SimState>, Path(sys_id): Path<String>) -> Response {
+    let mut sn = lock(&state.0.servicenow);
+    let before = sn.incidents.len();
+    sn.incidents.retain(|r| text(r, "sys_id") != sys_id);
+    if sn.incidents.len() == before {
+        return not_found();
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// `GET /_sim/servicenow`: every incident and the journal, for tests.

@@ -301,6 +301,26 @@ async fn query_operators_and_order() {
         ids("close_codeISEMPTY^correlation_id!=other:c^ORDERBYcorrelation_id").await,
         ["megaflex:a:1", "megaflex:b:1"]
     );
+    assert_eq!(ids("urgency=3^ORurgency=2^active=true^ORDERBYcorrelation_id").await, ["megaflex:a:1", "other:c"]);
+    assert_eq!(ids("correlation_id=other:c^NQurgency=1^ORDERBYDESCcorrelation_id").await, ["other:c", "megaflex:b:1"]);
+    assert_eq!(ids("urgency=9^ORurgency=8").await, Vec::<String>::new());
+
+    // DELETE: 204 without a body, then 404.
+    let r = http
+        .get(table(&sim))
+        .basic_auth(USER, Some(PASSWORD))
+        .query(&[("sysparm_query", "correlation_id=other:c"), ("sysparm_fields", "sys_id")])
+        .send()
+        .await
+        .unwrap();
+    let sys_id = r.json::<Value>().await.unwrap()["result"][0]["sys_id"].as_str().unwrap().to_owned();
+    let one = format!("{}/{sys_id}", table(&sim));
+    let r = http.delete(&one).basic_auth(USER, Some(PASSWORD)).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(r.bytes().await.unwrap().is_empty());
+    let r = http.delete(&one).basic_auth(USER, Some(PASSWORD)).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(ids("correlation_id=other:c").await.is_empty());
 }
 
 /// requests-oauthlib (pysnc's OAuth) sends the client's credentials in HTTP
