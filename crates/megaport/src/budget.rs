@@ -1,6 +1,12 @@
 //! The request budget: a rolling-window limiter shared by every clone of a
 //! client, so the whole process stays inside Megaport's 500 requests per
 //! rolling 5 minutes per IP. Callers wait for a slot rather than break it.
+//!
+//! The API counts a request when it arrives; the client only knows when it
+//! sent it and when the answer came back. A slot is therefore counted from
+//! the moment it is taken until `window` after its answer arrived: the
+//! arrival lies between the two, so however long a request spends in
+//! flight, no window the API can draw holds more than `limit` of ours.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -30,7 +36,46 @@ pub struct BudgetState {
 struct Inner {
     limit: u32,
     window: Duration,
+    /// When the answers of finished requests arrived, oldest first.
     sent: VecDeque<Instant>,
+    /// Slots taken whose request has not finished yet.
+    in_flight: u32,
+}
+
+impl Inner {
+    fn used(&self) -> u32 {
+        self.sent.len() as u32 + self.in_flight
+    }
+
+    /// How long until a slot frees, when none is free now.
+    fn next_free_in(&self, now: Instant) -> Duration {
+        match self.sent.front() {
+            Some(&t) => (t + self.window).saturating_duration_since(now),
+            // Every slot is in flight: one frees a window after an answer,
+            // which has not come yet.
+            None => IN_FLIGHT_POLL,
+        }
+    }
+}
+
+/// How often a caller re-checks when every slot is held by a request in flight.
+const IN_FLIGHT_POLL: Duration = Duration::from_millis(20);
+
+/// A taken slot. Dropping it (when the request's answer has arrived, or it
+/// failed) starts the window after which the slot is free again.
+#[must_use = "the slot counts as in flight until dropped"]
+#[derive(Debug)]
+pub struct Slot {
+    budget: RequestBudget,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let now = Instant::now();
+        let mut inner = self.budget.lock();
+        inner.in_flight = inner.in_flight.saturating_sub(1);
+        inner.sent.push_back(now);
+    }
 }
 
 /// Rolling-window request budget. Cloning shares it.
@@ -46,7 +91,12 @@ impl RequestBudget {
     pub fn new(limit: u32, window: Duration) -> Self {
         let margin = window / 100 + Duration::from_millis(50);
         Self {
-            inner: Arc::new(Mutex::new(Inner { limit: limit.max(1), window: window + margin, sent: VecDeque::new() })),
+            inner: Arc::new(Mutex::new(Inner {
+                limit: limit.max(1),
+                window: window + margin,
+                sent: VecDeque::new(),
+                in_flight: 0,
+            })),
         }
     }
 
@@ -78,24 +128,24 @@ impl RequestBudget {
     }
 
     /// Takes a slot if one is free now; otherwise says how long to wait.
-    pub fn try_acquire(&self) -> Result<(), Duration> {
+    pub fn try_acquire(&self) -> Result<Slot, Duration> {
         let now = Instant::now();
         let mut inner = self.lock();
         Self::prune(&mut inner, now);
-        if (inner.sent.len() as u32) < inner.limit {
-            inner.sent.push_back(now);
-            Ok(())
+        if inner.used() < inner.limit {
+            inner.in_flight += 1;
+            Ok(Slot { budget: self.clone() })
         } else {
-            let oldest = inner.sent.front().copied().unwrap_or(now);
-            Err((oldest + inner.window).saturating_duration_since(now).max(Duration::from_millis(1)))
+            Err(inner.next_free_in(now).max(Duration::from_millis(1)))
         }
     }
 
-    /// Waits for a slot and takes it.
-    pub async fn acquire(&self) {
+    /// Waits for a slot and takes it. Hold the slot until the request's
+    /// answer has arrived.
+    pub async fn acquire(&self) -> Slot {
         loop {
             match self.try_acquire() {
-                Ok(()) => return,
+                Ok(slot) => return slot,
                 Err(wait) => {
                     tracing::debug!(wait_ms = wait.as_millis() as u64, "request budget exhausted; waiting for a slot");
                     tokio::time::sleep(wait).await;
@@ -109,12 +159,8 @@ impl RequestBudget {
         let now = Instant::now();
         let mut inner = self.lock();
         Self::prune(&mut inner, now);
-        let used = inner.sent.len() as u32;
-        let next_free_in = if used < inner.limit {
-            Duration::ZERO
-        } else {
-            inner.sent.front().map_or(Duration::ZERO, |&t| (t + inner.window).saturating_duration_since(now))
-        };
+        let used = inner.used();
+        let next_free_in = if used < inner.limit { Duration::ZERO } else { inner.next_free_in(now) };
         BudgetState {
             limit: inner.limit,
             window: inner.window,
@@ -133,13 +179,28 @@ mod tests {
     fn refuses_past_the_limit_and_frees_after_the_window() {
         let b = RequestBudget::new(3, Duration::from_millis(100));
         for _ in 0..3 {
-            b.try_acquire().unwrap();
+            drop(b.try_acquire().unwrap());
         }
         let wait = b.try_acquire().unwrap_err();
         assert!(wait <= Duration::from_millis(160));
         let s = b.state();
         assert_eq!((s.used, s.remaining), (3, 0));
         std::thread::sleep(wait);
-        b.try_acquire().unwrap();
+        drop(b.try_acquire().unwrap());
+    }
+
+    #[test]
+    fn a_slot_in_flight_counts_until_a_window_after_its_answer() {
+        let window = Duration::from_millis(100);
+        let b = RequestBudget::new(1, window);
+        let slot = b.try_acquire().unwrap();
+        // Longer in flight than the whole window: still counted.
+        std::thread::sleep(window * 2);
+        assert!(b.try_acquire().is_err(), "a request still in flight holds its slot");
+        drop(slot);
+        let wait = b.try_acquire().unwrap_err();
+        assert!(wait > window / 2, "the window starts when the answer arrived, not when the request left: {wait:?}");
+        std::thread::sleep(wait);
+        drop(b.try_acquire().unwrap());
     }
 }

@@ -485,7 +485,8 @@ impl Client {
         let mut reauthenticated = false;
         loop {
             attempt += 1;
-            self.inner.budget.acquire().await;
+            // Held until this attempt's answer is in (end of the iteration).
+            let _slot = self.inner.budget.acquire().await;
             let (token, generation) = self.bearer().await?;
             let mut req = self
                 .inner
