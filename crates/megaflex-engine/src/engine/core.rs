@@ -502,3 +502,29 @@ pub enum ReconcileError {
 
 /// Shared ownership of the core for the HTTP handlers.
 pub type SharedCore = Arc<tokio::sync::Mutex<Core>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persisted_deadlines_are_never_further_than_their_hold() {
+        let policy = CircuitPolicy {
+            name: "c".into(),
+            normal_mbps: 10,
+            boost_mbps: 500,
+            links: vec!["l".into()],
+            boost_after: std::time::Duration::from_secs(30),
+            restore_after: std::time::Duration::from_secs(600),
+        };
+        let now = EpochMillis::from_millis(1_795_345_200_000);
+        // Written before the wall clock was stepped back an hour.
+        let stretched = Pending::Boost(now.plus_millis(3_600_000 + 20_000));
+        assert_eq!(clamp_pending(stretched, &policy, now), Pending::Boost(now.plus_millis(30_000)));
+        let restore = Pending::Restore(now.plus_millis(3_600_000));
+        assert_eq!(clamp_pending(restore, &policy, now), Pending::Restore(now.plus_millis(600_000)));
+        // Time already spent is kept.
+        let kept = Pending::Boost(now.plus_millis(12_000));
+        assert_eq!(clamp_pending(kept, &policy, now), kept);
+    }
+}
