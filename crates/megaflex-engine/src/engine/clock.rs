@@ -46,13 +46,11 @@ struct ClockView {
 
 impl EngineClock {
     /// The system clock (monotonic after the first reading).
-    pub const SYSTEM: Self = Self(Kind::System {
-        wall: None,
-        anchor: OnceLock::new(),
-        step_logged_ms: std::sync::atomic::AtomicI64::new(0),
-    });
+    pub fn system() -> Self {
+        Self(Kind::System { wall: None, anchor: OnceLock::new(), step_logged_ms: std::sync::atomic::AtomicI64::new(0) })
+    }
 
-    /// Like [`EngineClock::SYSTEM`], reading the wall time from `wall` (tests
+    /// Like [`EngineClock::system`], reading the wall time from `wall` (tests
     /// step it to show that timers do not follow a step).
     pub fn system_from(wall: Arc<dyn Clock>) -> Self {
         Self(Kind::System {

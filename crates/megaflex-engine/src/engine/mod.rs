@@ -258,7 +258,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
     let clock = Arc::new(match config.engine.clock {
         ClockSetting::System => match options.wall_clock.clone() {
             Some(wall) => EngineClock::system_from(wall),
-            None => EngineClock::SYSTEM,
+            None => EngineClock::system(),
         },
         ClockSetting::Simulator => EngineClock::simulator(resolved.environment.api_url()).await?,
     });
