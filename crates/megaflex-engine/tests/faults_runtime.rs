@@ -103,7 +103,7 @@ async fn a_stop_during_a_long_confirmation_ends_in_seconds_and_the_next_start_ca
         .expect("stopped within seconds, not after the confirmation");
     assert!(asked.elapsed() < Duration::from_secs(5));
     let pool = db(&db_path).await;
-    assert!(count(&pool, "SELECT COUNT(*) FROM decisions WHERE action = 'deferred'").await >= 1);
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM decisions WHERE action = 'deferred'").await, 1);
     assert_eq!(count(&pool, "SELECT COUNT(*) FROM intents WHERE state = 'open'").await, 1, "left for the next start");
     pool.close().await;
 

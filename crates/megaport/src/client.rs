@@ -526,7 +526,16 @@ impl Client {
             if attempt > 1 && self.stopping() {
                 return Err(Error::Stopped { doing: "retrying a request", request_sent: false });
             }
-            self.inner.budget.acquire().await;
+            // An exhausted budget can mean minutes of waiting: a stop ends it.
+            match &self.stop {
+                None => self.inner.budget.acquire().await,
+                Some(token) => tokio::select! {
+                    () = self.inner.budget.acquire() => {}
+                    () = token.cancelled() => {
+                        return Err(Error::Stopped { doing: "waiting for the request budget", request_sent: false });
+                    }
+                },
+            }
             let (token, generation) = self.bearer().await?;
             let mut req = self
                 .inner

@@ -395,6 +395,11 @@ impl Core {
             if c.in_flight.is_some() || c.paused.is_some() || c.actual_mbps.is_none_or(|a| a == wanted) {
                 continue;
             }
+            // An update cut short by this stop already said so.
+            let name = &c.circuit.policy.name;
+            if self.recent_decisions().filter(|d| &d.circuit == name).last().is_some_and(|d| d.action == "deferred") {
+                continue;
+            }
             let why = match (&c.last_plan, c.not_before) {
                 (Some(Plan::Applying { .. }), _) => "Megaport is still applying a change".to_owned(),
                 (Some(Plan::Wait { until, .. }), _) => format!("the update rules allow the next update at {until}"),
