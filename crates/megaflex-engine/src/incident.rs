@@ -136,6 +136,9 @@ fn headline(action: &str) -> Option<&'static str> {
         "cancel_timer" => "Watched link down again",
         "restore" => "Restore decided",
         "coalesced" => "No update needed",
+        "in_sync" => "Back at the normal rate",
+        "applying" => "Megaport is applying the change",
+        "deferred" => "Deferred at a stop",
         "flapping" => "Link flapping",
         _ => return None,
     })
@@ -190,7 +193,11 @@ pub fn on_decision(
         out.push(note(facts, inc.episode, at, format!("{head}: {reason}")));
     }
     let back_to_normal = !facts.boosted && !facts.timer_running && facts.actual_mbps == Some(facts.normal_mbps);
-    if back_to_normal && matches!(action, "confirmed" | "intent_confirmed" | "coalesced") {
+    // Every way an episode can end reaches one of these: a confirmation, a
+    // restart that finds the rate in force, or a cycle that finds the VXC
+    // back at normal after a confirmation ran out (`in_sync`). `open` is
+    // cleared here, so the resolve is queued exactly once.
+    if back_to_normal && matches!(action, "confirmed" | "intent_confirmed" | "coalesced" | "in_sync") {
         *open = None;
         let duration_secs = (at.as_millis() - inc.started_at.as_millis()).max(0) / 1000;
         let close_notes = format!(
@@ -286,6 +293,18 @@ mod tests {
         assert_eq!((out[0].kind, out[0].correlation_id.as_str()), (OutboxKind::Note, "megaflex:c:1"));
         let out = on_decision(&mut open, &facts(true, false, 500, 2), ms(621), "coalesced", "in sync");
         assert!(out.iter().all(|o| o.kind == OutboxKind::Note), "still boosted: not resolved");
+    }
+
+    #[test]
+    fn an_episode_ended_by_a_cycle_in_sync_is_resolved_once() {
+        let mut open = None;
+        on_decision(&mut open, &facts(true, false, 10, 1), ms(0), "boost", "b");
+        on_decision(&mut open, &facts(false, false, 500, 1), ms(600), "restore", "r");
+        on_decision(&mut open, &facts(false, false, 500, 1), ms(720), "failed", "not confirmed in time");
+        let out = on_decision(&mut open, &facts(false, false, 10, 1), ms(900), "in_sync", "at 10");
+        assert_eq!(out.iter().filter(|o| o.kind == OutboxKind::Resolve).count(), 1);
+        assert!(open.is_none());
+        assert!(on_decision(&mut open, &facts(false, false, 10, 1), ms(901), "in_sync", "at 10").is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! fall inside a wait never reach Megaport, because by the time an update is
 //! allowed the wanted rate equals the actual one again.
 
-use megaport::types::{EpochMillis, Vxc};
+use megaport::types::{EpochMillis, ProvisioningStatus, Vxc};
 use megaport::{UpdateBudget, rate_in_force};
 use serde::Serialize;
 
@@ -33,6 +33,12 @@ pub enum Plan {
         mbps: u32,
         /// Why.
         reason: String,
+    },
+    /// Megaport is still applying a change (CONFIGURING, DEPLOYABLE): the
+    /// rate read may be the old one, so nothing is sent; read again later.
+    Applying {
+        /// Target rate.
+        mbps: u32,
     },
     /// The rate was changed outside megaflex: record it and stop acting.
     OutsideChange {
@@ -70,6 +76,11 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     // Someone else set a rate that is neither ours nor what we last saw: respect it.
     if v.provisioning_status.is_active() && actual != expected && actual != i.own_rates.0 && actual != i.own_rates.1 {
         return Plan::OutsideChange { found_mbps: actual };
+    }
+    // An update being applied shows the old rate: sending it again would be
+    // a second update (charged, and a breach of the 5-minute rule).
+    if matches!(v.provisioning_status, ProvisioningStatus::Configuring | ProvisioningStatus::Deployable) {
+        return Plan::Applying { mbps: i.wanted_mbps };
     }
     if rate_in_force(v, i.wanted_mbps) || (actual == i.wanted_mbps && !v.provisioning_status.is_active()) {
         return Plan::InSync;
@@ -116,7 +127,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use megaport::types::{ProductUid, ProvisioningStatus, Resources, Vll};
+    use megaport::types::{ProductUid, Resources, Vll};
 
     fn vxc(rate: u32, status: ProvisioningStatus) -> Vxc {
         Vxc {
@@ -167,6 +178,15 @@ mod tests {
             plan(&inputs(&v, &busy, 500, Some(10))),
             Plan::Wait { mbps: 500, until: EpochMillis::from_millis(300_000) }
         );
+    }
+
+    #[test]
+    fn a_change_being_applied_is_waited_for_not_sent_again() {
+        let b = budget(0, 1000);
+        for status in [ProvisioningStatus::Configuring, ProvisioningStatus::Deployable] {
+            let v = vxc(500, status);
+            assert_eq!(plan(&inputs(&v, &b, 10, Some(500))), Plan::Applying { mbps: 10 });
+        }
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl TelemetryRange {
     }
 }
 
-fn uid_path(uid: &ProductUid) -> Result<&str> {
+pub(crate) fn uid_path(uid: &ProductUid) -> Result<&str> {
     if uid.is_path_safe() {
         Ok(uid.as_str())
     } else {
@@ -159,65 +159,13 @@ impl Client {
     /// What the update ledger says about `uid` now: last update, updates left
     /// this month, when the next is allowed.
     pub async fn update_budget(&self, uid: &ProductUid) -> Result<UpdateBudget> {
-        self.inner.update_policy.budget(self.inner.ledger.as_ref(), uid, self.now()).await
+        self.update_budget_at(uid, self.now()).await
     }
 
     /// Records an update made outside this client (e.g. a rate seen changed on
     /// read), so the guard counts it.
     pub async fn note_outside_update(&self, uid: &ProductUid, at: EpochMillis) -> Result<()> {
         self.inner.ledger.record(uid, at, UpdateOrigin::Observed).await
-    }
-
-    /// `PUT /v3/product/vxc/{uid}`, guarded by the service-update rules: a
-    /// refused update is [`Error::UpdateRefused`] and nothing is sent. After an
-    /// ambiguous failure (a 5xx or a broken connection) the VXC is re-read;
-    /// the update is sent again only if it is seen not applied.
-    pub async fn update_vxc(&self, uid: &ProductUid, update: &VxcUpdate) -> Result<Vxc> {
-        let path = format!("/v3/product/vxc/{}", uid_path(uid)?);
-        if let Some(r) = update.rate_limit_mbps
-            && r <= 0
-        {
-            return Err(Error::InvalidRequest(format!("rate limit must be a positive number of Mbps, got {r}")));
-        }
-        let body = serde_json::to_vec(update).map_err(|e| Error::InvalidRequest(e.to_string()))?;
-        let call = Call { method: Method::PUT, path, query: Vec::new(), body: Some(body), idempotent: false };
-        let mut ambiguous_rounds = 0;
-        loop {
-            self.inner.update_policy.check(self.inner.ledger.as_ref(), uid, self.now()).await?;
-            match self.send(&call).await {
-                Ok(answer) => {
-                    self.record_update(uid).await;
-                    let env: Envelope<Vxc> = decode(&call.method, &call.path, answer.status, &answer.body)?;
-                    return Ok(env.data);
-                }
-                Err(e) if e.is_ambiguous() => {
-                    tracing::warn!(%uid, error = %e, "update outcome unknown; re-reading before deciding");
-                    let now = self.vxc(uid).await?;
-                    match update_applied(update, &now) {
-                        Some(true) => {
-                            self.record_update(uid).await;
-                            tracing::info!(%uid, "the update had been applied despite the error");
-                            return Ok(now);
-                        }
-                        Some(false) if ambiguous_rounds < self.inner.retry.max_retries => {
-                            ambiguous_rounds += 1;
-                            tracing::info!(%uid, "the update was not applied; sending it again");
-                            tokio::time::sleep(self.inner.retry.backoff(ambiguous_rounds)).await;
-                        }
-                        _ => return Err(e),
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// The update happened: failing to write it down must not turn success
-    /// into an error (the caller would retry a change that was made).
-    async fn record_update(&self, uid: &ProductUid) {
-        if let Err(e) = self.inner.ledger.record(uid, self.now(), UpdateOrigin::Made).await {
-            tracing::error!(%uid, error = %e, "update made but not recorded in the ledger; the next update may be refused by the API instead");
-        }
     }
 
     /// `GET /v2/product/{type}/{uid}/telemetry`.

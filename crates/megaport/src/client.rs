@@ -118,6 +118,10 @@ pub(crate) struct Inner {
     pub(crate) confirm: ConfirmPolicy,
     pub(crate) clock: Arc<dyn Clock>,
     observer: Option<Arc<dyn CallObserver>>,
+    /// Per service, the earliest time Megaport said it accepts an update
+    /// (from a 429 naming the update rule): kept beside the ledger because a
+    /// monthly refusal cannot be written as past updates.
+    pub(crate) not_before: std::sync::Mutex<std::collections::HashMap<megaport_types::ProductUid, EpochMillis>>,
 }
 
 /// A Megaport API client. Cheap to clone; clones share the token, the
@@ -125,6 +129,10 @@ pub(crate) struct Inner {
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
+    /// Cancelled when the owner stops: waits (backoff, confirmation polls)
+    /// end early with [`Error::Stopped`]. Per handle, so a clone used by
+    /// another task (the ServiceNow outbox's pricing) is not stopped with it.
+    pub(crate) stop: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl fmt::Debug for Client {
@@ -259,7 +267,9 @@ impl ClientBuilder {
                 confirm: self.confirm,
                 clock: self.clock,
                 observer: self.observer,
+                not_before: std::sync::Mutex::default(),
             }),
+            stop: None,
         })
     }
 }
@@ -362,6 +372,34 @@ impl Client {
     /// Now, by the client's clock.
     pub fn now(&self) -> EpochMillis {
         self.inner.clock.now()
+    }
+
+    /// A handle of this client whose waits end when `token` is cancelled: a
+    /// daemon that is asked to stop must not sit out a backoff, the update
+    /// rule or a long confirmation (systemd kills after 90 s). Requests
+    /// already sent are still answered; what was not sent is
+    /// [`Error::Stopped`].
+    pub fn stop_on(&self, token: tokio_util::sync::CancellationToken) -> Client {
+        Client { inner: self.inner.clone(), stop: Some(token) }
+    }
+
+    /// Whether this handle was asked to stop.
+    pub fn stopping(&self) -> bool {
+        self.stop.as_ref().is_some_and(tokio_util::sync::CancellationToken::is_cancelled)
+    }
+
+    /// Sleeps `d`, or returns [`Error::Stopped`] as soon as a stop is asked.
+    pub(crate) async fn pause(&self, d: Duration, doing: &'static str, request_sent: bool) -> Result<()> {
+        match &self.stop {
+            None => {
+                tokio::time::sleep(d).await;
+                Ok(())
+            }
+            Some(token) => tokio::select! {
+                () = tokio::time::sleep(d) => Ok(()),
+                () = token.cancelled() => Err(Error::Stopped { doing, request_sent }),
+            },
+        }
     }
 
     /// The token cache, for display.
@@ -485,8 +523,20 @@ impl Client {
         let mut reauthenticated = false;
         loop {
             attempt += 1;
-            // Held until this attempt's answer is in (end of the iteration).
-            let _slot = self.inner.budget.acquire().await;
+            if attempt > 1 && self.stopping() {
+                return Err(Error::Stopped { doing: "retrying a request", request_sent: false });
+            }
+            // An exhausted budget can mean minutes of waiting: a stop ends it.
+            // The slot is held until this attempt's answer is in (end of the iteration).
+            let _slot = match &self.stop {
+                None => self.inner.budget.acquire().await,
+                Some(token) => tokio::select! {
+                    slot = self.inner.budget.acquire() => slot,
+                    () = token.cancelled() => {
+                        return Err(Error::Stopped { doing: "waiting for the request budget", request_sent: false });
+                    }
+                },
+            };
             let (token, generation) = self.bearer().await?;
             let mut req = self
                 .inner
@@ -525,7 +575,7 @@ impl Client {
                     let retry_ok = call.idempotent || !maybe_sent;
                     if retry_ok && attempt <= self.inner.retry.max_retries {
                         tracing::warn!(method = %call.method, path = %call.path, attempt, error = %e, "request failed; retrying");
-                        tokio::time::sleep(self.inner.retry.backoff(attempt)).await;
+                        self.pause(self.inner.retry.backoff(attempt), "backing off", false).await?;
                         continue;
                     }
                     return Err(Error::Transport {
@@ -548,7 +598,7 @@ impl Client {
                     }
                     self.observe(record);
                     if call.idempotent && attempt <= self.inner.retry.max_retries {
-                        tokio::time::sleep(self.inner.retry.backoff(attempt)).await;
+                        self.pause(self.inner.retry.backoff(attempt), "backing off", false).await?;
                         continue;
                     }
                     return Err(Error::Transport {
@@ -588,8 +638,10 @@ impl Client {
                 continue;
             }
             // A write answered 5xx may have been carried out: the caller re-reads instead.
+            // A 429 naming the update rule counted as a breach: retrying it
+            // before the time the rule allows only adds breaches.
             let retryable = match status.as_u16() {
-                429 => true,
+                429 => !err.names_update_rule(),
                 502..=504 => call.idempotent,
                 _ => false,
             };
@@ -598,7 +650,7 @@ impl Client {
                 if wait <= self.inner.retry.max_retry_after {
                     tracing::warn!(method = %call.method, path = %call.path, status = status.as_u16(),
                         wait_ms = wait.as_millis() as u64, attempt, "retryable answer; waiting");
-                    tokio::time::sleep(wait).await;
+                    self.pause(wait, "waiting to retry", false).await?;
                     continue;
                 }
             }

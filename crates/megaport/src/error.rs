@@ -148,6 +148,16 @@ pub enum Error {
     /// The persisted update ledger could not be read or written.
     #[error("update ledger: {0}")]
     Ledger(String),
+
+    /// The caller asked the client to stop (`Client::stop_on`) while it was
+    /// waiting (a backoff, the update rule, a confirmation poll).
+    #[error("stopped while {doing}{}", if *.request_sent { "; the update had been sent and is left to be confirmed by the next start" } else { "; nothing was sent" })]
+    Stopped {
+        /// What was interrupted.
+        doing: &'static str,
+        /// Whether an update had already been accepted (or may have been).
+        request_sent: bool,
+    },
 }
 
 fn format_api(e: &ApiError) -> String {
@@ -230,6 +240,11 @@ impl Error {
         }
     }
 
+    /// A stop interrupted the call (see [`Error::Stopped`]).
+    pub fn is_stopped(&self) -> bool {
+        matches!(self, Self::Stopped { .. })
+    }
+
     /// When an update refused by the guard becomes allowed.
     pub fn next_allowed_at(&self) -> Option<EpochMillis> {
         match self {
@@ -246,6 +261,20 @@ impl Error {
             Self::Api(e) => matches!(e.status, 500 | 502 | 503 | 504),
             _ => false,
         }
+    }
+}
+
+impl ApiError {
+    /// A 429 that names Megaport's per-service update rules (one update every
+    /// 5 minutes, a monthly cap), as opposed to the request-rate limit: the
+    /// update was refused and counted as a breach, so it must not be retried
+    /// before the time the rule allows.
+    pub fn names_update_rule(&self) -> bool {
+        if self.status != 429 {
+            return false;
+        }
+        let m = self.message.to_ascii_lowercase();
+        m.contains("update limit") || (m.contains("update") && (m.contains("per service") || m.contains("allowed at")))
     }
 }
 

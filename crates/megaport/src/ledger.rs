@@ -27,8 +27,13 @@ pub type LedgerFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + '
 pub enum UpdateOrigin {
     /// This process made it.
     Made,
-    /// Seen on read: someone else changed the service (portal, Terraform).
+    /// Seen on read: someone else changed the service (portal, Terraform),
+    /// or learned from Megaport's refusal naming the last update.
     Observed,
+    /// Sent by this process, answered with an ambiguous failure (a 5xx or a
+    /// broken connection), then seen being applied (CONFIGURING, DEPLOYABLE,
+    /// a pending change): Megaport accepted it, so the rules count it.
+    Unconfirmed,
 }
 
 impl UpdateOrigin {
@@ -37,6 +42,7 @@ impl UpdateOrigin {
         match self {
             Self::Made => "made",
             Self::Observed => "observed",
+            Self::Unconfirmed => "unconfirmed",
         }
     }
 }

@@ -47,6 +47,7 @@ mod error;
 mod ledger;
 mod rate;
 mod retry;
+mod update;
 
 pub use megaport_types as types;
 
@@ -64,3 +65,4 @@ pub use ledger::{
 };
 pub use rate::{RateChange, rate_in_force};
 pub use retry::{RetryPolicy, parse_retry_after};
+pub use update::change_in_progress;

@@ -160,7 +160,7 @@ impl Client {
             // Polls spend the shared budget: slow down when it runs low.
             let budget = self.inner.budget.state();
             let slow = if budget.remaining < budget.limit / 10 { 4 } else { 1 };
-            tokio::time::sleep((wait * slow).min(deadline - elapsed)).await;
+            self.pause((wait * slow).min(deadline - elapsed), "confirming a rate change", true).await?;
             wait = (wait.mul_f64(1.5)).min(policy.max_poll);
         }
     }

@@ -60,7 +60,8 @@ impl Actuator for LiveActuator {
     }
 
     fn budget<'a>(&'a self, uid: &'a ProductUid, now: EpochMillis) -> ActFuture<'a, UpdateBudget> {
-        Box::pin(async move { self.client.update_policy().budget(self.client.ledger().as_ref(), uid, now).await })
+        // With what Megaport itself said about the next allowed update.
+        Box::pin(self.client.update_budget_at(uid, now))
     }
 
     fn updates_since<'a>(&'a self, uid: &'a ProductUid, since: EpochMillis) -> ActFuture<'a, Vec<EpochMillis>> {

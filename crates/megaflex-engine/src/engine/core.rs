@@ -33,6 +33,9 @@ pub(crate) struct CircuitState {
     pub(crate) paused: Option<String>,
     pub(crate) in_flight: Option<i64>,
     pub(crate) wait_until: Option<EpochMillis>,
+    /// No update before this: Megaport refused one until then, or the last
+    /// one failed (a refused update must not become a loop of refusals).
+    pub(crate) not_before: Option<EpochMillis>,
     pub(crate) budget: Option<UpdateBudget>,
     pub(crate) last_plan: Option<Plan>,
     /// `incident = true` and a `[servicenow]` section.
@@ -72,8 +75,9 @@ pub struct Job {
 pub struct JobResult {
     /// The job.
     pub job: Job,
-    /// Confirmed rate change, or the error text.
-    pub outcome: Result<megaport::RateChange, String>,
+    /// Confirmed rate change, or why not (a refusal says until when; a stop
+    /// says whether the update had been sent).
+    pub outcome: Result<megaport::RateChange, megaport::Error>,
     /// When it ended.
     pub at: EpochMillis,
 }
@@ -143,6 +147,7 @@ impl Core {
                     paused: None,
                     in_flight: None,
                     wait_until: None,
+                    not_before: None,
                     budget: None,
                     last_plan: None,
                     incident_enabled: c.incident && config.servicenow.is_some(),
@@ -153,7 +158,8 @@ impl Core {
                     // ones (the config changed) restarts from normal.
                     let p = &state.circuit.policy;
                     let wanted = if row.wanted_mbps == p.boost_mbps { p.boost_mbps } else { p.normal_mbps };
-                    state.circuit.restore_state(wanted, row.pending, row.episode);
+                    let pending = row.pending.map(|t| clamp_pending(t, p, now));
+                    state.circuit.restore_state(wanted, pending, row.episode);
                     state.last_set_mbps = row.last_set_mbps;
                     state.actual_mbps = row.actual_mbps;
                     state.paused = row.paused_reason.clone();
@@ -235,7 +241,7 @@ impl Core {
         };
         let text = if self.circuits[circuit].incident_enabled { d.reason.clone() } else { String::new() };
         match action {
-            "refuse" | "outside_change" | "failed" => {
+            "refuse" | "outside_change" | "failed" | "deferred" => {
                 tracing::warn!(circuit = %d.circuit, action, wanted_mbps = d.wanted_mbps, "{}", d.reason)
             }
             _ => tracing::info!(circuit = %d.circuit, action, wanted_mbps = d.wanted_mbps, "{}", d.reason),
@@ -400,7 +406,7 @@ impl Core {
         }
         let timers = self.circuits.iter().filter_map(|c| c.circuit.next_deadline());
         let flaps = self.links.iter().filter_map(Link::flap_deadline);
-        let waits = self.circuits.iter().filter_map(|c| c.wait_until);
+        let waits = self.circuits.iter().filter_map(|c| c.wait_until.or(c.not_before));
         let next = timers.chain(flaps).chain(waits).min();
         self.deadline_cache.set(Some(next));
         next
@@ -446,6 +452,18 @@ impl Core {
     }
 }
 
+/// A persisted deadline, as restored at a start: never further away than its
+/// whole hold time from now. A wall clock stepped back between two runs
+/// would otherwise stretch a hold-down by the step; the time already spent
+/// is kept when the clock is right.
+fn clamp_pending(pending: Pending, policy: &CircuitPolicy, now: EpochMillis) -> Pending {
+    let latest = |hold: std::time::Duration| now.plus_millis(hold.as_millis() as i64);
+    match pending {
+        Pending::Boost(t) => Pending::Boost(t.min(latest(policy.boost_after))),
+        Pending::Restore(t) => Pending::Restore(t.min(latest(policy.restore_after))),
+    }
+}
+
 /// The index key of a signal: what it listens to.
 fn signal_key(s: &Signal) -> String {
     match s {
@@ -484,3 +502,29 @@ pub enum ReconcileError {
 
 /// Shared ownership of the core for the HTTP handlers.
 pub type SharedCore = Arc<tokio::sync::Mutex<Core>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persisted_deadlines_are_never_further_than_their_hold() {
+        let policy = CircuitPolicy {
+            name: "c".into(),
+            normal_mbps: 10,
+            boost_mbps: 500,
+            links: vec!["l".into()],
+            boost_after: std::time::Duration::from_secs(30),
+            restore_after: std::time::Duration::from_secs(600),
+        };
+        let now = EpochMillis::from_millis(1_795_345_200_000);
+        // Written before the wall clock was stepped back an hour.
+        let stretched = Pending::Boost(now.plus_millis(3_600_000 + 20_000));
+        assert_eq!(clamp_pending(stretched, &policy, now), Pending::Boost(now.plus_millis(30_000)));
+        let restore = Pending::Restore(now.plus_millis(3_600_000));
+        assert_eq!(clamp_pending(restore, &policy, now), Pending::Restore(now.plus_millis(600_000)));
+        // Time already spent is kept.
+        let kept = Pending::Boost(now.plus_millis(12_000));
+        assert_eq!(clamp_pending(kept, &policy, now), kept);
+    }
+}

@@ -27,6 +27,13 @@ pub enum Scope {
 /// A targeted read is cheaper than the whole account up to this many circuits.
 const TARGETED_READ_MAX: usize = 8;
 
+/// How often a VXC that Megaport is still applying is read again (engine time).
+const APPLYING_RECHECK_MS: i64 = 10_000;
+
+/// After an update failed for a reason that names no time, the next try
+/// waits this long (engine time): a failure must not become a tight loop.
+const FAILED_RETRY_MS: i64 = 30_000;
+
 /// Reads what `uids` names (`None`: the whole account).
 pub async fn read(act: &dyn Actuator, uids: Option<Vec<ProductUid>>) -> megaport::Result<Vec<Vxc>> {
     match uids {
@@ -172,6 +179,11 @@ impl Core {
                 p = plan(&inputs_of(&self.circuits[i], vxc, &budget, now));
                 self.circuits[i].budget = Some(budget);
             }
+            if let Plan::Update { mbps } = p
+                && let Some(nb) = self.circuits[i].not_before.filter(|t| *t > now)
+            {
+                p = Plan::Wait { mbps, until: nb };
+            }
             if let Plan::OutsideChange { found_mbps } = p {
                 self.outside_change(act, i, found_mbps, now).await;
                 if self.circuits[i].on_outside_change == OutsideChange::Pause {
@@ -216,6 +228,7 @@ impl Core {
         let repeated = self.circuits[i].last_plan.as_ref() == Some(&p);
         self.circuits[i].wait_until = match &p {
             Plan::Wait { until, .. } => Some(*until),
+            Plan::Applying { .. } => Some(now.plus_millis(APPLYING_RECHECK_MS)),
             _ => None,
         };
         if !repeated {
@@ -233,8 +246,32 @@ impl Core {
                 Plan::Refuse { mbps, reason } => {
                     self.decide(now, i, "refuse", format!("{mbps} Mbps refused: {reason}"))
                 }
+                Plan::Applying { mbps } => self.decide(
+                    now,
+                    i,
+                    "applying",
+                    format!(
+                        "{} is being changed by Megaport: waiting to read {mbps} Mbps in force, not sending it again",
+                        self.circuits[i].uid
+                    ),
+                ),
                 Plan::Update { .. } | Plan::OutsideChange { .. } => {}
             }
+        }
+        // However the episode's last update ended (confirmed, interrupted by
+        // a restart, or outlasting its confirmation), a VXC found back at
+        // normal ends it: its incident is resolved (once: it is closed then).
+        let c = &self.circuits[i];
+        if p == Plan::InSync
+            && c.incident.is_some()
+            && !c.circuit.boosted()
+            && c.circuit.pending().is_none()
+            && c.actual_mbps == Some(c.circuit.policy.normal_mbps)
+        {
+            let text =
+                format!("{} runs at the normal {} Mbps: the episode is over", c.uid, c.circuit.policy.normal_mbps);
+            self.decide(now, i, "in_sync", text);
+            self.save_circuit(i);
         }
         self.circuits[i].last_plan = Some(p);
     }
@@ -325,6 +362,10 @@ impl Core {
                 }
                 let note = format!("found in force after a restart ({} Mbps)", intent.target_mbps);
                 self.settle(&intent, IntentOutcome::Confirmed, now, note);
+            } else if megaport::change_in_progress(vxc) {
+                // Megaport is applying it (or another change): dropping it now
+                // would send the update a second time. Read again later.
+                self.open_intents.push(intent);
             } else {
                 let note = format!("not applied before a restart (VXC at {} Mbps); decided again", vxc.rate_limit_mbps);
                 self.settle(&intent, IntentOutcome::Dropped, now, note);
@@ -344,6 +385,36 @@ impl Core {
         self.records.push(Record::IntentSettled { id: intent.id, outcome, at, note });
     }
 
+    /// At a stop: every circuit whose wanted rate is not in force is
+    /// recorded as deferred, with why, so the next start (or an operator
+    /// reading the decisions) knows what was left to do.
+    pub fn on_stop(&mut self, now: EpochMillis) {
+        for i in 0..self.circuits.len() {
+            let c = &self.circuits[i];
+            let wanted = c.circuit.wanted_mbps();
+            if c.in_flight.is_some() || c.paused.is_some() || c.actual_mbps.is_none_or(|a| a == wanted) {
+                continue;
+            }
+            // An update cut short by this stop already said so.
+            let name = &c.circuit.policy.name;
+            if self.recent_decisions().filter(|d| &d.circuit == name).last().is_some_and(|d| d.action == "deferred") {
+                continue;
+            }
+            let why = match (&c.last_plan, c.not_before) {
+                (Some(Plan::Applying { .. }), _) => "Megaport is still applying a change".to_owned(),
+                (Some(Plan::Wait { until, .. }), _) => format!("the update rules allow the next update at {until}"),
+                (_, Some(t)) if t > now => format!("no update before {t}"),
+                _ => "not sent yet".to_owned(),
+            };
+            let text = format!(
+                "stopping: {wanted} Mbps wanted, {} at {} Mbps ({why}); the next start carries on",
+                c.uid,
+                c.actual_mbps.unwrap_or(0)
+            );
+            self.decide(now, i, "deferred", text);
+        }
+    }
+
     /// Takes a finished update back: settle its intent and note the result.
     pub fn on_job_done(&mut self, r: JobResult) {
         self.deadlines_changed();
@@ -351,6 +422,7 @@ impl Core {
         self.circuits[i].in_flight = None;
         match r.outcome {
             Ok(change) => {
+                self.circuits[i].not_before = None;
                 self.circuits[i].last_set_mbps = Some(change.after_mbps);
                 self.circuits[i].actual_mbps = Some(change.vxc.rate_limit_mbps);
                 let text = format!(
@@ -368,15 +440,56 @@ impl Core {
                     note: text,
                 });
             }
+            Err(megaport::Error::UpdateRefused { next_allowed_at, rule, detail, .. }) => {
+                // Nothing was sent (or Megaport refused it): wait for the time
+                // the rule names, once, instead of asking again at once.
+                let text = format!(
+                    "{} Mbps deferred until {next_allowed_at} ({rule}){}",
+                    r.job.intent.target_mbps,
+                    detail.map(|d| format!(": {d}")).unwrap_or_default()
+                );
+                self.circuits[i].not_before = Some(next_allowed_at);
+                self.circuits[i].wait_until = Some(next_allowed_at);
+                self.decide(r.at, i, "wait", text.clone());
+                self.records.push(Record::IntentSettled {
+                    id: r.job.intent.id,
+                    outcome: IntentOutcome::Dropped,
+                    at: r.at,
+                    note: format!("refused, nothing changed: {text}"),
+                });
+                self.circuits[i].last_plan =
+                    Some(Plan::Wait { mbps: r.job.intent.target_mbps, until: next_allowed_at });
+                self.save_circuit(i);
+                return;
+            }
+            Err(e @ megaport::Error::Stopped { request_sent, .. }) => {
+                let text = format!("update of {} to {} Mbps: {e}", r.job.intent.vxc_uid, r.job.intent.target_mbps);
+                self.decide(r.at, i, "deferred", text.clone());
+                if request_sent {
+                    // Megaport has it: the intent stays open and the next start
+                    // confirms it by reading, without sending it again.
+                    self.open_intents.push(r.job.intent.clone());
+                } else {
+                    self.records.push(Record::IntentSettled {
+                        id: r.job.intent.id,
+                        outcome: IntentOutcome::Dropped,
+                        at: r.at,
+                        note: text,
+                    });
+                }
+                self.save_circuit(i);
+                return;
+            }
             Err(e) => {
                 self.decide(r.at, i, "failed", format!("update of {} failed: {e}", r.job.intent.vxc_uid));
                 self.records.push(Record::IntentSettled {
                     id: r.job.intent.id,
                     outcome: IntentOutcome::Failed,
                     at: r.at,
-                    note: e,
+                    note: e.to_string(),
                 });
                 self.circuits[i].last_plan = None;
+                self.circuits[i].not_before = Some(r.at.plus_millis(FAILED_RETRY_MS));
             }
         }
         self.save_circuit(i);

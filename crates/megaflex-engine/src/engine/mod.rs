@@ -114,6 +114,12 @@ pub struct RunOptions {
     /// The ServiceNow client to use instead of one built from the
     /// environment variables `[servicenow]` names.
     pub servicenow: Option<ServiceNowClient>,
+    /// Where the system clock's wall time comes from (tests step it).
+    pub wall_clock: Option<Arc<dyn Clock>>,
+    /// Updates of VXCs made elsewhere that the store may not know (the
+    /// CLI's ledger): written to the ledger at start, so a fresh store does
+    /// not send an update the 5-minute rule refuses.
+    pub known_updates: Vec<(megaport::types::ProductUid, megaport::types::EpochMillis)>,
 }
 
 /// A started engine.
@@ -175,6 +181,9 @@ impl Runtime {
         if restamp {
             self.clock.sync().await;
         }
+        // Engine time runs on the monotonic clock; sources stamp with the
+        // wall clock. After a wall-clock step the stamps are moved by it.
+        let offset_ms = if restamp { 0 } else { self.clock.wall_offset_ms() };
         let mut next = Some(first);
         let mut any = false;
         // Bounded, so timers and update results get their turn under load.
@@ -182,6 +191,8 @@ impl Runtime {
         while let Some(mut ev) = next {
             if restamp {
                 ev.received_at = self.clock.now();
+            } else if offset_ms.abs() > 1_000 {
+                ev.received_at = ev.received_at.plus_millis(offset_ms);
             }
             any |= core.on_event(&ev);
             budget -= 1;
@@ -209,6 +220,23 @@ impl Runtime {
     }
 }
 
+/// Writes updates known from elsewhere into the ledger, each once.
+async fn learn_known_updates(
+    store: &Arc<dyn Store>,
+    known: &[(megaport::types::ProductUid, megaport::types::EpochMillis)],
+    now: megaport::types::EpochMillis,
+) {
+    use megaport::UpdateLedger;
+    let ledger = StoreLedger(store.clone());
+    let since = megaport::UpdatePolicy::default().history_since(now);
+    for (uid, at) in known.iter().filter(|(_, at)| *at >= since && *at <= now) {
+        let seen = ledger.updates_since(uid, *at).await.map(|v| v.contains(at)).unwrap_or(false);
+        if !seen && let Err(e) = ledger.record(uid, *at, megaport::UpdateOrigin::Observed).await {
+            tracing::warn!(%uid, error = %e, "cannot record an update known from the CLI's ledger");
+        }
+    }
+}
+
 fn source_refs(running: &[sources::Running]) -> Vec<http::SourceRef> {
     running
         .iter()
@@ -228,7 +256,10 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
     }
     let resolved = settings.resolve().map_err(|e| e.to_string())?;
     let clock = Arc::new(match config.engine.clock {
-        ClockSetting::System => EngineClock::SYSTEM,
+        ClockSetting::System => match options.wall_clock.clone() {
+            Some(wall) => EngineClock::system_from(wall),
+            None => EngineClock::system(),
+        },
         ClockSetting::Simulator => EngineClock::simulator(resolved.environment.api_url()).await?,
     });
     // The outbox runs when some circuit opens incidents; credentials are
@@ -275,8 +306,11 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
         };
         (tokio::spawn(deliverer.run(outbox_stop.clone())), stats)
     });
+    learn_known_updates(&store, &options.known_updates, clock.now()).await;
+    let shutdown = CancellationToken::new();
     let act: Arc<dyn Actuator> = Arc::new(LiveActuator {
-        client: client.clone(),
+        // A stop ends the actuator's waits (backoff, confirmation) at once.
+        client: client.stop_on(shutdown.clone()),
         store: Some(store.clone()),
         confirm_within: config.engine.confirm_within.0,
     });
@@ -289,7 +323,6 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
         "engine starting"
     );
     let core = Core::new(&config, snapshot, now);
-    let shutdown = CancellationToken::new();
     // Not a child token: the loop stops the sources itself, then drains them.
     let sources_shutdown = CancellationToken::new();
     let (events_tx, events_rx) = mpsc::channel::<Event>(65_536);
@@ -412,7 +445,7 @@ async fn run_loop(
                             let (act, done, clock) = (rt.act.clone(), done_tx.clone(), rt.clock.clone());
                             tokio::spawn(async move {
                                 let outcome =
-                                    act.set_rate(&job.vxc, job.intent.target_mbps).await.map_err(|e| e.to_string());
+                                    act.set_rate(&job.vxc, job.intent.target_mbps).await;
                                 let _ = done.send(JobResult { job, outcome, at: clock.now() });
                             });
                         }
@@ -448,6 +481,7 @@ async fn run_loop(
             _ = tokio::time::sleep(wake) => rt.clock.sync().await,
         }
     }
+    core.on_stop(rt.clock.now());
     // Acknowledged, so the outbox's last pass below sees the last entries.
     let _ = flush(core.take_records()).await;
     rt.publish(&core);

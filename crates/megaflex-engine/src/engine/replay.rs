@@ -135,7 +135,7 @@ async fn advance(core: &mut Core, act: &DryRunActuator, until: EpochMillis, out:
             match core.reconcile(act as &dyn Actuator, now, &flush).await {
                 Ok(jobs) => {
                     for job in jobs {
-                        let outcome = act.set_rate(&job.vxc, job.intent.target_mbps).await.map_err(|e| e.to_string());
+                        let outcome = act.set_rate(&job.vxc, job.intent.target_mbps).await;
                         core.on_job_done(JobResult { job, outcome, at: now });
                     }
                     // A job's result asks for another cycle: at most once more here.

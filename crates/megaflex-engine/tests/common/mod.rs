@@ -89,6 +89,7 @@ pub fn options() -> RunOptions {
             max_poll: Duration::from_millis(100),
         }),
         servicenow: None,
+        ..RunOptions::default()
     }
 }
 

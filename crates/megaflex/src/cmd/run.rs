@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use megaflex_engine::config::Config;
 use megaflex_engine::engine::{self, RunOptions};
+use megaport::UpdateLedger;
+use megaport::types::{EpochMillis, ProductUid};
 
+use crate::state::{FileLedger, StateDir};
 use crate::{CliError, exit};
 
 /// Options of `megaflex run`.
@@ -21,9 +24,11 @@ pub(crate) struct RunArgs {
 
 pub(crate) async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let config = Config::load(&args.config).map_err(|e| CliError::usage(e.to_string()))?;
-    let daemon = engine::start(config, RunOptions { http_listen: args.http_listen, ..RunOptions::default() })
-        .await
-        .map_err(|e| CliError::usage(format!("cannot start: {e}")))?;
+    let known_updates = cli_updates(&config).await;
+    let daemon =
+        engine::start(config, RunOptions { http_listen: args.http_listen, known_updates, ..RunOptions::default() })
+            .await
+            .map_err(|e| CliError::usage(format!("cannot start: {e}")))?;
     for (kind, transport, addr) in &daemon.sources {
         tracing::info!("listening: {kind} on {transport}://{addr}");
     }
@@ -35,6 +40,23 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<u8> {
     daemon.stop();
     daemon.join().await;
     Ok(exit::OK)
+}
+
+/// The updates this machine's CLI made to the circuits' VXCs (its ledger in
+/// the state directory, written by `megaflex vxc speed`): a daemon on a
+/// fresh store must not send an update the 5-minute rule refuses.
+async fn cli_updates(config: &Config) -> Vec<(ProductUid, EpochMillis)> {
+    let ledger = FileLedger::open(&StateDir::locate());
+    let since = megaport::UpdatePolicy::default().history_since(EpochMillis::now());
+    let mut out = Vec::new();
+    for c in &config.circuits {
+        let uid = ProductUid::new(c.get_ref().vxc.get_ref().as_str());
+        match ledger.updates_since(&uid, since).await {
+            Ok(times) => out.extend(times.into_iter().map(|t| (uid.clone(), t))),
+            Err(e) => tracing::warn!(%uid, error = %e, "cannot read the CLI's update ledger; going on without it"),
+        }
+    }
+    out
 }
 
 async fn wait_for_signal() {
