@@ -183,10 +183,12 @@ pub fn app(state: SimState) -> Router {
             get(servicenow::get_one).patch(servicenow::update).put(servicenow::update),
         )
         .layer(from_fn_with_state(state.clone(), servicenow::layer));
+    let servicenow_token = Router::new()
+        .route("/oauth_token.do", post(servicenow_oauth::token))
+        .layer(from_fn_with_state(state.clone(), servicenow_oauth::layer));
     let admin = Router::new()
         .route("/_sim/servicenow", get(servicenow::admin_view))
         .route("/_sim/servicenow/expire-tokens", post(servicenow_oauth::expire_tokens))
-        .route("/oauth_token.do", post(servicenow_oauth::token))
         .route("/_sim/stats", get(admin::stats))
         .route("/_sim/clock", get(admin::get_clock).post(admin::post_clock))
         .route("/_sim/faults", get(admin::get_faults).post(admin::post_fault).delete(admin::clear_faults))
@@ -195,7 +197,7 @@ pub fn app(state: SimState) -> Router {
         .route("/_sim/services/{uid}/updates", post(admin::seed_updates))
         .route("/_sim/world", get(admin::world))
         .route("/_sim/reset", post(admin::reset));
-    Router::new().merge(token).merge(admin).merge(servicenow).merge(api).with_state(state)
+    Router::new().merge(token).merge(servicenow_token).merge(admin).merge(servicenow).merge(api).with_state(state)
 }
 
 /// A running simulator. Dropping it shuts the server down.
