@@ -151,6 +151,7 @@ pub struct ClientBuilder {
     observer: Option<Arc<dyn CallObserver>>,
     timeout: Duration,
     ca_file: Option<std::path::PathBuf>,
+    proxy: Option<String>,
     user_agent: String,
 }
 
@@ -237,6 +238,13 @@ impl ClientBuilder {
         self
     }
 
+    /// A proxy for every request instead of the environment's
+    /// (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, which apply otherwise).
+    pub fn proxy(mut self, url: Option<String>) -> Self {
+        self.proxy = url;
+        self
+    }
+
     /// Prefix for the User-Agent header.
     pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
         self.user_agent = ua.into();
@@ -249,7 +257,8 @@ impl ClientBuilder {
             Error::Config("no Megaport API credentials: set MEGAPORT_ACCESS_KEY and MEGAPORT_SECRET_KEY".into())
         })?;
         let settings =
-            crate::HttpSettings { ca_file: self.ca_file, ..crate::HttpSettings::default() }.timeout(self.timeout);
+            crate::HttpSettings { ca_file: self.ca_file, proxy: self.proxy, ..crate::HttpSettings::default() }
+                .timeout(self.timeout);
         let http = settings
             .apply(reqwest::Client::builder().user_agent(self.user_agent).pool_idle_timeout(Duration::from_secs(60)))?
             .build()
@@ -323,6 +332,7 @@ impl Client {
             observer: None,
             timeout: Duration::from_secs(30),
             ca_file: crate::ca_file_from_env(),
+            proxy: None,
             user_agent: format!("megaflex/{}", env!("CARGO_PKG_VERSION")),
         }
     }

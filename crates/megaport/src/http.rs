@@ -27,11 +27,14 @@ pub struct HttpSettings {
     pub timeout: Duration,
     /// Establishing the connection (TCP, proxy CONNECT, TLS).
     pub connect_timeout: Duration,
+    /// A proxy for every request, replacing the environment's
+    /// (`HTTPS_PROXY`...); `None` follows the environment.
+    pub proxy: Option<String>,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { ca_file: None, timeout: Duration::from_secs(30), connect_timeout: Duration::from_secs(10) }
+        Self { ca_file: None, timeout: Duration::from_secs(30), connect_timeout: Duration::from_secs(10), proxy: None }
     }
 }
 
@@ -54,6 +57,11 @@ impl HttpSettings {
         let mut builder = builder.timeout(self.timeout).connect_timeout(self.connect_timeout.min(self.timeout));
         if let Some(path) = &self.ca_file {
             builder = builder.tls_certs_merge(load_ca_file(path)?);
+        }
+        if let Some(url) = &self.proxy {
+            let proxy = reqwest::Proxy::all(url)
+                .map_err(|e| Error::Config(format!("invalid proxy URL {}: {e}", redact_userinfo(url))))?;
+            builder = builder.proxy(proxy);
         }
         Ok(builder)
     }
