@@ -134,3 +134,164 @@ fn the_cli_and_the_daemons_clients_go_through_https_proxy_with_a_ca_bundle() {
     assert_eq!(proxy.connects(&authority), before, "NO_PROXY bypassed the proxy");
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// `megaflex sim --tls` as a user runs it: prints an https:// URL and where
+/// the CA is; a client trusting that CA gets in, one that does not is refused.
+#[test]
+fn sim_tls_prints_its_ca_and_serves_https() {
+    use std::io::{BufRead, BufReader};
+    let dir = std::env::temp_dir().join(format!("megaflex-simtls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_out = dir.join("ca.pem");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_megaflex"))
+        .args(["sim", "--tls", "--listen", "127.0.0.1:0", "--tls-ca-out"])
+        .arg(&ca_out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.strip_prefix("megaflex simulator listening on ").expect(&first).to_owned();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let rest: Vec<String> = lines.by_ref().take(10).map(Result::unwrap).collect();
+    let banner = rest.join("\n");
+    assert!(banner.contains(&format!("CA cert      {}", ca_out.display())), "{banner}");
+    assert!(banner.contains(&format!("MEGAFLEX_CA_FILE={}", ca_out.display())), "{banner}");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let settings = megaport::HttpSettings { ca_file: Some(ca_out.clone()), ..Default::default() };
+        let trusted = settings.client().unwrap();
+        let r = trusted.get(format!("{url}/_sim/clock")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let localhost = url.replace("127.0.0.1", "localhost");
+        assert_eq!(trusted.get(format!("{localhost}/_sim/clock")).send().await.unwrap().status(), 200);
+        let untrusted = megaport::HttpSettings::default().client().unwrap();
+        assert!(
+            untrusted.get(format!("{url}/_sim/clock")).send().await.is_err(),
+            "a self-made CA is not trusted by default"
+        );
+    });
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(child.wait().unwrap().success());
+
+    // A certificate of one's own: --tls-cert/--tls-key.
+    let identity = TlsIdentity::generate().unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, &identity.cert_chain_pem).unwrap();
+    std::fs::write(&key, &identity.key_pem).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_megaflex"))
+        .args(["sim", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&cert) // a certificate is not a key: refused with a clear error
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("cert.pem"), "{}", text(&out));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_megaflex"))
+        .args(["sim", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+    let url = first.strip_prefix("megaflex simulator listening on ").expect(&first).to_owned();
+    assert!(url.starts_with("https://"), "{url}");
+    let own_ca = dir.join("own-ca.pem");
+    std::fs::write(&own_ca, identity.ca_pem.as_deref().unwrap()).unwrap();
+    let settings = megaport::HttpSettings { ca_file: Some(own_ca), ..Default::default() };
+    let status = rt.block_on(async { settings.client().unwrap().get(format!("{url}/_sim/clock")).send().await });
+    assert_eq!(status.unwrap().status(), 200, "served with the certificate given");
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(child.wait().unwrap().success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `megaflex run` (the daemon) with `HTTPS_PROXY` and `ca_file` in its
+/// config: its clock fetch, token and account reads go through the proxy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_goes_through_https_proxy_with_ca_file_from_its_config() {
+    let dir = std::env::temp_dir().join(format!("megaflex-daemon-proxy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let Some(proxy) = tinyproxy(&dir) else { return };
+    let identity = TlsIdentity::generate().unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, identity.ca_pem.as_deref().unwrap()).unwrap();
+    let sim = megaflex_sim::spawn_tls(SimConfig { clock_scale: 0.0, ..SimConfig::default() }, &identity).await.unwrap();
+    let authority = sim.addr().to_string();
+    let http_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let syslog_port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = dir.join("megaflex.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[megaport]
+environment = {{ api_url = "{api}", token_url = "{token}" }}
+ca_file = "{ca}"
+[engine]
+clock = "simulator"
+[store]
+url = "sqlite://{db}"
+[http]
+listen = "127.0.0.1:{http_port}"
+[[source]]
+type = "syslog"
+listen = "udp://127.0.0.1:{syslog_port}"
+[[link]]
+name = "primary"
+signals = [ {{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }} ]
+[[circuit]]
+name = "backup"
+vxc = "{vxc}"
+normal_mbps = 10
+boost_mbps = 500
+boost_when_down = ["primary"]
+"#,
+            api = sim.base_url(),
+            token = sim.token_url(),
+            ca = ca.display(),
+            db = dir.join("megaflex.db").display(),
+            vxc = megaflex_sim::BLOG_VXC_UID,
+        ),
+    )
+    .unwrap();
+    let log = dir.join("daemon.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_megaflex"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env_remove("MEGAFLEX_CA_FILE")
+        .env("MEGAPORT_ACCESS_KEY", megaflex_sim::DEFAULT_ACCESS_KEY)
+        .env("MEGAPORT_SECRET_KEY", megaflex_sim::DEFAULT_SECRET_KEY)
+        .env("HTTPS_PROXY", format!("http://127.0.0.1:{}", proxy.port))
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let local = reqwest::Client::builder().no_proxy().build().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = local.get(format!("http://127.0.0.1:{http_port}/readyz")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "daemon exited: {}", std::fs::read_to_string(&log).unwrap());
+        assert!(Instant::now() < deadline, "daemon not ready: {}", std::fs::read_to_string(&log).unwrap());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sim.state().stats().requests == 0 || proxy.connects(&authority) == 0 {
+        assert!(Instant::now() < deadline, "no request through the proxy: {:?}", std::fs::read_to_string(&proxy.log));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}: {}", std::fs::read_to_string(&log).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}
