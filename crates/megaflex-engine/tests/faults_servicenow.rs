@@ -182,18 +182,11 @@ async fn a_refusal_is_recorded_and_an_unreadable_row_blocks_nothing() {
     let (store, d, stats, db) = deliverer(&sim, "sn-refused").await;
     store.write(vec![open("megaflex:c:1"), open("megaflex:c:2"), open("megaflex:c:3")]).await.unwrap();
     // Row 1 becomes unreadable (written by hand, or by another version).
-    let status = std::process::Command::new("sqlite3")
-        .arg(&db)
-        .arg("UPDATE servicenow_outbox SET kind = 'bogus', payload = '{not json' WHERE id = 1")
-        .status();
-    match status {
-        Ok(s) => assert!(s.success()),
-        Err(_) if std::env::var("MEGAFLEX_REQUIRE_PEERS").as_deref() == Ok("1") => panic!("sqlite3 is required"),
-        Err(_) => {
-            eprintln!("skipping: sqlite3 (Debian package sqlite3) is not installed");
-            return;
-        }
-    }
+    let pool = common::db(&db).await;
+    sqlx::query("UPDATE servicenow_outbox SET kind = 'bogus', payload = '{not json' WHERE id = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
     // c:2's create is refused with a reason; c:3 goes on.
     fault(
         &sim,
