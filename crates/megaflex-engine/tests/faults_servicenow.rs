@@ -60,6 +60,11 @@ async fn a_5xx_from_the_oauth_token_endpoint_is_retried() {
     assert!(created && !inc.sys_id.is_empty());
     assert_eq!(incidents(&sim).len(), 1);
     assert_eq!(sim.state().stats().faults_injected, 2, "both failures were seen and retried");
+    // A create whose token could not be had never left: retried, not
+    // treated as ambiguous.
+    fault(&sim, json!({"path_prefix": "/oauth_token.do", "status": 502, "count": 1})).await;
+    oauth_client(&sim).create(&fields()).await.expect("retried after the token endpoint failed");
+    assert_eq!(incidents(&sim).len(), 2);
 }
 
 #[tokio::test]

@@ -331,16 +331,18 @@ impl ServiceNowClient {
         let mut renew = false;
         let mut renewed_at_once = false;
         loop {
-            let err = match self.attempt(&method, url, query, body, renew).await {
+            // A failure to get a token happens before the request leaves:
+            // never ambiguous, whatever the token endpoint answered.
+            let (err, sent) = match self.attempt(&method, url, query, body, renew).await {
                 Ok(value) => return Ok(value),
-                Err(err) => err,
+                Err(failed) => failed,
             };
             renew = err.is_auth() && self.oauth.is_some();
             if renew && !renewed_at_once && matches!(err, ServiceNowError::Api { status: 401, .. }) {
                 renewed_at_once = true;
                 continue;
             }
-            if !err.is_retryable() || (!idempotent && err.is_ambiguous()) || attempt >= self.retries {
+            if !err.is_retryable() || (!idempotent && sent && err.is_ambiguous()) || attempt >= self.retries {
                 return Err(err);
             }
             attempt += 1;
@@ -362,16 +364,21 @@ impl ServiceNowClient {
         query: &[(&str, &str)],
         body: Option<&Value>,
         renew: bool,
-    ) -> Result<Value, ServiceNowError> {
+    ) -> Result<Value, (ServiceNowError, bool)> {
         let mut req =
             self.http.request(method.clone(), url).header(reqwest::header::ACCEPT, "application/json").query(query);
         req = match &self.oauth {
-            Some(o) => req.bearer_auth(self.bearer(o, renew).await?.expose_secret()),
+            Some(o) => req.bearer_auth(self.bearer(o, renew).await.map_err(|e| (e, false))?.expose_secret()),
             None => req.basic_auth(&self.user, Some(self.password.expose_secret())),
         };
         if let Some(b) = body {
             req = req.json(b);
         }
+        Self::send(req).await.map_err(|e| (e, true))
+    }
+
+    /// Sends one request and reads ServiceNow's answer or error envelope.
+    async fn send(req: reqwest::RequestBuilder) -> Result<Value, ServiceNowError> {
         let resp = req.send().await.map_err(ServiceNowError::transport)?;
         let status = resp.status();
         let retry_after = megaport::parse_retry_after(resp.headers());
