@@ -198,9 +198,12 @@ fn sim_tls_prints_its_ca_and_serves_https() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let first = BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+    // Keep reading its banner: a closed pipe would stop the simulator.
+    let mut banner = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = banner.next().unwrap().unwrap();
     let url = first.strip_prefix("megaflex simulator listening on ").expect(&first).to_owned();
     assert!(url.starts_with("https://"), "{url}");
+    assert!(banner.by_ref().take(10).map(Result::unwrap).any(|l| l.starts_with("Press Ctrl-C")));
     let own_ca = dir.join("own-ca.pem");
     std::fs::write(&own_ca, identity.ca_pem.as_deref().unwrap()).unwrap();
     let settings = megaport::HttpSettings { ca_file: Some(own_ca), ..Default::default() };
