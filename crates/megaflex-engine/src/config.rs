@@ -88,6 +88,10 @@ pub struct MegaportSection {
     /// Environment variable holding the API secret.
     #[serde(default = "default_secret_env")]
     pub secret_key_env: String,
+    /// A PEM bundle of CA certificates trusted besides the system's (a
+    /// TLS-inspecting proxy, a private PKI); `MEGAFLEX_CA_FILE` otherwise.
+    #[serde(default)]
+    pub ca_file: Option<Spanned<PathBuf>>,
 }
 
 impl Default for MegaportSection {
@@ -97,11 +101,18 @@ impl Default for MegaportSection {
             requests_per_5m: default_requests(),
             access_key_env: default_key_env(),
             secret_key_env: default_secret_env(),
+            ca_file: None,
         }
     }
 }
 
 impl MegaportSection {
+    /// Timeout, CA file and proxies for the Megaport client (and the
+    /// simulator-clock fetch).
+    pub fn http_settings(&self) -> megaport::HttpSettings {
+        megaport::HttpSettings::with_ca_file(self.ca_file.as_ref().map(|p| p.get_ref().clone()))
+    }
+
     /// Client settings: the environment from the file, the credentials from
     /// the environment variables it names (a `.env` in the working directory
     /// is read as usual).
@@ -209,6 +220,17 @@ pub struct ServiceNowSection {
     /// Resolution code used when resolving.
     #[serde(default = "close_code")]
     pub close_code: String,
+    /// A PEM bundle of CA certificates trusted besides the system's;
+    /// `MEGAFLEX_CA_FILE` otherwise.
+    #[serde(default)]
+    pub ca_file: Option<Spanned<PathBuf>>,
+}
+
+impl ServiceNowSection {
+    /// Timeout, CA file and proxies for the ServiceNow client.
+    pub fn http_settings(&self) -> megaport::HttpSettings {
+        megaport::HttpSettings::with_ca_file(self.ca_file.as_ref().map(|p| p.get_ref().clone()))
+    }
 }
 
 fn sn_user_env() -> String {
@@ -528,6 +550,10 @@ impl Config {
                     requests.get_ref()
                 ),
             ));
+        }
+        let ca_files = [&self.megaport.ca_file, &self.servicenow.as_ref().and_then(|s| s.ca_file.clone())];
+        for ca in ca_files.into_iter().flatten() {
+            megaport::http_ca_certificates(ca.get_ref()).map_err(|e| (ca.span().start, e.to_string()))?;
         }
         // Fields inside a tagged section carry no position of their own
         // (serde buffers them): errors point at the [[source]] itself.

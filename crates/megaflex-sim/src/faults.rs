@@ -24,6 +24,14 @@ pub struct Fault {
     /// `Retry-After` seconds to send with the status.
     #[serde(default)]
     pub retry_after_secs: Option<u64>,
+    /// Send `Retry-After` as an HTTP date (that many seconds from now, wall
+    /// clock) instead of delay-seconds: RFC 9110 allows both.
+    #[serde(default)]
+    pub retry_after_http_date: bool,
+    /// The error message to answer with (e.g. the reason of a 400), instead
+    /// of the default text for the status.
+    #[serde(default)]
+    pub message: Option<String>,
     /// Added latency before answering, in (real) milliseconds.
     #[serde(default)]
     pub latency_ms: Option<u64>,
@@ -73,6 +81,8 @@ impl Fault {
 #[derive(Debug, Default)]
 struct Fired {
     status: Option<(u16, Option<u64>)>,
+    http_date: bool,
+    message: Option<String>,
     latency_ms: u64,
     revoke: bool,
     after: bool,
@@ -104,6 +114,8 @@ fn pick(state: &SimState, method: &Method, path: &str) -> Option<Fired> {
             out.after |= f.after_processing;
             if out.status.is_none() {
                 out.status = f.status.map(|s| (s, f.retry_after_secs));
+                out.http_date = f.retry_after_http_date;
+                out.message = f.message.clone();
             }
         }
     }
@@ -115,16 +127,30 @@ fn pick(state: &SimState, method: &Method, path: &str) -> Option<Fired> {
     fired
 }
 
-fn error_for(status: u16, retry_after: Option<u64>) -> Response {
+fn error_for(fired: &Fired, status: u16, retry_after: Option<u64>) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let message = match status {
-        429 => "Too many requests: injected by the simulator".to_owned(),
-        503 => "Service unavailable: the API is under maintenance (injected by the simulator)".to_owned(),
-        _ => format!("Injected failure {status} from the simulator"),
+    let message = match (&fired.message, status) {
+        (Some(m), _) => m.clone(),
+        (None, 429) => "Too many requests: injected by the simulator".to_owned(),
+        (None, 503) => "Service unavailable: the API is under maintenance (injected by the simulator)".to_owned(),
+        (None, _) => format!("Injected failure {status} from the simulator"),
     };
     let mut err = ApiError::new(code, message);
     err.retry_after_secs = retry_after;
+    err.retry_after_http_date = fired.http_date;
+    err.custom_message = fired.message.is_some();
     err.into_response()
+}
+
+/// `Retry-After` as delay-seconds or as an HTTP date that many (wall-clock)
+/// seconds from now.
+pub(crate) fn retry_after_value(secs: u64, http_date: bool) -> axum::http::HeaderValue {
+    if !http_date {
+        return axum::http::HeaderValue::from(secs);
+    }
+    let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(secs.min(i32::MAX as u64) as i64);
+    let text = at.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    axum::http::HeaderValue::from_str(&text).unwrap_or_else(|_| axum::http::HeaderValue::from(secs))
 }
 
 /// What a fault does to one request.
@@ -147,6 +173,6 @@ pub(crate) async fn apply(state: &SimState, method: &Method, path: &str) -> Opti
         lock(&state.0.tokens).clear();
     }
     let (status, retry_after) = fired.status?;
-    let resp = error_for(status, retry_after);
+    let resp = error_for(&fired, status, retry_after);
     Some(if fired.after { Outcome::After(resp) } else { Outcome::Instead(resp) })
 }

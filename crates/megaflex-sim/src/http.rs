@@ -23,11 +23,21 @@ pub(crate) struct ApiError {
     pub(crate) status: StatusCode,
     pub(crate) message: String,
     pub(crate) retry_after_secs: Option<u64>,
+    /// Render `Retry-After` as an HTTP date (fault injection).
+    pub(crate) retry_after_http_date: bool,
+    /// `message` was chosen by a fault rule (the ServiceNow emulator keeps it).
+    pub(crate) custom_message: bool,
 }
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), retry_after_secs: None }
+        Self {
+            status,
+            message: message.into(),
+            retry_after_secs: None,
+            retry_after_http_date: false,
+            custom_message: false,
+        }
     }
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
@@ -40,14 +50,23 @@ impl ApiError {
             status: StatusCode::TOO_MANY_REQUESTS,
             message: message.into(),
             retry_after_secs: Some(retry_after_secs.max(1)),
+            retry_after_http_date: false,
+            custom_message: false,
         }
     }
 }
 
-/// `Retry-After` seconds of an error response not yet finished by `finish`
-/// (the ServiceNow emulator answers faults in its own envelope).
-pub(crate) fn pending_retry_after(resp: &Response) -> Option<u64> {
-    resp.extensions().get::<PendingError>().and_then(|p| p.0.retry_after_secs)
+/// `Retry-After` of an error response not yet finished by `finish` (the
+/// ServiceNow emulator answers faults in its own envelope).
+pub(crate) fn pending_retry_after(resp: &Response) -> Option<HeaderValue> {
+    let err = &resp.extensions().get::<PendingError>()?.0;
+    err.retry_after_secs.map(|s| crate::faults::retry_after_value(s, err.retry_after_http_date))
+}
+
+/// The message a fault rule chose for a response not yet finished.
+pub(crate) fn pending_message(resp: &Response) -> Option<String> {
+    let err = &resp.extensions().get::<PendingError>()?.0;
+    err.custom_message.then(|| err.message.clone())
 }
 
 /// Marker left on a response for the middleware to fill in.
@@ -88,7 +107,8 @@ fn finish(mut resp: Response, trace_id: &str) -> Response {
         };
         resp = json_response(err.status, &body);
         if let Some(secs) = err.retry_after_secs {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, crate::faults::retry_after_value(secs, err.retry_after_http_date));
         }
     }
     if let Ok(v) = HeaderValue::from_str(trace_id) {

@@ -31,6 +31,8 @@ pub use servicenow::JournalEntry;
 mod state;
 mod status_api;
 mod telemetry;
+mod tls;
+pub use tls::{TlsError, TlsIdentity};
 mod world;
 mod world_state;
 
@@ -186,10 +188,12 @@ pub fn app(state: SimState) -> Router {
             get(servicenow::get_one).patch(servicenow::update).put(servicenow::update).delete(servicenow::delete),
         )
         .layer(from_fn_with_state(state.clone(), servicenow::layer));
+    let servicenow_token = Router::new()
+        .route("/oauth_token.do", post(servicenow_oauth::token))
+        .layer(from_fn_with_state(state.clone(), servicenow_oauth::layer));
     let admin = Router::new()
         .route("/_sim/servicenow", get(servicenow::admin_view))
         .route("/_sim/servicenow/expire-tokens", post(servicenow_oauth::expire_tokens))
-        .route("/oauth_token.do", post(servicenow_oauth::token))
         .route("/_sim/stats", get(admin::stats))
         .route("/_sim/clock", get(admin::get_clock).post(admin::post_clock))
         .route("/_sim/faults", get(admin::get_faults).post(admin::post_fault).delete(admin::clear_faults))
@@ -198,13 +202,14 @@ pub fn app(state: SimState) -> Router {
         .route("/_sim/services/{uid}/updates", post(admin::seed_updates))
         .route("/_sim/world", get(admin::world))
         .route("/_sim/reset", post(admin::reset));
-    Router::new().merge(token).merge(admin).merge(servicenow).merge(api).with_state(state)
+    Router::new().merge(token).merge(servicenow_token).merge(admin).merge(servicenow).merge(api).with_state(state)
 }
 
 /// A running simulator. Dropping it shuts the server down.
 #[derive(Debug)]
 pub struct SimHandle {
     addr: SocketAddr,
+    scheme: &'static str,
     state: SimState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -215,13 +220,13 @@ impl SimHandle {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
-    /// `http://ADDR` (the API base URL).
+    /// `http://ADDR` or `https://ADDR` (the API base URL).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
-    /// `http://ADDR/oauth2/token`.
+    /// `http://ADDR/oauth2/token` (or `https://`).
     pub fn token_url(&self) -> String {
-        format!("http://{}/oauth2/token", self.addr)
+        format!("{}/oauth2/token", self.base_url())
     }
     /// The live state (clock, stats, world).
     pub fn state(&self) -> &SimState {
@@ -253,24 +258,63 @@ pub async fn spawn(config: SimConfig) -> std::io::Result<SimHandle> {
 
 /// Binds `addr` and serves the simulator in the background.
 pub async fn spawn_on(addr: SocketAddr, config: SimConfig) -> std::io::Result<SimHandle> {
+    spawn_with(addr, config, None).await
+}
+
+/// Binds `127.0.0.1:0` and serves the simulator over HTTPS with `identity`
+/// (e.g. [`TlsIdentity::generate`]).
+pub async fn spawn_tls(config: SimConfig, identity: &TlsIdentity) -> std::io::Result<SimHandle> {
+    spawn_with("127.0.0.1:0".parse().expect("static address"), config, Some(identity)).await
+}
+
+async fn spawn_with(addr: SocketAddr, config: SimConfig, tls: Option<&TlsIdentity>) -> std::io::Result<SimHandle> {
     config.validate().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let tls = tls.map(|t| t.server_config().map_err(std::io::Error::other)).transpose()?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let state = SimState::new(config);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let router = app(state.clone());
+    let shutdown = async {
+        let _ = rx.await;
+    };
+    let task = tokio::spawn(serve_any(listener, state.clone(), tls, shutdown));
     let task = tokio::spawn(async move {
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(listener, service)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
-        if let Err(e) = result {
+        if let Ok(Err(e)) = task.await {
             tracing::error!(error = %e, "simulator server stopped with an error");
         }
     });
-    Ok(SimHandle { addr, state, shutdown: Some(tx), task: Some(task) })
+    Ok(SimHandle { addr, scheme, state, shutdown: Some(tx), task: Some(task) })
+}
+
+async fn serve_any(
+    listener: tokio::net::TcpListener,
+    state: SimState,
+    tls: Option<rustls::ServerConfig>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        None => axum::serve(listener, service).with_graceful_shutdown(shutdown).await,
+        // `tap_io` only to get `ConnectInfo<SocketAddr>` for a custom listener.
+        Some(config) => {
+            let listener = tls::TlsListener::new(listener, config)?.tap_io(|_| {});
+            axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+        }
+    }
+}
+
+/// Serves HTTPS with `identity` on an already-bound listener until
+/// `shutdown` resolves (used by `megaflex sim --tls`).
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    state: SimState,
+    identity: &TlsIdentity,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let config = identity.server_config().map_err(std::io::Error::other)?;
+    serve_any(listener, state, Some(config), shutdown).await
 }
 
 /// Serves on an already-bound listener until `shutdown` resolves (used by
@@ -280,6 +324,5 @@ pub async fn serve(
     state: SimState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+    serve_any(listener, state, None, shutdown).await
 }

@@ -125,13 +125,17 @@ fn restyle(resp: Response) -> Response {
     if status.is_success() {
         return resp;
     }
-    let retry_after = resp
-        .headers()
-        .get(header::RETRY_AFTER)
-        .cloned()
-        .or_else(|| crate::http::pending_retry_after(&resp).map(HeaderValue::from));
-    let message = if status == StatusCode::TOO_MANY_REQUESTS { "Too many requests" } else { "Service unavailable" };
-    let mut out = sn_error(status, message, "injected by the simulator");
+    let retry_after =
+        resp.headers().get(header::RETRY_AFTER).cloned().or_else(|| crate::http::pending_retry_after(&resp));
+    let (message, detail) = match (crate::http::pending_message(&resp), status.as_u16()) {
+        (Some(m), _) => (m, "injected by the simulator"),
+        (None, 400) => ("Invalid request".to_owned(), "injected by the simulator"),
+        (None, 401) => ("User Not Authenticated".to_owned(), "Required to provide Auth information"),
+        (None, 403) => ("Operation Failed".to_owned(), "injected by the simulator"),
+        (None, 429) => ("Too many requests".to_owned(), "injected by the simulator"),
+        (None, _) => ("Service unavailable".to_owned(), "injected by the simulator"),
+    };
+    let mut out = sn_error(status, &message, detail);
     if let Some(r) = retry_after {
         out.headers_mut().insert(header::RETRY_AFTER, r);
     }

@@ -8,8 +8,9 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::json;
@@ -108,6 +109,30 @@ pub(crate) async fn token(State(state): State<SimState>, headers: HeaderMap, bod
         "expires_in": ACCESS_TOKEN_TTL_SECS,
     }))
     .into_response()
+}
+
+/// In front of `/oauth_token.do`: fault rules (`path_prefix` `/oauth_token.do`)
+/// answer in the OAuth error shape, keeping `Retry-After`; with
+/// `after_processing` the token is issued but the client never sees it.
+pub(crate) async fn layer(State(state): State<SimState>, req: Request, next: Next) -> Response {
+    let fault = match crate::faults::apply(&state, req.method(), req.uri().path()).await {
+        Some(crate::faults::Outcome::Instead(resp)) => resp,
+        Some(crate::faults::Outcome::After(resp)) => {
+            let _ = next.run(req).await;
+            resp
+        }
+        None => return next.run(req).await,
+    };
+    let status = fault.status();
+    let retry_after =
+        fault.headers().get(header::RETRY_AFTER).cloned().or_else(|| crate::http::pending_retry_after(&fault));
+    let description = crate::http::pending_message(&fault).unwrap_or_else(|| "injected by the simulator".to_owned());
+    let error = if status.is_server_error() { "server_error" } else { "access_denied" };
+    let mut out = (status, axum::Json(json!({ "error": error, "error_description": description }))).into_response();
+    if let Some(r) = retry_after {
+        out.headers_mut().insert(header::RETRY_AFTER, r);
+    }
+    out
 }
 
 /// `POST /_sim/servicenow/expire-tokens`: every access token ends now.

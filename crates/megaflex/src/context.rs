@@ -32,6 +32,10 @@ pub(crate) struct GlobalArgs {
     /// OAuth2 token endpoint URL (with --api-url).
     #[arg(long, global = true, value_name = "URL", env = "MEGAPORT_TOKEN_URL")]
     pub(crate) token_url: Option<String>,
+    /// A PEM bundle of CA certificates to trust besides the system's (a
+    /// TLS-inspecting proxy, a private PKI, `megaflex sim --tls`).
+    #[arg(long, global = true, value_name = "FILE", env = "MEGAFLEX_CA_FILE")]
+    pub(crate) ca_file: Option<std::path::PathBuf>,
     /// Output format.
     #[arg(short = 'o', long, global = true, value_enum, default_value = "table")]
     pub(crate) output: OutputFormat,
@@ -78,6 +82,7 @@ impl Ctx {
             .observer(journal)
             .budget(budget)
             .timeout(Duration::from_secs(30))
+            .ca_file(self.global.ca_file.clone())
             .build()
     }
 

@@ -158,6 +158,8 @@ pub struct ClientBuilder {
     clock: Arc<dyn Clock>,
     observer: Option<Arc<dyn CallObserver>>,
     timeout: Duration,
+    ca_file: Option<std::path::PathBuf>,
+    proxy: Option<String>,
     user_agent: String,
 }
 
@@ -235,6 +237,22 @@ impl ClientBuilder {
         self
     }
 
+    /// A PEM bundle of CA certificates to trust besides the system's (a
+    /// private PKI, a TLS-inspecting proxy). `None` keeps `MEGAFLEX_CA_FILE`.
+    pub fn ca_file(mut self, ca_file: Option<std::path::PathBuf>) -> Self {
+        if ca_file.is_some() {
+            self.ca_file = ca_file;
+        }
+        self
+    }
+
+    /// A proxy for every request instead of the environment's
+    /// (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, which apply otherwise).
+    pub fn proxy(mut self, url: Option<String>) -> Self {
+        self.proxy = url;
+        self
+    }
+
     /// Prefix for the User-Agent header.
     pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
         self.user_agent = ua.into();
@@ -246,11 +264,11 @@ impl ClientBuilder {
         let credentials = self.credentials.ok_or_else(|| {
             Error::Config("no Megaport API credentials: set MEGAPORT_ACCESS_KEY and MEGAPORT_SECRET_KEY".into())
         })?;
-        let http = reqwest::Client::builder()
-            .user_agent(self.user_agent)
-            .timeout(self.timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .pool_idle_timeout(Duration::from_secs(60))
+        let settings =
+            crate::HttpSettings { ca_file: self.ca_file, proxy: self.proxy, ..crate::HttpSettings::default() }
+                .timeout(self.timeout);
+        let http = settings
+            .apply(reqwest::Client::builder().user_agent(self.user_agent).pool_idle_timeout(Duration::from_secs(60)))?
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Client {
@@ -323,6 +341,8 @@ impl Client {
             clock: Arc::new(SystemClock),
             observer: None,
             timeout: Duration::from_secs(30),
+            ca_file: crate::ca_file_from_env(),
+            proxy: None,
             user_agent: format!("megaflex/{}", env!("CARGO_PKG_VERSION")),
         }
     }

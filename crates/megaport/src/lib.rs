@@ -44,6 +44,7 @@ mod budget;
 mod client;
 mod config;
 mod error;
+mod http;
 mod ledger;
 mod rate;
 mod retry;
@@ -59,6 +60,9 @@ pub use config::{
     SIMULATOR_API_URL, STAGING_API_URL, STAGING_TOKEN_URL, Settings,
 };
 pub use error::{ApiError, AuthError, DecodeError, Error, Result, UpdateRule};
+pub use http::{
+    CA_FILE_ENV, HttpSettings, ca_file_from_env, load_ca_file as http_ca_certificates, proxy_for, redact_userinfo,
+};
 pub use ledger::{
     LedgerFuture, MEGAPORT_UPDATE_INTERVAL, MEGAPORT_UPDATES_PER_MONTH, MemoryLedger, UpdateBudget, UpdateLedger,
     UpdateOrigin, UpdatePolicy, month_bounds,

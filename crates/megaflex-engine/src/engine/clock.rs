@@ -35,7 +35,11 @@ enum Kind {
         step_logged_ms: std::sync::atomic::AtomicI64,
     },
     /// Follows `GET /_sim/clock`, extrapolated between syncs.
-    Simulator { url: String, anchor: Mutex<Anchor> },
+    Simulator {
+        url: String,
+        http: reqwest::Client,
+        anchor: Mutex<Anchor>,
+    },
 }
 
 #[derive(serde::Deserialize)]
@@ -84,11 +88,14 @@ impl EngineClock {
         offset
     }
 
-    /// Syncs with the simulator at `api_url` once, then follows it.
-    pub async fn simulator(api_url: &str) -> Result<Self, String> {
+    /// Syncs with the simulator at `api_url` once, then follows it. The
+    /// fetch has `http`'s timeout (a simulator that accepts but never answers
+    /// must not hang the engine) and goes through its CA file and proxies.
+    pub async fn simulator(api_url: &str, http: &megaport::HttpSettings) -> Result<Self, String> {
         let url = format!("{}/_sim/clock", api_url.trim_end_matches('/'));
-        let anchor = fetch(&url).await?;
-        Ok(Self(Kind::Simulator { url, anchor: Mutex::new(anchor) }))
+        let http = http.client().map_err(|e| e.to_string())?;
+        let anchor = fetch(&http, &url).await?;
+        Ok(Self(Kind::Simulator { url, http, anchor: Mutex::new(anchor) }))
     }
 
     /// Whether this is the system clock (sources stamp events with it).
@@ -98,8 +105,8 @@ impl EngineClock {
 
     /// Re-reads the simulator's clock (it may have been advanced or rescaled).
     pub async fn sync(&self) {
-        if let Kind::Simulator { url, anchor } = &self.0 {
-            match fetch(url).await {
+        if let Kind::Simulator { url, http, anchor } = &self.0 {
+            match fetch(http, url).await {
                 Ok(a) => *anchor.lock().unwrap_or_else(|e| e.into_inner()) = a,
                 Err(e) => tracing::warn!(error = %e, "cannot read the simulator's clock; extrapolating"),
             }
@@ -150,11 +157,16 @@ impl Clock for EngineClock {
     }
 }
 
-async fn fetch(url: &str) -> Result<Anchor, String> {
-    let body = reqwest::get(url)
+async fn fetch(http: &reqwest::Client, url: &str) -> Result<Anchor, String> {
+    let body = http
+        .get(url)
+        .send()
         .await
         .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| format!("{url}: {e} (clock = \"simulator\" needs a megaflex simulator)"))?
+        .map_err(|e| {
+            let what = if e.is_timeout() { "timed out" } else { "failed" };
+            format!("{url}: {what}: {} (clock = \"simulator\" needs a megaflex simulator)", e.without_url())
+        })?
         .json::<ClockView>()
         .await
         .map_err(|e| format!("{url}: {e}"))?;

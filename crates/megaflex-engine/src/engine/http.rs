@@ -59,7 +59,7 @@ async fn metrics(State(v): State<Views>) -> Response {
     counters.sources = v.sources.iter().map(|(k, l, m)| (k.clone(), l.clone(), m.snapshot())).collect();
     counters.servicenow = v.outbox.as_ref().map(|o| {
         let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-        [get(&o.pending), get(&o.delivered), get(&o.retried), get(&o.failed)]
+        [get(&o.pending), get(&o.delivered), get(&o.retried), get(&o.failed), get(&o.auth_failures)]
     });
     let text = render_metrics(&v.status.borrow(), &counters);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()

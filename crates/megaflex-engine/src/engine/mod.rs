@@ -260,7 +260,9 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
             Some(wall) => EngineClock::system_from(wall),
             None => EngineClock::system(),
         },
-        ClockSetting::Simulator => EngineClock::simulator(resolved.environment.api_url()).await?,
+        ClockSetting::Simulator => {
+            EngineClock::simulator(resolved.environment.api_url(), &config.megaport.http_settings()).await?
+        }
     });
     // The outbox runs when some circuit opens incidents; credentials are
     // checked now, so a missing variable fails at startup, not mid-incident.
@@ -269,7 +271,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
         (Some(section), true) => {
             let client = match options.servicenow.clone() {
                 Some(c) => c,
-                None => ServiceNowClient::from_config(section)?,
+                None => ServiceNowClient::from_config(section)?.with_http(&section.http_settings())?,
             };
             Some((section, client, Arc::new(Notify::new())))
         }
@@ -277,7 +279,8 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
     };
     let (writer, writer_task) = spawn_writer(store.clone(), servicenow.as_ref().map(|s| s.2.clone()));
     let calls = Arc::new(CallLog { writer: writer.clone(), by_status: Mutex::default() });
-    let mut builder = Client::builder_from(resolved);
+    let mut builder =
+        Client::builder_from(resolved).ca_file(config.megaport.ca_file.as_ref().map(|p| p.get_ref().clone()));
     if let Some(p) = options.confirm_policy {
         builder = builder.confirm_policy(p);
     }

@@ -95,8 +95,8 @@ pub struct Counters {
     pub reconcile_secs_total: f64,
     /// Decisions recorded, by action.
     pub decisions_by_action: BTreeMap<String, u64>,
-    /// ServiceNow outbox: pending, delivered, retried, failed.
-    pub servicenow: Option<[u64; 4]>,
+    /// ServiceNow outbox: pending, delivered, retried, failed, auth failures.
+    pub servicenow: Option<[u64; 5]>,
 }
 
 fn escape(v: &str) -> String {
@@ -209,7 +209,7 @@ pub fn render_metrics(view: &StatusView, c: &Counters) -> String {
     f.out.push_str(&format!("megaflex_reconcile_duration_seconds_count {}\n", c.reconciles));
     let mut f = Family::new(&mut out, "megaflex_reconcile_last_seconds", "gauge", "The last reconcile cycle.");
     f.sample(&[], c.last_reconcile_secs);
-    if let Some([pending, delivered, retried, failed]) = c.servicenow {
+    if let Some([pending, delivered, retried, failed, auth_failures]) = c.servicenow {
         let mut f = Family::new(
             &mut out,
             "megaflex_servicenow_outbox_pending",
@@ -226,6 +226,13 @@ pub fn render_metrics(view: &StatusView, c: &Counters) -> String {
         f.sample(&[("outcome", "delivered")], delivered);
         f.sample(&[("outcome", "retried")], retried);
         f.sample(&[("outcome", "failed")], failed);
+        let mut f = Family::new(
+            &mut out,
+            "megaflex_servicenow_auth_failures_total",
+            "counter",
+            "ServiceNow calls refused for megaflex's credentials (401, OAuth token endpoint); retried.",
+        );
+        f.sample(&[], auth_failures);
     }
     out
 }

@@ -1,9 +1,15 @@
 //! Delivers the engine's ServiceNow outbox: entries are read from the store
 //! in id order and made one at a time per incident. A retryable failure
-//! (ServiceNow down, 429, 5xx) holds back that incident's later entries and
-//! is tried again after `Retry-After` or a growing backoff; other incidents
-//! go on. A refusal (400, 403) is recorded on the entry and skipped. The
-//! engine never waits for any of this: its decisions only append rows.
+//! (ServiceNow down, 401 or an OAuth failure, 429, 5xx) holds back that
+//! incident's later entries and is tried again after `Retry-After` or a
+//! growing, jittered backoff; other incidents go on. Credentials refused are
+//! logged at error level and counted, and retried with fresh credentials
+//! (a rotated password, an identity provider back up) rather than dropped.
+//! A refusal of the request itself (400 with a reason, 403 data policy) is
+//! recorded on the entry, counted, logged at error level and skipped; it is
+//! listed by `megaflex status`. An entry the store cannot read is marked
+//! failed by the store and never blocks the others. The engine never waits
+//! for any of this: its decisions only append rows.
 //!
 //! Delivery is at least once: an `open` after a crash finds the incident by
 //! its `correlation_id` instead of creating a second one; a work note whose
@@ -38,6 +44,8 @@ pub struct OutboxStats {
     pub retried: AtomicU64,
     /// Entries ServiceNow refused for good.
     pub failed: AtomicU64,
+    /// Attempts refused for the credentials (401, the OAuth token endpoint).
+    pub auth_failures: AtomicU64,
 }
 
 /// The longest wait between attempts while ServiceNow is down.
@@ -147,9 +155,20 @@ impl Deliverer {
                 }
                 Err(e) if e.is_retryable() => {
                     held.insert(cid);
-                    let w = e.retry_after().unwrap_or(*backoff).min(MAX_BACKOFF);
+                    // Jittered, so many daemons behind one instance do not retry in step.
+                    let w = e
+                        .retry_after()
+                        .unwrap_or_else(|| backoff.mul_f64(0.5 + fastrand::f64() * 0.5))
+                        .min(MAX_BACKOFF);
                     wait = Some(wait.map_or(w, |x| x.min(w)));
-                    if row.attempts == 0 || row.attempts.is_power_of_two() {
+                    let quiet = !(row.attempts == 0 || row.attempts.is_power_of_two());
+                    if e.is_auth() {
+                        self.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
+                        if !quiet {
+                            tracing::error!(correlation_id = cid, attempts = row.attempts + 1, error = %e, retry_in_ms = w.as_millis() as u64,
+                                "ServiceNow refused megaflex's credentials; the call stays in the outbox and is retried with renewed credentials");
+                        }
+                    } else if !quiet {
                         tracing::warn!(correlation_id = cid, attempts = row.attempts + 1, error = %e, retry_in_ms = w.as_millis() as u64,
                             "ServiceNow call not made yet; it stays in the outbox");
                     }
@@ -232,7 +251,7 @@ impl Deliverer {
                 sys_ids.insert(cid.to_owned(), found.sys_id.clone());
                 Ok(found.sys_id)
             }
-            None => Err(ServiceNowError::Decode(format!("no active incident with correlation_id {cid}"))),
+            None => Err(ServiceNowError::NoIncident(cid.to_owned())),
         }
     }
 

@@ -209,6 +209,25 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn incident<'a>(&'a self, correlation_id: &'a str) -> StoreFuture<'a, Option<IncidentRow>>;
     /// The newest `limit` incidents, newest first.
     fn incidents(&self, limit: u32) -> StoreFuture<'_, Vec<IncidentRow>>;
+    /// The newest `limit` outbox entries refused for good or unreadable.
+    fn failed_outbox(&self, limit: u32) -> StoreFuture<'_, Vec<OutboxFailure>>;
+}
+
+/// An outbox entry that will not be delivered, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxFailure {
+    /// Entry id.
+    pub id: i64,
+    /// `megaflex:<circuit>:<episode>`.
+    pub correlation_id: String,
+    /// `open`, `note` or `resolve`.
+    pub kind: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// ServiceNow's refusal, or why the entry could not be read.
+    pub error: String,
+    /// When it was refused (absent for an unreadable entry).
+    pub at: Option<EpochMillis>,
 }
 
 /// An outbox entry as stored.

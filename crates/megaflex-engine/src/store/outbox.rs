@@ -3,7 +3,7 @@
 use megaport::types::EpochMillis;
 use sqlx::{Row, SqlitePool};
 
-use super::{IncidentRow, OutboxOutcome, OutboxRow, StoreError};
+use super::{IncidentRow, OutboxFailure, OutboxOutcome, OutboxRow, StoreError};
 use crate::incident::{OutboxItem, OutboxKind};
 
 pub(super) async fn insert(tx: &mut sqlx::SqliteConnection, item: &OutboxItem) -> Result<(), StoreError> {
@@ -33,26 +33,83 @@ pub(super) async fn pending(pool: &SqlitePool, limit: u32) -> Result<Vec<OutboxR
     .map_err(|e| StoreError::new("read outbox", e))?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let kind: String = r.get(4);
-        let payload: String = r.get(5);
         let id: i64 = r.get(0);
-        let (Some(kind), Ok(payload)) = (OutboxKind::parse(&kind), serde_json::from_str(&payload)) else {
-            return Err(StoreError::new("read outbox", format!("entry {id} is not readable (kind {kind:?})")));
+        // Read column by column: a row written by another version, or damaged
+        // by hand, is set aside (marked failed, with why) and never stops the
+        // rows after it from being delivered.
+        let kind = r
+            .try_get::<String, _>(4)
+            .map_err(|e| e.to_string())
+            .and_then(|k| OutboxKind::parse(&k).ok_or_else(|| format!("unknown kind {k:?}")));
+        let payload = r.try_get::<String, _>(5).map_err(|e| e.to_string()).and_then(|p| {
+            serde_json::from_str::<serde_json::Value>(&p).map_err(|e| format!("payload is not JSON: {e}"))
+        });
+        let rest = (|| -> Result<_, sqlx::Error> {
+            Ok((
+                r.try_get::<String, _>(1)?,
+                r.try_get::<String, _>(2)?,
+                r.try_get::<i64, _>(3)?,
+                r.try_get::<i64, _>(6)?,
+                r.try_get::<i64, _>(7)?,
+            ))
+        })()
+        .map_err(|e| e.to_string());
+        let (kind, payload, (correlation_id, circuit, episode, created_ms, attempts)) = match (kind, payload, rest) {
+            (Ok(k), Ok(p), Ok(rest)) => (k, p, rest),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                let why = format!("unreadable outbox entry: {e}");
+                tracing::error!(id, error = %why, "ServiceNow outbox entry set aside as failed; the others go on");
+                set_aside(pool, id, &why).await?;
+                continue;
+            }
         };
         out.push(OutboxRow {
             id,
             item: OutboxItem {
-                correlation_id: r.get(1),
-                circuit: r.get(2),
-                episode: r.get::<i64, _>(3) as u64,
+                correlation_id,
+                circuit,
+                episode: episode.max(0) as u64,
                 kind,
                 payload,
-                at: EpochMillis::from_millis(r.get(6)),
+                at: EpochMillis::from_millis(created_ms),
             },
-            attempts: r.get::<i64, _>(7) as u32,
+            attempts: attempts.clamp(0, i64::from(u32::MAX)) as u32,
         });
     }
     Ok(out)
+}
+
+async fn set_aside(pool: &SqlitePool, id: i64, why: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE servicenow_outbox SET state = 'failed', last_error = ? WHERE id = ?")
+        .bind(why)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map_err(|e| StoreError::new("set aside an outbox entry", e))?;
+    Ok(())
+}
+
+/// Entries ServiceNow refused for good (or that could not be read), newest first.
+pub(super) async fn failed(pool: &SqlitePool, limit: u32) -> Result<Vec<OutboxFailure>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, correlation_id, kind, attempts, last_error, done_ms FROM servicenow_outbox \
+         WHERE state = 'failed' ORDER BY id DESC LIMIT ?",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(|e| StoreError::new("read outbox", e))?;
+    Ok(rows
+        .iter()
+        .map(|r| OutboxFailure {
+            id: r.get(0),
+            correlation_id: r.try_get(1).unwrap_or_default(),
+            kind: r.try_get(2).unwrap_or_default(),
+            attempts: r.try_get::<i64, _>(3).unwrap_or(0).max(0) as u32,
+            error: r.try_get::<Option<String>, _>(4).ok().flatten().unwrap_or_default(),
+            at: r.try_get::<Option<i64>, _>(5).ok().flatten().map(EpochMillis::from_millis),
+        })
+        .collect())
 }
 
 pub(super) async fn pending_count(pool: &SqlitePool) -> Result<u64, StoreError> {

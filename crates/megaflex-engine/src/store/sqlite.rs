@@ -345,6 +345,10 @@ impl Store for SqliteStore {
         Box::pin(super::outbox::pending_count(&self.pool))
     }
 
+    fn failed_outbox(&self, limit: u32) -> StoreFuture<'_, Vec<super::OutboxFailure>> {
+        Box::pin(super::outbox::failed(&self.pool, limit))
+    }
+
     fn outbox_settled(&self, id: i64, outcome: OutboxOutcome, at: EpochMillis) -> StoreFuture<'_, ()> {
         Box::pin(super::outbox::settled(&self.pool, id, outcome, at))
     }

@@ -37,7 +37,9 @@ pub(crate) async fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<u8> {
         match config.megaport.settings().resolve() {
             Err(e) => findings.push(format!("Megaport not checked: {e}")),
             Ok(resolved) => {
-                let client = megaport::Client::builder_from(resolved).build()?;
+                let client = megaport::Client::builder_from(resolved)
+                    .ca_file(config.megaport.ca_file.as_ref().map(|p| p.get_ref().clone()))
+                    .build()?;
                 let products = client.products().await?;
                 let vxcs = megaport::Client::vxcs_of(&products);
                 for c in &config.circuits {
@@ -88,7 +90,9 @@ pub(crate) async fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<u8> {
     if !args.offline
         && let Some(sn) = &config.servicenow
     {
-        match megaflex_engine::servicenow::ServiceNowClient::from_config(sn) {
+        match megaflex_engine::servicenow::ServiceNowClient::from_config(sn)
+            .and_then(|c| c.with_http(&sn.http_settings()))
+        {
             Ok(client) => {
                 // A read of the incident table proves the credentials and the
                 // role (itil) without writing anything.

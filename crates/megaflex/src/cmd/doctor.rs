@@ -39,6 +39,43 @@ fn other_environment(env: &Environment) -> Option<&'static str> {
     }
 }
 
+/// The proxy and the trust the API calls use, as the client will pick them:
+/// a wrong corporate proxy or a missing inspection CA explains the failures
+/// that follow. Proxy credentials are never shown.
+fn network_check(ctx: &Ctx, api: &str, token: &str) -> Check {
+    let route = |url: &str| match megaport::proxy_for(url) {
+        Some(p) => format!("via proxy {p}"),
+        None => "direct".to_owned(),
+    };
+    let (api_route, token_route) = (route(api), route(token));
+    let proxy = if api_route == token_route {
+        format!("API and token endpoint {api_route}")
+    } else {
+        format!("API {api_route}, token endpoint {token_route}")
+    };
+    let roots = match std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()) {
+        Some(f) => format!("roots from SSL_CERT_FILE {}", std::path::Path::new(&f).display()),
+        None => "the system's roots".to_owned(),
+    };
+    match &ctx.global.ca_file {
+        None => check("network", Verdict::Pass, format!("{proxy}; TLS trusts {roots}"), None),
+        Some(path) => match megaport::http_ca_certificates(path) {
+            Ok(certs) => check(
+                "network",
+                Verdict::Pass,
+                format!("{proxy}; TLS trusts {roots} and {} certificate(s) from {}", certs.len(), path.display()),
+                None,
+            ),
+            Err(e) => check(
+                "network",
+                Verdict::Fail,
+                format!("{proxy}; {e}"),
+                Some("--ca-file / MEGAFLEX_CA_FILE must name a readable PEM file of CA certificates"),
+            ),
+        },
+    }
+}
+
 pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<u8> {
     let mut checks = Vec::new();
     let resolved = ctx.settings().resolve();
@@ -70,6 +107,7 @@ pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<u8> {
                 format!("{env}: API {api}, token {token}"),
                 (!consistent).then_some("the API URL and the token URL belong to different environments: use --env staging|production or give a matching pair"),
             ));
+            checks.push(network_check(ctx, &api, &token));
             let client = ctx.client()?;
             match client.authenticate().await {
                 Ok(info) => checks.push(check(

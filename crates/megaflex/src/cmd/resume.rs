@@ -29,7 +29,7 @@ pub(crate) async fn run(args: ResumeArgs) -> anyhow::Result<u8> {
     }
     if let Some(http) = &config.http {
         let url = format!("http://{}/api/circuits/{}/resume", http.listen.get_ref(), args.circuit);
-        match reqwest::Client::new().post(&url).send().await {
+        match local_http()?.post(&url).send().await {
             Ok(r) if r.status().is_success() => {
                 print(&format!("{}: resumed by the running daemon", args.circuit))?;
                 return Ok(exit::OK);
@@ -67,4 +67,10 @@ pub(crate) async fn run(args: ResumeArgs) -> anyhow::Result<u8> {
         args.circuit, config.store.url
     ))?;
     Ok(exit::OK)
+}
+
+/// A client for the daemon on this machine: a timeout, and never through
+/// `HTTP_PROXY` (a proxy would not reach the daemon's loopback listener).
+fn local_http() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder().no_proxy().timeout(std::time::Duration::from_secs(10)).build()?)
 }

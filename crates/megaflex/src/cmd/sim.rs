@@ -48,6 +48,20 @@ pub(crate) struct SimArgs {
     /// Print the default world as JSON (a starting point for --world) and exit.
     #[arg(long)]
     print_world: bool,
+    /// Serve HTTPS with a certificate for localhost/127.0.0.1/::1 issued at
+    /// start by a new CA, whose certificate is written to --tls-ca-out.
+    #[arg(long)]
+    tls: bool,
+    /// Serve HTTPS with this certificate chain (PEM) instead (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Where to write the generated CA certificate (default: sim-ca.pem in
+    /// megaflex's state directory).
+    #[arg(long, value_name = "FILE")]
+    tls_ca_out: Option<PathBuf>,
 }
 
 impl SimArgs {
@@ -73,6 +87,27 @@ impl SimArgs {
         config.validate().map_err(|e| anyhow::anyhow!("invalid simulator settings: {e}"))?;
         Ok(config)
     }
+}
+
+/// The TLS identity to serve with, and where its CA was written.
+fn tls_identity(args: &SimArgs) -> anyhow::Result<Option<(megaflex_sim::TlsIdentity, Option<PathBuf>)>> {
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let read = |p: &PathBuf| std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()));
+        let identity = megaflex_sim::TlsIdentity { cert_chain_pem: read(cert)?, key_pem: read(key)?, ca_pem: None };
+        identity.server_config().with_context(|| format!("{} and {}", cert.display(), key.display()))?;
+        return Ok(Some((identity, None)));
+    }
+    if !args.tls {
+        return Ok(None);
+    }
+    let identity = megaflex_sim::TlsIdentity::generate()?;
+    let path = args.tls_ca_out.clone().unwrap_or_else(|| crate::state::StateDir::locate().path.join("sim-ca.pem"));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(&path, identity.ca_pem.as_deref().unwrap_or_default())
+        .with_context(|| format!("cannot write the CA certificate to {}", path.display()))?;
+    Ok(Some((identity, Some(path))))
 }
 
 pub(crate) async fn shutdown_signal() {
@@ -111,6 +146,13 @@ pub(crate) async fn run(args: SimArgs) -> anyhow::Result<u8> {
             return Ok(exit::USAGE);
         }
     };
+    let tls = match tls_identity(&args) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(exit::USAGE);
+        }
+    };
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| {
         format!("cannot listen on {} (is another simulator running? try --listen 127.0.0.1:0)", args.listen)
     })?;
@@ -118,7 +160,7 @@ pub(crate) async fn run(args: SimArgs) -> anyhow::Result<u8> {
     let limits = config.limits;
     let (key, secret) = (config.access_key.clone(), config.secret_key.clone());
     let state = SimState::new(config);
-    let base = format!("http://{addr}");
+    let base = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
     let mut out = std::io::stdout().lock();
     writeln!(out, "megaflex simulator listening on {base}")?;
     writeln!(out, "  API URL      {base}")?;
@@ -130,15 +172,30 @@ pub(crate) async fn run(args: SimArgs) -> anyhow::Result<u8> {
         "  Limits       {limits:?}: 500 requests / 5 min per IP; 1 update / 5 min and 100 / month per service"
     )?;
     writeln!(out, "  Admin API    {base}/_sim/stats  (also /_sim/clock, /_sim/faults, /_sim/world, /_sim/reset)")?;
+    let ca_export = match &tls {
+        Some((_, Some(ca))) => {
+            writeln!(out, "  CA cert      {}  (trust it: MEGAFLEX_CA_FILE, curl --cacert)", ca.display())?;
+            format!(" MEGAFLEX_CA_FILE={}", ca.display())
+        }
+        Some((_, None)) => {
+            writeln!(out, "  TLS          with the certificate given; clients must trust its issuer")?;
+            String::new()
+        }
+        None => String::new(),
+    };
     writeln!(out, "Point megaflex at it with:")?;
     writeln!(
         out,
-        "  export MEGAPORT_API_URL={base} MEGAPORT_TOKEN_URL={base}/oauth2/token MEGAPORT_ACCESS_KEY={key} MEGAPORT_SECRET_KEY={secret}"
+        "  export MEGAPORT_API_URL={base} MEGAPORT_TOKEN_URL={base}/oauth2/token MEGAPORT_ACCESS_KEY={key} MEGAPORT_SECRET_KEY={secret}{ca_export}"
     )?;
     writeln!(out, "Press Ctrl-C to stop.")?;
     out.flush()?;
     drop(out);
-    megaflex_sim::serve(listener, state, shutdown_signal()).await.context("simulator server failed")?;
+    match &tls {
+        Some((identity, _)) => megaflex_sim::serve_tls(listener, state, identity, shutdown_signal()).await,
+        None => megaflex_sim::serve(listener, state, shutdown_signal()).await,
+    }
+    .context("simulator server failed")?;
     eprintln!("simulator stopped");
     Ok(exit::OK)
 }

@@ -32,6 +32,7 @@ pub(crate) async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
     let decisions = store.recent_decisions(args.decisions).await?;
     let incidents = store.incidents(10).await?;
     let outbox_pending = store.outbox_pending_count().await?;
+    let outbox_failed = store.failed_outbox(10).await?;
     let ledger = StoreLedger(Arc::clone(&store));
     let now = EpochMillis::now();
     let mut circuits = Vec::new();
@@ -79,6 +80,7 @@ pub(crate) async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
             "recent_decisions": decisions,
             "incidents": incidents,
             "servicenow_outbox_pending": outbox_pending,
+            "servicenow_outbox_failed": outbox_failed,
         }))?;
         return Ok(exit::OK);
     }
@@ -125,6 +127,23 @@ pub(crate) async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
             ]);
         }
         inc = format!("\nServiceNow incidents ({outbox_pending} call(s) waiting in the outbox):\n{i}\n");
+    }
+    if !outbox_failed.is_empty() {
+        let mut f = table(&["entry", "incident", "call", "attempts", "refused at", "why"]);
+        for x in &outbox_failed {
+            f.add_row(vec![
+                x.id.to_string(),
+                x.correlation_id.clone(),
+                x.kind.clone(),
+                x.attempts.to_string(),
+                opt(x.at.map(|t| t.to_string())),
+                x.error.clone(),
+            ]);
+        }
+        inc.push_str(&format!(
+            "\nServiceNow calls refused for good ({} shown; not retried, fix and re-raise by hand):\n{f}\n",
+            outbox_failed.len()
+        ));
     }
     print(&format!("Store: {}\n\n{t}\n\n{c}\n{intents}{inc}\nRecent decisions:\n{d}", config.store.url))?;
     Ok(exit::OK)
