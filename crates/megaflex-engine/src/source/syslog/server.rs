@@ -192,7 +192,7 @@ impl Handler {
             return;
         }
         if let (Some(c), Some(watch)) = (&classified, &self.watch) {
-            let hostname = msg.hostname.or(c.hostname.as_deref());
+            let hostname = c.hostname.as_deref().or(msg.hostname);
             if !watch.wants(c.kind, &c.entity, hostname, self.last_peer.of(peer)) {
                 self.metrics.inc(Counter::Unwatched);
                 return;
@@ -254,7 +254,8 @@ pub fn event_from(
     received_at: EpochMillis,
 ) -> Event {
     let device = Device {
-        hostname: msg.hostname.map(str::to_owned).or(c.hostname.map(Cow::into_owned)),
+        // The body's statement of the origin wins over a relay's HOSTNAME.
+        hostname: c.hostname.map(Cow::into_owned).or_else(|| msg.hostname.map(str::to_owned)),
         address: Some(address),
         labels: Default::default(),
     };
