@@ -1,0 +1,248 @@
+//! Syslog over TLS (RFC 5425): a rustls client writing frames that straddle
+//! TLS records and reads (N sent, N received), client certificates checked
+//! against a CA, and rsyslog's own TLS forwarding (gtls) with and without a
+//! client certificate, a wrong one refused. The rsyslog cases are skipped
+//! when rsyslog-gnutls is missing, unless MEGAFLEX_REQUIRE_PEERS=1 (CI).
+
+#[path = "common/certs.rs"]
+mod certs;
+#[path = "common/relays.rs"]
+mod relays;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use megaflex_engine::event::{Event, EventKind, EventState};
+use megaflex_engine::source::metrics::MetricsSnapshot;
+use megaflex_engine::source::syslog::tls::TlsFiles;
+use megaflex_engine::source::syslog::{SyslogConfig, SyslogSource};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const LINK_DOWN: &str =
+    "%LINEPROTO-5-UPDOWN: Line protocol on Interface TenGigabitEthernet0/1/0, changed state to down";
+
+fn line(i: usize) -> String {
+    format!("<189>{i}: core-b1: *Jun  1 12:00:00.000: {LINK_DOWN}")
+}
+
+struct Server {
+    src: SyslogSource,
+    rx: mpsc::Receiver<Event>,
+    stop: CancellationToken,
+}
+
+async fn server(pki: &certs::Pki, verify_clients: bool) -> Server {
+    let (tx, rx) = mpsc::channel(16_384);
+    let stop = CancellationToken::new();
+    let mut config = SyslogConfig::new("tls://127.0.0.1:0".parse().unwrap());
+    config.tls = Some(TlsFiles {
+        cert_file: pki.server_cert.clone(),
+        key_file: pki.server_key.clone(),
+        client_ca_file: verify_clients.then(|| pki.ca.clone()),
+    });
+    let src = SyslogSource::spawn(config, Arc::from(vec![]), tx, stop.clone()).await.unwrap();
+    Server { src, rx, stop }
+}
+
+fn client_config(ca: &Path, client: Option<(&Path, &Path)>) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let b = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    Arc::new(match client {
+        Some((cert, key)) => b
+            .with_client_auth_cert(
+                CertificateDer::pem_file_iter(cert).unwrap().map(Result::unwrap).collect(),
+                PrivateKeyDer::from_pem_file(key).unwrap(),
+            )
+            .unwrap(),
+        None => b.with_no_client_auth(),
+    })
+}
+
+async fn connect(
+    addr: SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    tokio_rustls::TlsConnector::from(config).connect(ServerName::try_from("localhost").unwrap(), tcp).await
+}
+
+/// Waits until `done` holds for the source's counters (or panics after 30 s).
+async fn wait_for(src: &SyslogSource, what: &str, done: impl Fn(&MetricsSnapshot) -> bool) -> MetricsSnapshot {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let m = src.metrics.snapshot();
+        if done(&m) {
+            return m;
+        }
+        assert!(Instant::now() < deadline, "{what}: {m:?} {:?}", src.connections.snapshot());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn frames_split_across_tls_records_and_reads_all_arrive() {
+    if !certs::openssl_available() {
+        return;
+    }
+    let dir = relays::temp_dir("tls-direct");
+    let pki = certs::make(&dir);
+    let mut s = server(&pki, true).await;
+    const N: usize = 5_000;
+    let mut stream = connect(s.src.local_addr, client_config(&pki.ca, Some((&pki.client_cert, &pki.client_key))))
+        .await
+        .expect("handshake with a good client certificate");
+    let mut payload = Vec::new();
+    for i in 0..N {
+        let l = line(i);
+        payload.extend_from_slice(format!("{} {l}", l.len()).as_bytes());
+    }
+    // Writes of odd sizes: frames straddle writes, TLS records (16 KiB) and reads.
+    for (k, chunk) in payload.chunks(7_777).enumerate() {
+        let (a, b) = chunk.split_at(k % chunk.len().max(1));
+        stream.write_all(a).await.unwrap();
+        stream.write_all(b).await.unwrap();
+    }
+    stream.shutdown().await.unwrap();
+    let m = wait_for(&s.src, "every message", |m| m.classified == N as u64).await;
+    assert_eq!((m.received, m.dropped_malformed, m.dropped_queue_full), (N as u64, 0, 0), "{m:?}");
+    let e = s.rx.recv().await.unwrap();
+    assert_eq!((e.device.hostname.as_deref(), e.kind, e.state), (Some("core-b1"), EventKind::Link, EventState::Down));
+
+    // A client certificate from another CA, and none at all: refused, counted, nothing read.
+    let wrong = client_config(&pki.ca, Some((&pki.wrong_cert, &pki.wrong_key)));
+    for config in [wrong, client_config(&pki.ca, None)] {
+        let before = s.src.connections.snapshot().tls_refused;
+        if let Ok(mut st) = connect(s.src.local_addr, config).await {
+            // TLS 1.3: the client learns of the refusal only when it writes or reads.
+            let l = line(0);
+            let _ = st.write_all(format!("{} {l}", l.len()).as_bytes()).await;
+            let _ = st.flush().await;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while s.src.connections.snapshot().tls_refused == before {
+            assert!(Instant::now() < deadline, "refusal counted");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let m = s.src.metrics.snapshot();
+    assert_eq!((m.classified, m.dropped_auth), (N as u64, 2), "{m:?}");
+    s.stop.cancel();
+    s.src.join().await;
+}
+
+/// rsyslog forwarding over TLS (gtls, RFC 5424 template, octet-counted),
+/// fed over plain TCP (imptcp) by the test.
+fn rsyslog_tls(dir: &Path, pki: &certs::Pki, client: Option<(&Path, &Path)>, to: SocketAddr) -> (relays::Relay, u16) {
+    let input = relays::free_tcp_port();
+    let mut global = format!("DefaultNetstreamDriverCAFile=\"{}\"", pki.ca.display());
+    if let Some((cert, key)) = client {
+        global += &format!(
+            " DefaultNetstreamDriverCertFile=\"{}\" DefaultNetstreamDriverKeyFile=\"{}\"",
+            cert.display(),
+            key.display()
+        );
+    }
+    let relay = relays::rsyslog(
+        dir,
+        &global,
+        &format!(
+            r#"module(load="imptcp")
+input(type="imptcp" address="127.0.0.1" port="{input}" ruleset="fwd")
+ruleset(name="fwd") {{
+  action(type="omfwd" target="127.0.0.1" port="{}" protocol="tcp"
+         StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name"
+         StreamDriverPermittedPeers="localhost" TCP_Framing="octet-counted"
+         template="RSYSLOG_SyslogProtocol23Format"
+         queue.type="LinkedList" action.resumeRetryCount="-1" action.resumeInterval="1")
+}}"#,
+            to.port()
+        ),
+    );
+    (relay, input)
+}
+
+/// A plain TCP connection to the relay's input, retried while it starts.
+async fn feed(relay: &relays::Relay, port: u16) -> tokio::net::TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            Ok(s) => return s,
+            Err(e) => assert!(Instant::now() < deadline, "rsyslog input never opened: {e}\n{}", relay.log()),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn rsyslog_tls_forwarding_without_client_certificate_loses_nothing() {
+    if !certs::openssl_available() || !relays::rsyslog_gtls_available() {
+        return;
+    }
+    let dir = relays::temp_dir("tls-rsyslog-anon");
+    let pki = certs::make(&dir);
+    let mut s = server(&pki, false).await;
+    let (relay, input) = rsyslog_tls(&dir, &pki, None, s.src.local_addr);
+    let mut feed = feed(&relay, input).await;
+    const N: usize = 5_000;
+    let mut all = String::new();
+    for i in 0..N {
+        all += &line(i);
+        all.push('\n');
+    }
+    feed.write_all(all.as_bytes()).await.unwrap();
+    feed.shutdown().await.unwrap();
+    let m =
+        wait_for(&s.src, &format!("{N} messages through rsyslog TLS\n{}", relay.log()), |m| m.classified >= N as u64)
+            .await;
+    assert_eq!((m.classified, m.dropped_malformed, m.dropped_auth), (N as u64, 0, 0), "{m:?}");
+    let e = s.rx.recv().await.unwrap();
+    assert_eq!((e.device.hostname.as_deref(), e.entity.as_str()), (Some("core-b1"), "TenGigabitEthernet0/1/0"));
+    s.stop.cancel();
+}
+
+#[tokio::test]
+async fn rsyslog_tls_client_certificates_good_accepted_wrong_and_missing_refused() {
+    if !certs::openssl_available() || !relays::rsyslog_gtls_available() {
+        return;
+    }
+    let dir = relays::temp_dir("tls-rsyslog-mutual");
+    let pki = certs::make(&dir);
+    let s = server(&pki, true).await;
+    for (name, client, accepted) in [
+        ("good", Some((pki.client_cert.as_path(), pki.client_key.as_path())), true),
+        ("wrong CA", Some((pki.wrong_cert.as_path(), pki.wrong_key.as_path())), false),
+        ("none", None, false),
+    ] {
+        let relay_dir = dir.join(name.replace(' ', "-"));
+        std::fs::create_dir_all(&relay_dir).unwrap();
+        let before = (s.src.metrics.snapshot(), s.src.connections.snapshot());
+        let (relay, input) = rsyslog_tls(&relay_dir, &pki, client, s.src.local_addr);
+        let mut feed = feed(&relay, input).await;
+        feed.write_all(format!("{}\n", line(1)).as_bytes()).await.unwrap();
+        if accepted {
+            wait_for(&s.src, &format!("{name}: accepted\n{}", relay.log()), |m| m.classified > before.0.classified)
+                .await;
+        } else {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while s.src.connections.snapshot().tls_refused == before.1.tls_refused {
+                assert!(Instant::now() < deadline, "{name}: refusal never counted\n{}", relay.log());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(s.src.metrics.snapshot().classified, before.0.classified, "{name}: nothing got through");
+        }
+        drop(relay);
+    }
+    s.stop.cancel();
+}
