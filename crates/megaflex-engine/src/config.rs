@@ -796,4 +796,29 @@ restore_after = "10m"
         assert!(e.message.contains("managed by two circuits"), "{e}");
         assert!(e.to_string().starts_with("megaflex.toml:"), "{e}");
     }
+
+    #[test]
+    fn syslog_tls_and_connection_limits_are_checked() {
+        let src = "listen = \"udp://127.0.0.1:5514\"";
+        let with = |extra: &str| GOOD.replacen(src, extra, 1);
+        let e = err(&with("listen = \"tls://127.0.0.1:6514\""));
+        assert!(e.message.contains("needs tls_cert_file and tls_key_file"), "{e}");
+        assert_eq!(e.line, line_of(GOOD, "[[source]]"), "{e}");
+        let e = err(&with("listen = \"tcp://127.0.0.1:6514\"\ntls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\""));
+        assert!(e.message.contains("TLS files need a tls:// listener"), "{e}");
+        let e = err(&with("listen = \"tls://127.0.0.1:6514\"\ntls_cert_file = \"c.pem\""));
+        assert!(e.message.contains("give both"), "{e}");
+        let e = err(&with(
+            "listen = \"tls://127.0.0.1:6514\"\ntls_cert_file = \"/nonexistent/c.pem\"\ntls_key_file = \"/nonexistent/k.pem\"",
+        ));
+        assert!(e.message.contains("certificate /nonexistent/c.pem"), "{e}");
+        let e = err(&with("listen = \"tcp://127.0.0.1:6514\"\nmax_connections = 0"));
+        assert!(e.message.contains("max_connections must be at least 1"), "{e}");
+        let e = err(&with("listen = \"tcp://127.0.0.1:6514\"\nread_timeout = \"0s\""));
+        assert!(e.message.contains("read_timeout must be more than 0s"), "{e}");
+        let ok = with(
+            "listen = \"tcp://127.0.0.1:6514\"\nmax_connections = 4096\nidle_timeout = \"1h\"\nread_timeout = \"10s\"",
+        );
+        Config::parse(Path::new("megaflex.toml"), &ok).unwrap();
+    }
 }
