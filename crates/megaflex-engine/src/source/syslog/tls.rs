@@ -79,7 +79,14 @@ impl TlsFiles {
         // The key's own error text could quote it: only say what is wrong.
         let key = PrivateKeyDer::from_pem_file(&self.key_file)
             .map_err(|_| file_error("private key", &self.key_file, "no readable PEM private key in it"))?;
-        let config = builder.with_single_cert(certs, key).map_err(|e| TlsError::Rustls(e.to_string()))?;
+        let mut config = builder.with_single_cert(certs, key).map_err(|e| TlsError::Rustls(e.to_string()))?;
+        // Nothing after the handshake: syslog senders never read (RFC 5425
+        // is one-way), so TLS 1.3 session tickets would sit unread in the
+        // sender's socket and turn its close into a RST, on which the kernel
+        // drops whatever megaflex had not read yet (thousands of messages
+        // at the end of a burst). Resumption buys nothing on connections
+        // that last for hours.
+        config.send_tls13_tickets = 0;
         Ok(Arc::new(config))
     }
 }
