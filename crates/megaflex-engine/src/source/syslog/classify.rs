@@ -430,7 +430,9 @@ fn junos_any<'a>(msg: &Syslog<'a>, text: &'a str) -> Option<Classified<'a>> {
             return junos(ev, text.trim());
         }
     }
-    if msg.app.is_some() {
+    // A text that starts with a mnemonic holds no relayed header: most
+    // messages stop here.
+    if msg.app.is_some() || text.starts_with('%') {
         return None;
     }
     let (host, rest) = host_and_tag(text)?;
