@@ -14,8 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use megaflex_engine::event::{Event, EventKind, EventState};
+use megaflex_engine::source::metrics::ConnectionSnapshot;
 use megaflex_engine::source::syslog::tls::TlsFiles;
-use megaflex_engine::source::syslog::{ConnectionSnapshot, SyslogConfig, SyslogSource};
+use megaflex_engine::source::syslog::{SyslogConfig, SyslogSource};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -42,7 +43,7 @@ async fn start(config: SyslogConfig) -> (SyslogSource, mpsc::Receiver<Event>, Ca
 async fn wait_conns(src: &SyslogSource, what: &str, done: impl Fn(&ConnectionSnapshot) -> bool) -> ConnectionSnapshot {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let c = src.connections.snapshot();
+        let c = src.metrics.connections.snapshot();
         if done(&c) {
             return c;
         }
@@ -96,7 +97,7 @@ async fn a_router_gets_in_past_1100_slow_loris_connections() {
         .expect("the router's message within 5 s")
         .unwrap();
     assert_eq!((e.device.hostname.as_deref(), e.kind, e.state), (Some("core-b1"), EventKind::Link, EventState::Down));
-    let c = src.connections.snapshot();
+    let c = src.metrics.connections.snapshot();
     assert!(c.evicted > over, "an attacker's connection made room: {c:?}");
     eprintln!("router's message in {:?} past {LORIS} slow-loris connections: {c:?}", started.elapsed());
 
@@ -176,7 +177,7 @@ async fn tls_stalled_handshakes_over_the_limit_do_not_keep_a_client_out() {
     tls.flush().await.unwrap();
     let e = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("within 5 s").unwrap();
     assert_eq!(e.entity, "TenGigabitEthernet0/1/0");
-    let c = src.connections.snapshot();
+    let c = src.metrics.connections.snapshot();
     assert!(c.evicted >= 11 && c.open <= 50, "{c:?}");
     drop(stalled);
     stop.cancel();

@@ -86,7 +86,7 @@ async fn wait_for(src: &SyslogSource, what: &str, done: impl Fn(&MetricsSnapshot
         if done(&m) {
             return m;
         }
-        assert!(Instant::now() < deadline, "{what}: {m:?} {:?}", src.connections.snapshot());
+        assert!(Instant::now() < deadline, "{what}: {m:?} {:?}", src.metrics.connections.snapshot());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -127,7 +127,7 @@ async fn frames_split_across_tls_records_and_reads_all_arrive() {
     // A client certificate from another CA, and none at all: refused, counted, nothing read.
     let wrong = client_config(&pki.ca, Some((&pki.wrong_cert, &pki.wrong_key)));
     for config in [wrong, client_config(&pki.ca, None)] {
-        let before = s.src.connections.snapshot().tls_refused;
+        let before = s.src.metrics.connections.snapshot().tls_refused;
         if let Ok(mut st) = connect(s.src.local_addr, config).await {
             // TLS 1.3: the client learns of the refusal only when it writes or reads.
             let l = line(0);
@@ -135,7 +135,7 @@ async fn frames_split_across_tls_records_and_reads_all_arrive() {
             let _ = st.flush().await;
         }
         let deadline = Instant::now() + Duration::from_secs(10);
-        while s.src.connections.snapshot().tls_refused == before {
+        while s.src.metrics.connections.snapshot().tls_refused == before {
             assert!(Instant::now() < deadline, "refusal counted");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -231,7 +231,7 @@ async fn rsyslog_tls_client_certificates_good_accepted_wrong_and_missing_refused
     ] {
         let relay_dir = dir.join(name.replace(' ', "-"));
         std::fs::create_dir_all(&relay_dir).unwrap();
-        let before = (s.src.metrics.snapshot(), s.src.connections.snapshot());
+        let before = (s.src.metrics.snapshot(), s.src.metrics.connections.snapshot());
         let (relay, input) = rsyslog_tls(&relay_dir, &pki, client, s.src.local_addr);
         let mut feed = feed(&relay, input).await;
         feed.write_all(format!("{}\n", line(1)).as_bytes()).await.unwrap();
@@ -240,7 +240,7 @@ async fn rsyslog_tls_client_certificates_good_accepted_wrong_and_missing_refused
                 .await;
         } else {
             let deadline = Instant::now() + Duration::from_secs(20);
-            while s.src.connections.snapshot().tls_refused == before.1.tls_refused {
+            while s.src.metrics.connections.snapshot().tls_refused == before.1.tls_refused {
                 assert!(Instant::now() < deadline, "{name}: refusal never counted\n{}", relay.log());
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }

@@ -10,4 +10,4 @@ mod udp;
 pub mod watch;
 
 pub use server::{Listen, SyslogConfig, SyslogSource, event_from};
-pub use stream::{ConnectionMetrics, ConnectionSnapshot, StreamLimits};
+pub use stream::StreamLimits;

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::classify::{Classified, UserPattern, classify_with};
 use super::framing::DEFAULT_MAX_FRAME;
 use super::parse::{Syslog, parse};
-use super::stream::{self, ConnectionMetrics, StreamLimits};
+use super::stream::{self, StreamLimits};
 use super::tls::TlsFiles;
 use super::udp::UdpReceiver;
 use super::watch::Watch;
@@ -113,8 +113,6 @@ pub struct SyslogSource {
     pub recv_buffer_bytes: Option<usize>,
     /// Counters.
     pub metrics: Arc<SourceMetrics>,
-    /// Connection counters (TCP and TLS; zero for UDP).
-    pub connections: Arc<ConnectionMetrics>,
     running: Running,
 }
 
@@ -148,13 +146,7 @@ impl SyslogSource {
                 let local_addr = socket.local_addr()?;
                 tracing::info!(%local_addr, requested = config.recv_buffer_bytes, granted, "syslog UDP listening");
                 let receiver = UdpReceiver::spawn(socket, handler, config.max_message_bytes, shutdown)?;
-                Ok(Self {
-                    local_addr,
-                    recv_buffer_bytes: Some(granted),
-                    metrics,
-                    connections: Arc::default(),
-                    running: Running::Thread(receiver),
-                })
+                Ok(Self { local_addr, recv_buffer_bytes: Some(granted), metrics, running: Running::Thread(receiver) })
             }
             Listen::Tcp(addr) | Listen::Tls(addr) => {
                 let acceptor = match (&config.listen, &config.tls) {
@@ -176,10 +168,8 @@ impl SyslogSource {
                     read_timeout: config.read_timeout,
                     max_message_bytes: config.max_message_bytes,
                 };
-                let connections = Arc::new(ConnectionMetrics::default());
-                let task =
-                    tokio::spawn(stream::run(listener, handler, limits, acceptor, connections.clone(), shutdown));
-                Ok(Self { local_addr, recv_buffer_bytes: None, metrics, connections, running: Running::Task(task) })
+                let task = tokio::spawn(stream::run(listener, handler, limits, acceptor, shutdown));
+                Ok(Self { local_addr, recv_buffer_bytes: None, metrics, running: Running::Task(task) })
             }
         }
     }

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::framing::{Frame, Framer};
 use super::server::Handler;
-use crate::source::metrics::{Counter, RateLimitedLog};
+use crate::source::metrics::{Counter, RateLimitedLog, SourceMetrics};
 
 /// Limits of a TCP or TLS listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,45 +36,6 @@ pub struct StreamLimits {
     pub read_timeout: Duration,
     /// Longest message, in bytes.
     pub max_message_bytes: usize,
-}
-
-/// Connection counters of a TCP or TLS listener.
-#[derive(Debug, Default)]
-pub struct ConnectionMetrics {
-    accepted: AtomicU64,
-    open: AtomicU64,
-    evicted: AtomicU64,
-    timed_out: AtomicU64,
-    tls_refused: AtomicU64,
-}
-
-/// A copy of [`ConnectionMetrics`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-pub struct ConnectionSnapshot {
-    /// Connections accepted.
-    pub accepted: u64,
-    /// Open now.
-    pub open: u64,
-    /// Closed to make room for a new one at the limit.
-    pub evicted: u64,
-    /// Closed by the idle or read timeout.
-    pub timed_out: u64,
-    /// TLS handshakes refused (bad or missing client certificate, not TLS).
-    pub tls_refused: u64,
-}
-
-impl ConnectionMetrics {
-    /// The counters now.
-    pub fn snapshot(&self) -> ConnectionSnapshot {
-        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        ConnectionSnapshot {
-            accepted: g(&self.accepted),
-            open: g(&self.open),
-            evicted: g(&self.evicted),
-            timed_out: g(&self.timed_out),
-            tls_refused: g(&self.tls_refused),
-        }
-    }
 }
 
 /// One open connection as the accept loop sees it.
@@ -112,9 +73,10 @@ pub(super) async fn run(
     handler: Handler,
     limits: StreamLimits,
     tls: Option<TlsAcceptor>,
-    conns: Arc<ConnectionMetrics>,
     shutdown: CancellationToken,
 ) {
+    let conns: Arc<SourceMetrics> = handler.metrics.clone();
+    let conns = &conns.connections;
     let started = Instant::now();
     let registry = Arc::new(Mutex::new(Registry::default()));
     let mut errors = RateLimitedLog::new(Duration::from_secs(10));
@@ -151,14 +113,14 @@ pub(super) async fn run(
                         progress_ms,
                         kill,
                         shutdown: shutdown.clone(),
-                        metrics: conns.clone(),
+                        metrics: handler.metrics.clone(),
                     };
                     let (registry, tls) = (registry.clone(), tls.clone());
                     tasks.spawn(async move {
-                        conn.metrics.open.fetch_add(1, Ordering::Relaxed);
+                        conn.metrics.connections.open.fetch_add(1, Ordering::Relaxed);
                         let metrics = conn.metrics.clone();
                         conn.serve(stream, tls).await;
-                        metrics.open.fetch_sub(1, Ordering::Relaxed);
+                        metrics.connections.open.fetch_sub(1, Ordering::Relaxed);
                         registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner).open.remove(&id);
                     });
                 }
@@ -192,7 +154,7 @@ struct Conn {
     progress_ms: Arc<AtomicU64>,
     kill: CancellationToken,
     shutdown: CancellationToken,
-    metrics: Arc<ConnectionMetrics>,
+    metrics: Arc<SourceMetrics>,
 }
 
 /// How a read wait ended.
@@ -214,13 +176,13 @@ impl Conn {
         match handshake {
             Ok(Ok(tls_stream)) => self.read_loop(tls_stream).await,
             Ok(Err(e)) => {
-                self.metrics.tls_refused.fetch_add(1, Ordering::Relaxed);
+                self.metrics.connections.tls_refused.fetch_add(1, Ordering::Relaxed);
                 self.handler.metrics.inc(Counter::Auth);
                 tracing::warn!(peer = %self.peer, error = %e, "syslog TLS handshake refused");
             }
             Err(_) => {
-                self.metrics.timed_out.fetch_add(1, Ordering::Relaxed);
-                self.metrics.tls_refused.fetch_add(1, Ordering::Relaxed);
+                self.metrics.connections.timed_out.fetch_add(1, Ordering::Relaxed);
+                self.metrics.connections.tls_refused.fetch_add(1, Ordering::Relaxed);
                 self.handler.metrics.inc(Counter::Auth);
                 tracing::warn!(peer = %self.peer, "syslog TLS handshake not finished in time");
             }
@@ -241,7 +203,7 @@ impl Conn {
                 () = self.shutdown.cancelled() => Read::Stop,
                 () = self.kill.cancelled() => Read::Stop,
                 () = tokio::time::sleep_until(deadline.into()) => {
-                    self.metrics.timed_out.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.connections.timed_out.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(peer = %self.peer, partial = partial_since.is_some(), "syslog connection timed out");
                     Read::Closed
                 }
