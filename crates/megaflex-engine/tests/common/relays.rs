@@ -37,15 +37,34 @@ fn present(ok: bool, what: &str, install: &str) -> bool {
     ok
 }
 
-/// A UDP port free right now on 127.0.0.1 (for a relay's input: relays
-/// cannot be told to bind port 0 and report it).
-pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// A port free right now on 127.0.0.1 for both UDP and TCP, for a relay's
+/// input: relays cannot be told to bind port 0 and report it. Taken below
+/// the kernel's ephemeral range (32768 and up on Linux), so a listener that
+/// another test binds to port 0 meanwhile cannot be handed the same one.
+fn free_port() -> u16 {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+        ^ std::process::id().rotate_left(16)
+        ^ N.fetch_add(7919, Ordering::Relaxed);
+    for i in 0..1000u32 {
+        let port = 20_000 + (seed.wrapping_add(i.wrapping_mul(104_729)) % 12_000) as u16;
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free port in 20000..32000");
 }
 
-/// A TCP port free right now on 127.0.0.1.
+/// A UDP port free right now on 127.0.0.1 (see `free_port`).
+pub fn free_udp_port() -> u16 {
+    free_port()
+}
+
+/// A TCP port free right now on 127.0.0.1 (see `free_port`).
 pub fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    free_port()
 }
 
 /// A running relay, killed on drop.
