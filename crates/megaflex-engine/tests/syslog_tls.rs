@@ -1,8 +1,9 @@
 //! Syslog over TLS (RFC 5425): a rustls client writing frames that straddle
 //! TLS records and reads (N sent, N received), client certificates checked
-//! against a CA, and rsyslog's own TLS forwarding (gtls) with and without a
-//! client certificate, a wrong one refused. The rsyslog cases are skipped
-//! when rsyslog-gnutls is missing, unless MEGAFLEX_REQUIRE_PEERS=1 (CI).
+//! against a CA, rsyslog's own TLS forwarding (gtls) with and without a
+//! client certificate, a wrong one refused, and syslog-ng's `syslog()`
+//! driver over TLS with a client certificate. The relay cases are skipped
+//! when the relay is missing, unless MEGAFLEX_REQUIRE_PEERS=1 (CI).
 
 #[path = "common/certs.rs"]
 mod certs;
@@ -249,5 +250,45 @@ async fn rsyslog_tls_client_certificates_good_accepted_wrong_and_missing_refused
         }
         drop(relay);
     }
+    s.stop.cancel();
+}
+
+#[tokio::test]
+async fn syslog_ng_tls_forwarding_with_a_client_certificate_loses_nothing() {
+    if !certs::openssl_available() || !relays::syslog_ng_available() {
+        return;
+    }
+    let dir = relays::temp_dir("tls-syslog-ng");
+    let pki = certs::make(&dir);
+    let mut s = server(&pki, true).await;
+    let input = relays::free_tcp_port();
+    let relay = relays::syslog_ng(
+        &dir,
+        &format!(
+            r#"source s_in {{ network(ip("127.0.0.1") port({input}) transport("tcp")); }};
+destination d_tls {{ syslog("localhost" port({}) transport("tls")
+    tls(ca-file("{}") cert-file("{}") key-file("{}") peer-verify(required-trusted))); }};
+log {{ source(s_in); destination(d_tls); }};"#,
+            s.src.local_addr.port(),
+            pki.ca.display(),
+            pki.client_cert.display(),
+            pki.client_key.display()
+        ),
+    );
+    let mut feed = feed(&relay, input).await;
+    const N: usize = 2_000;
+    let mut all = String::new();
+    for i in 0..N {
+        all += &line(i);
+        all.push('\n');
+    }
+    feed.write_all(all.as_bytes()).await.unwrap();
+    feed.shutdown().await.unwrap();
+    let m =
+        wait_for(&s.src, &format!("{N} messages through syslog-ng TLS\n{}", relay.log()), |m| m.classified >= N as u64)
+            .await;
+    assert_eq!((m.classified, m.dropped_malformed, m.dropped_auth), (N as u64, 0, 0), "{m:?}");
+    let e = s.rx.recv().await.unwrap();
+    assert_eq!((e.device.hostname.as_deref(), e.entity.as_str()), (Some("core-b1"), "TenGigabitEthernet0/1/0"));
     s.stop.cancel();
 }
