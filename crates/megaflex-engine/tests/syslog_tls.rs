@@ -292,3 +292,32 @@ log {{ source(s_in); destination(d_tls); }};"#,
     assert_eq!((e.device.hostname.as_deref(), e.entity.as_str()), (Some("core-b1"), "TenGigabitEthernet0/1/0"));
     s.stop.cancel();
 }
+
+#[test]
+fn megaflex_check_reads_the_tls_files() {
+    if !certs::openssl_available() {
+        return;
+    }
+    let dir = relays::temp_dir("tls-check");
+    let pki = certs::make(&dir);
+    let config = |cert: &Path, key: &Path| {
+        format!(
+            "[megaport]\nenvironment = \"staging\"\n\n[[source]]\ntype = \"syslog\"\nlisten = \"tls://127.0.0.1:6514\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\ntls_client_ca_file = \"{}\"\n",
+            cert.display(),
+            key.display(),
+            pki.ca.display()
+        )
+    };
+    let path = Path::new("megaflex.toml");
+    megaflex_engine::config::Config::parse(path, &config(&pki.server_cert, &pki.server_key)).expect("good files load");
+    // A key that is not the certificate's: refused at check, naming no secret.
+    let e = megaflex_engine::config::Config::parse(path, &config(&pki.server_cert, &pki.client_key)).unwrap_err();
+    assert!(e.message.contains("is not the key of the certificate"), "{e}");
+    assert_eq!(e.line, 4, "the [[source]]: {e}");
+    let key_text = std::fs::read_to_string(&pki.client_key).unwrap();
+    let secret_line = key_text.lines().nth(1).unwrap();
+    assert!(!e.to_string().contains(secret_line), "{e}");
+    // A certificate file that holds a key: refused, naming the file.
+    let e = megaflex_engine::config::Config::parse(path, &config(&pki.server_key, &pki.server_key)).unwrap_err();
+    assert!(e.message.contains("certificate") && e.message.contains("server.key"), "{e}");
+}

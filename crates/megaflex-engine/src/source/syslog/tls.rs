@@ -79,7 +79,14 @@ impl TlsFiles {
         // The key's own error text could quote it: only say what is wrong.
         let key = PrivateKeyDer::from_pem_file(&self.key_file)
             .map_err(|_| file_error("private key", &self.key_file, "no readable PEM private key in it"))?;
-        let mut config = builder.with_single_cert(certs, key).map_err(|e| TlsError::Rustls(e.to_string()))?;
+        let mut config = builder.with_single_cert(certs, key).map_err(|e| match e {
+            rustls::Error::InconsistentKeys(_) => TlsError::Rustls(format!(
+                "{} is not the key of the certificate in {}",
+                self.key_file.display(),
+                self.cert_file.display()
+            )),
+            other => TlsError::Rustls(other.to_string()),
+        })?;
         // Nothing after the handshake: syslog senders never read (RFC 5425
         // is one-way), so TLS 1.3 session tickets would sit unread in the
         // sender's socket and turn its close into a RST, on which the kernel
