@@ -287,7 +287,7 @@ pub enum SourceSection {
         /// Most TCP/TLS connections at once (default 1024).
         #[serde(default)]
         max_connections: Option<usize>,
-        /// Close a TCP/TLS connection silent this long (default 10m).
+        /// Close a TCP/TLS connection silent this long (default 1h).
         #[serde(default)]
         idle_timeout: Option<Dur>,
         /// A started message or TLS handshake must finish within this (default 30s).

@@ -56,8 +56,10 @@ impl std::str::FromStr for Listen {
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Default idle timeout of a TCP/TLS connection. Long: a router's
 /// connection is quiet while its links are fine, and closing it may cost
-/// the first message after (a sender learns of the close only by writing).
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// the first message after, the link-down that matters (a sender learns of
+/// the close only by writing). Dead peers are found sooner by TCP
+/// keepalive, and the connection limit evicts idle ones under pressure.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Default time to finish a started message or a TLS handshake.
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -88,7 +90,7 @@ pub struct SyslogConfig {
 
 impl SyslogConfig {
     /// Defaults for `listen`: 8 MiB receive buffer, 64 KiB messages, 1024
-    /// connections, 10 minutes idle, 30 seconds to finish a message.
+    /// connections, an hour idle, 30 seconds to finish a message.
     pub fn new(listen: Listen) -> Self {
         Self {
             listen,

@@ -88,6 +88,13 @@ pub(super) async fn run(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     conns.accepted.fetch_add(1, Ordering::Relaxed);
+                    // A router that vanished (power, a cut link) leaves a
+                    // connection that would otherwise wait out idle_timeout.
+                    let keepalive = socket2::TcpKeepalive::new()
+                        .with_time(Duration::from_secs(60))
+                        .with_interval(Duration::from_secs(10))
+                        .with_retries(6);
+                    let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
                     let now_ms = started.elapsed().as_millis() as u64;
                     let progress_ms = Arc::new(AtomicU64::new(now_ms));
                     let kill = CancellationToken::new();
