@@ -321,3 +321,41 @@ fn megaflex_check_reads_the_tls_files() {
     let e = megaflex_engine::config::Config::parse(path, &config(&pki.server_key, &pki.server_key)).unwrap_err();
     assert!(e.message.contains("certificate") && e.message.contains("server.key"), "{e}");
 }
+
+#[tokio::test]
+async fn the_daemons_sources_start_a_tls_listener_from_the_config() {
+    if !certs::openssl_available() {
+        return;
+    }
+    let dir = relays::temp_dir("tls-daemon");
+    let pki = certs::make(&dir);
+    let text = format!(
+        "[megaport]\nenvironment = \"staging\"\n\n[[source]]\ntype = \"syslog\"\nlisten = \"tls://127.0.0.1:0\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\ntls_client_ca_file = \"{}\"\nmax_connections = 8\nread_timeout = \"5s\"\n",
+        pki.server_cert.display(),
+        pki.server_key.display(),
+        pki.ca.display()
+    );
+    let config = megaflex_engine::config::Config::parse(Path::new("megaflex.toml"), &text).unwrap();
+    let (tx, mut rx) = mpsc::channel(16);
+    let stop = CancellationToken::new();
+    let running = megaflex_engine::engine::sources::start(&config, tx, stop.clone()).await.unwrap();
+    assert_eq!((running[0].kind, running[0].transport), ("syslog", "tls"));
+    let addr = running[0].local_addr;
+    let mut stream = connect(addr, client_config(&pki.ca, Some((&pki.client_cert, &pki.client_key)))).await.unwrap();
+    // The daemon forwards only what a link watches: none here, so the count tells.
+    let l = line(1);
+    stream.write_all(format!("{} {l}", l.len()).as_bytes()).await.unwrap();
+    stream.flush().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while running[0].metrics.snapshot().parsed == 0 {
+        assert!(Instant::now() < deadline, "{:?}", running[0].metrics.snapshot());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let m = running[0].metrics.snapshot();
+    assert_eq!((m.received, m.unwatched, m.dropped_auth), (1, 1, 0), "{m:?}");
+    assert!(rx.try_recv().is_err());
+    stop.cancel();
+    for r in running {
+        r.join().await;
+    }
+}
