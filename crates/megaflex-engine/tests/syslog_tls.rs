@@ -293,6 +293,62 @@ log {{ source(s_in); destination(d_tls); }};"#,
     s.stop.cancel();
 }
 
+/// A whole configuration (a link and a circuit, so nothing else in it is
+/// wrong) whose first `[[source]]` is a syslog source with `source_keys`;
+/// that `[[source]]` is on line 4.
+fn config_text(source_keys: &str) -> String {
+    format!(
+        r#"[megaport]
+environment = "staging"
+
+[[source]]
+type = "syslog"
+{source_keys}
+
+[[link]]
+name = "bne-mel-primary"
+signals = [{{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }}]
+
+[[circuit]]
+name = "bne-mel-backup"
+vxc = "61a2b3c4-5b6d-44e8-af90-b6c1d2e3f4a5"
+normal_mbps = 10
+boost_mbps = 500
+boost_when_down = ["bne-mel-primary"]
+"#
+    )
+}
+
+fn check(text: &str) -> Result<megaflex_engine::config::Config, megaflex_engine::config::ConfigError> {
+    megaflex_engine::config::Config::parse(Path::new("megaflex.toml"), text)
+}
+
+#[test]
+fn megaflex_check_refuses_wrong_tls_and_limit_settings() {
+    for (keys, want) in [
+        ("listen = \"tls://127.0.0.1:6514\"", "needs tls_cert_file and tls_key_file"),
+        (
+            "listen = \"tcp://127.0.0.1:6514\"\ntls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"",
+            "TLS files need a tls:// listener",
+        ),
+        ("listen = \"tls://127.0.0.1:6514\"\ntls_cert_file = \"c.pem\"", "give both"),
+        (
+            "listen = \"tls://127.0.0.1:6514\"\ntls_cert_file = \"/nonexistent/c.pem\"\ntls_key_file = \"/nonexistent/k.pem\"",
+            "certificate /nonexistent/c.pem",
+        ),
+        ("listen = \"tcp://127.0.0.1:6514\"\nmax_connections = 0", "max_connections must be at least 1"),
+        ("listen = \"tcp://127.0.0.1:6514\"\nread_timeout = \"0s\"", "read_timeout must be more than 0s"),
+    ] {
+        let e = check(&config_text(keys)).unwrap_err();
+        assert!(e.message.contains(want), "{keys}: {e}");
+        assert_eq!((e.line, e.file.to_str()), (4, Some("megaflex.toml")), "{e}");
+    }
+    check(&config_text(
+        "listen = \"tcp://127.0.0.1:6514\"\nmax_connections = 4096\nidle_timeout = \"1h\"\nread_timeout = \"10s\"",
+    ))
+    .expect("limits load");
+}
+
 #[test]
 fn megaflex_check_reads_the_tls_files() {
     if !certs::openssl_available() {
@@ -301,12 +357,12 @@ fn megaflex_check_reads_the_tls_files() {
     let dir = relays::temp_dir("tls-check");
     let pki = certs::make(&dir);
     let config = |cert: &Path, key: &Path| {
-        format!(
-            "[megaport]\nenvironment = \"staging\"\n\n[[source]]\ntype = \"syslog\"\nlisten = \"tls://127.0.0.1:6514\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\ntls_client_ca_file = \"{}\"\n",
+        config_text(&format!(
+            "listen = \"tls://127.0.0.1:6514\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\ntls_client_ca_file = \"{}\"",
             cert.display(),
             key.display(),
             pki.ca.display()
-        )
+        ))
     };
     let path = Path::new("megaflex.toml");
     megaflex_engine::config::Config::parse(path, &config(&pki.server_cert, &pki.server_key)).expect("good files load");
@@ -329,12 +385,12 @@ async fn the_daemons_sources_start_a_tls_listener_from_the_config() {
     }
     let dir = relays::temp_dir("tls-daemon");
     let pki = certs::make(&dir);
-    let text = format!(
-        "[megaport]\nenvironment = \"staging\"\n\n[[source]]\ntype = \"syslog\"\nlisten = \"tls://127.0.0.1:0\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\ntls_client_ca_file = \"{}\"\nmax_connections = 8\nread_timeout = \"5s\"\n",
+    let text = config_text(&format!(
+        "listen = \"tls://127.0.0.1:0\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\ntls_client_ca_file = \"{}\"\nmax_connections = 8\nread_timeout = \"5s\"",
         pki.server_cert.display(),
         pki.server_key.display(),
         pki.ca.display()
-    );
+    ));
     let config = megaflex_engine::config::Config::parse(Path::new("megaflex.toml"), &text).unwrap();
     let (tx, mut rx) = mpsc::channel(16);
     let stop = CancellationToken::new();
@@ -342,8 +398,8 @@ async fn the_daemons_sources_start_a_tls_listener_from_the_config() {
     assert_eq!((running[0].kind, running[0].transport), ("syslog", "tls"));
     let addr = running[0].local_addr;
     let mut stream = connect(addr, client_config(&pki.ca, Some((&pki.client_cert, &pki.client_key)))).await.unwrap();
-    // The daemon forwards only what a link watches: none here, so the count tells.
-    let l = line(1);
+    // The daemon forwards only what a link watches: core-b1's TenGigabitEthernet0/1/0.
+    let l = line(1).replace("TenGigabitEthernet0/1/0", "TenGigabitEthernet0/9/9");
     stream.write_all(format!("{} {l}", l.len()).as_bytes()).await.unwrap();
     stream.flush().await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);

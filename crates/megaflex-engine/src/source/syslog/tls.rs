@@ -56,6 +56,26 @@ fn certificates(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'s
 }
 
 impl TlsFiles {
+    /// The files of a `[[source]]` section: `None` without any, an error
+    /// when given to a listener that is not `tls://` or given only in part.
+    pub fn from_config(
+        listen: &str,
+        cert_file: &Option<PathBuf>,
+        key_file: &Option<PathBuf>,
+        client_ca_file: &Option<PathBuf>,
+    ) -> Result<Option<Self>, String> {
+        match (cert_file, key_file) {
+            (None, None) if client_ca_file.is_none() => Ok(None),
+            _ if !listen.starts_with("tls://") => Err(format!("{listen:?}: TLS files need a tls:// listener")),
+            (Some(cert), Some(key)) => Ok(Some(Self {
+                cert_file: cert.clone(),
+                key_file: key.clone(),
+                client_ca_file: client_ca_file.clone(),
+            })),
+            _ => Err(format!("{listen:?}: give both tls_cert_file and tls_key_file")),
+        }
+    }
+
     /// Reads the files and builds the server's TLS settings (TLS 1.2 and 1.3).
     pub fn server_config(&self) -> Result<Arc<ServerConfig>, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
