@@ -3,7 +3,8 @@
 //! Ctrl-C). Used by `bench/sources.sh` to measure ingest rate, loss and CPU.
 //!
 //! `cargo run --release -p megaflex-engine --example ingest -- syslog-udp 127.0.0.1:5514`
-//! (also `syslog-tcp`, `snmp`, `webhook`). `MEGAFLEX_WATCH=host/interface`
+//! (also `syslog-tcp`, `syslog-tls` with `MEGAFLEX_TLS_CERT` and
+//! `MEGAFLEX_TLS_KEY` naming PEM files, `snmp`, `webhook`). `MEGAFLEX_WATCH=host/interface`
 //! makes the syslog source forward only that link's events, as the daemon
 //! does with a link configured on them.
 
@@ -12,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use megaflex_engine::event::EventKind;
 use megaflex_engine::source::snmp::{SnmpTrapConfig, SnmpTrapSource};
+use megaflex_engine::source::syslog::tls::TlsFiles;
 use megaflex_engine::source::syslog::watch::Watch;
 use megaflex_engine::source::syslog::{Listen, SyslogConfig, SyslogSource};
 use megaflex_engine::source::webhook::{WebhookConfig, WebhookSource};
@@ -22,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let [_, kind, addr] = args.as_slice() else {
-        return Err("usage: ingest syslog-udp|syslog-tcp|snmp|webhook ADDR".into());
+        return Err("usage: ingest syslog-udp|syslog-tcp|syslog-tls|snmp|webhook ADDR".into());
     };
     let addr: std::net::SocketAddr = addr.parse()?;
     let (tx, mut rx) = mpsc::channel(65_536);
@@ -36,9 +38,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
     let metrics = match kind.as_str() {
-        "syslog-udp" | "syslog-tcp" => {
-            let listen = if kind == "syslog-udp" { Listen::Udp(addr) } else { Listen::Tcp(addr) };
+        "syslog-udp" | "syslog-tcp" | "syslog-tls" => {
+            let listen = match kind.as_str() {
+                "syslog-udp" => Listen::Udp(addr),
+                "syslog-tcp" => Listen::Tcp(addr),
+                _ => Listen::Tls(addr),
+            };
             let mut config = SyslogConfig::new(listen);
+            if kind == "syslog-tls" {
+                let file = |var: &str| std::env::var_os(var).map(Into::into).ok_or(format!("{var} is not set"));
+                config.tls = Some(TlsFiles {
+                    cert_file: file("MEGAFLEX_TLS_CERT")?,
+                    key_file: file("MEGAFLEX_TLS_KEY")?,
+                    client_ca_file: None,
+                });
+            }
             if let Ok(watched) = std::env::var("MEGAFLEX_WATCH") {
                 let mut w = Watch::default();
                 for pair in watched.split(',') {

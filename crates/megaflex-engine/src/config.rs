@@ -296,9 +296,9 @@ pub struct HttpSection {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SourceSection {
-    /// Syslog over UDP or TCP.
+    /// Syslog over UDP, TCP or TLS.
     Syslog {
-        /// `udp://ADDR:PORT` or `tcp://ADDR:PORT`.
+        /// `udp://ADDR:PORT`, `tcp://ADDR:PORT` or `tls://ADDR:PORT`.
         listen: String,
         /// Kernel receive buffer to ask for (UDP).
         #[serde(default)]
@@ -306,6 +306,25 @@ pub enum SourceSection {
         /// Longest message accepted.
         #[serde(default)]
         max_message_bytes: Option<usize>,
+        /// Most TCP/TLS connections at once (default 1024).
+        #[serde(default)]
+        max_connections: Option<usize>,
+        /// Close a TCP/TLS connection silent this long (default 1h).
+        #[serde(default)]
+        idle_timeout: Option<Dur>,
+        /// A started message or TLS handshake must finish within this (default 30s).
+        #[serde(default)]
+        read_timeout: Option<Dur>,
+        /// `tls://`: the server certificate chain, PEM.
+        #[serde(default)]
+        tls_cert_file: Option<std::path::PathBuf>,
+        /// `tls://`: its private key, PEM.
+        #[serde(default)]
+        tls_key_file: Option<std::path::PathBuf>,
+        /// `tls://`: CA certificates, PEM, that client certificates must chain to
+        /// (absent: no client certificate asked for).
+        #[serde(default)]
+        tls_client_ca_file: Option<std::path::PathBuf>,
     },
     /// SNMP traps and informs.
     SnmpTrap {
@@ -329,6 +348,24 @@ pub enum SourceSection {
         #[serde(default)]
         hmac_key_env: Option<String>,
     },
+}
+
+impl SourceSection {
+    /// The TLS files of a syslog source: `None` without any, an error when
+    /// given to a listener that is not `tls://` or given only in part.
+    pub fn syslog_tls(&self) -> Result<Option<crate::source::syslog::tls::TlsFiles>, String> {
+        match self {
+            Self::Syslog { listen, tls_cert_file, tls_key_file, tls_client_ca_file, .. } => {
+                crate::source::syslog::tls::TlsFiles::from_config(
+                    listen,
+                    tls_cert_file,
+                    tls_key_file,
+                    tls_client_ca_file,
+                )
+            }
+            _ => Ok(None),
+        }
+    }
 }
 
 /// An SNMPv3 user.
@@ -560,8 +597,22 @@ impl Config {
         for s in &self.sources {
             let at = s.span().start;
             match s.get_ref() {
-                SourceSection::Syslog { listen, .. } => {
-                    listen.parse::<crate::source::syslog::Listen>().map_err(|e| (at, e))?;
+                SourceSection::Syslog { listen, max_connections, idle_timeout, read_timeout, .. } => {
+                    let parsed = listen.parse::<crate::source::syslog::Listen>().map_err(|e| (at, e))?;
+                    if *max_connections == Some(0) {
+                        return Err((at, "max_connections must be at least 1".into()));
+                    }
+                    for (name, d) in [("idle_timeout", idle_timeout), ("read_timeout", read_timeout)] {
+                        if d.as_ref().is_some_and(|d| d.0.is_zero()) {
+                            return Err((at, format!("{name} must be more than 0s")));
+                        }
+                    }
+                    let tls = s.get_ref().syslog_tls().map_err(|e| (at, e))?;
+                    if let Some(files) = tls {
+                        files.server_config().map_err(|e| (at, e.to_string()))?;
+                    } else if matches!(parsed, crate::source::syslog::Listen::Tls(_)) {
+                        return Err((at, format!("{listen:?}: tls:// needs tls_cert_file and tls_key_file")));
+                    }
                 }
                 SourceSection::SnmpTrap { listen, users, .. } => {
                     let addr = listen

@@ -243,6 +243,7 @@ async fn metrics_pass_promtool_and_status_answers() {
         ",outcome=\"unwatched\"} 2\n",
         ",outcome=\"classified\"} 1\n",
         "megaflex_events_total{outcome=\"changed_link\"} 1\n",
+        "megaflex_source_connections_closed_total{source=\"syslog\",listen=",
     ] {
         assert!(text.contains(needle), "{needle} missing from\n{text}");
     }

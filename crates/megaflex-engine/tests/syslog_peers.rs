@@ -191,3 +191,43 @@ async fn udp_drains_the_kernel_queue_at_stop_and_stops_when_nobody_reads() {
     tokio::time::timeout(Duration::from_secs(5), src.join()).await.expect("stops once nobody reads");
     std::net::UdpSocket::bind(addr).expect("the port is free again");
 }
+
+#[tokio::test]
+async fn relayed_lines_match_the_routers_watched_link_not_the_relay() {
+    use megaflex_engine::source::syslog::watch::Watch;
+    let (tx, mut rx) = mpsc::channel(64);
+    let stop = CancellationToken::new();
+    let mut config = SyslogConfig::new("tcp://127.0.0.1:0".parse().unwrap());
+    let mut watch = Watch::default();
+    watch.add(EventKind::Link, "core-b1", "TenGigabitEthernet0/1/0");
+    config.watch = Some(Arc::new(watch));
+    let src = SyslogSource::spawn(config, Arc::from(vec![]), tx, stop.clone()).await.unwrap();
+    let lines = [
+        // rsyslog pmciscoios + RSYSLOG_SyslogProtocol23Format (issue 14).
+        "<189>1 2026-12-02T17:00:02.151+00:00 core-b1 %LINEPROTO-5-UPDOWN - - -  Line protocol on Interface TenGigabitEthernet0/1/0, changed state to down",
+        // rsyslog's RFC 3164 parser took the sequence number for the TAG.
+        "<189>1 2026-12-02T17:00:02.151+00:00 relay-1 88 - - -  core-b1: *Mar  1 00:01:02.123: %LINK-3-UPDOWN: Interface TenGigabitEthernet0/1/0, changed state to down",
+        // syslog-ng read `88: core-b1:` as sequence and program.
+        "<187>1 2026-12-02T17:00:02+00:00 relay-1 core-b1 - - [meta sequenceId=\"88\"] *Mar  1 00:01:02.123: %LINK-3-UPDOWN: Interface TenGigabitEthernet0/1/0, changed state to down",
+        // The relay's own name with a watched interface: not core-b1's link.
+        "<189>1 2026-12-02T17:00:02.151+00:00 relay-1 %LINEPROTO-5-UPDOWN - - -  Line protocol on Interface TenGigabitEthernet0/1/0, changed state to down",
+    ];
+    let mut s = tokio::net::TcpStream::connect(src.local_addr).await.unwrap();
+    for l in lines {
+        tokio::io::AsyncWriteExt::write_all(&mut s, format!("{} {l}", l.len()).as_bytes()).await.unwrap();
+    }
+    tokio::io::AsyncWriteExt::shutdown(&mut s).await.unwrap();
+    for _ in 0..3 {
+        let e = next(&mut rx).await;
+        assert_eq!(
+            (e.device.hostname.as_deref(), e.entity.as_str(), e.state),
+            (Some("core-b1"), "TenGigabitEthernet0/1/0", EventState::Down)
+        );
+    }
+    stop.cancel();
+    let metrics = src.metrics.clone();
+    src.join().await;
+    let m = metrics.snapshot();
+    assert_eq!((m.classified, m.unwatched), (3, 1), "{m:?}");
+    assert!(rx.try_recv().is_err(), "the relay's own line was not forwarded");
+}

@@ -68,7 +68,15 @@ pub async fn start(
     let mut running = Vec::new();
     for s in &config.sources {
         let r = match s.get_ref() {
-            SourceSection::Syslog { listen, recv_buffer_bytes, max_message_bytes } => {
+            section @ SourceSection::Syslog {
+                listen,
+                recv_buffer_bytes,
+                max_message_bytes,
+                max_connections,
+                idle_timeout,
+                read_timeout,
+                ..
+            } => {
                 let parsed: Listen = listen.parse()?;
                 let mut c = SyslogConfig::new(parsed);
                 c.watch = Some(watch.clone());
@@ -78,7 +86,21 @@ pub async fn start(
                 if let Some(m) = max_message_bytes {
                     c.max_message_bytes = *m;
                 }
-                let transport = if matches!(parsed, Listen::Udp(_)) { "udp" } else { "tcp" };
+                if let Some(n) = max_connections {
+                    c.max_connections = *n;
+                }
+                if let Some(d) = idle_timeout {
+                    c.idle_timeout = d.0;
+                }
+                if let Some(d) = read_timeout {
+                    c.read_timeout = d.0;
+                }
+                c.tls = section.syslog_tls()?;
+                let transport = match parsed {
+                    Listen::Udp(_) => "udp",
+                    Listen::Tcp(_) => "tcp",
+                    Listen::Tls(_) => "tls",
+                };
                 let src = SyslogSource::spawn(c, patterns.clone(), events.clone(), shutdown.clone())
                     .await
                     .map_err(|e| format!("syslog source {listen}: {e}"))?;

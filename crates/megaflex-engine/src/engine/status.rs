@@ -151,6 +151,21 @@ pub fn render_metrics(view: &StatusView, c: &Counters) -> String {
             f.sample(&[("source", kind), ("listen", listen), ("outcome", outcome)], v);
         }
     }
+    let mut f = Family::new(
+        &mut out,
+        "megaflex_source_connections_closed_total",
+        "counter",
+        "TCP/TLS connections megaflex closed: evicted at the connection limit, timed out.",
+    );
+    for (kind, listen, s) in &c.sources {
+        for (reason, v) in [("evicted", s.connections_evicted), ("timed_out", s.connections_timed_out)] {
+            f.sample(&[("source", kind), ("listen", listen), ("reason", reason)], v);
+        }
+    }
+    let mut f = Family::new(&mut out, "megaflex_source_connections", "gauge", "TCP/TLS connections open.");
+    for (kind, listen, s) in &c.sources {
+        f.sample(&[("source", kind), ("listen", listen)], s.connections_open);
+    }
     let mut f = Family::new(&mut out, "megaflex_events_total", "counter", "Canonical events reaching the engine.");
     f.sample(&[("outcome", "changed_link")], c.events_changed_state);
     f.sample(&[("outcome", "ignored")], c.events_ignored);

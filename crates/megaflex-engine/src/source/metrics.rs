@@ -19,6 +19,8 @@ pub struct SourceMetrics {
     dropped_oversize: AtomicU64,
     dropped_queue_full: AtomicU64,
     receive_errors: AtomicU64,
+    /// TCP/TLS connections.
+    pub connections: ConnectionMetrics,
 }
 
 /// A copy of the counters.
@@ -44,6 +46,12 @@ pub struct MetricsSnapshot {
     pub dropped_queue_full: u64,
     /// Socket errors.
     pub receive_errors: u64,
+    /// TCP/TLS connections open now.
+    pub connections_open: u64,
+    /// TCP/TLS connections closed to make room at the connection limit.
+    pub connections_evicted: u64,
+    /// TCP/TLS connections closed by the idle or read timeout.
+    pub connections_timed_out: u64,
 }
 
 /// The counters a source can bump.
@@ -108,6 +116,48 @@ impl SourceMetrics {
             dropped_oversize: g(&self.dropped_oversize),
             dropped_queue_full: g(&self.dropped_queue_full),
             receive_errors: g(&self.receive_errors),
+            connections_open: g(&self.connections.open),
+            connections_evicted: g(&self.connections.evicted),
+            connections_timed_out: g(&self.connections.timed_out),
+        }
+    }
+}
+
+/// Connection counters of a TCP or TLS listener (zero for the others).
+#[derive(Debug, Default)]
+pub struct ConnectionMetrics {
+    pub(crate) accepted: AtomicU64,
+    pub(crate) open: AtomicU64,
+    pub(crate) evicted: AtomicU64,
+    pub(crate) timed_out: AtomicU64,
+    pub(crate) tls_refused: AtomicU64,
+}
+
+/// A copy of [`ConnectionMetrics`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct ConnectionSnapshot {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Open now.
+    pub open: u64,
+    /// Closed to make room for a new one at the limit.
+    pub evicted: u64,
+    /// Closed by the idle or read timeout.
+    pub timed_out: u64,
+    /// TLS handshakes refused (bad or missing client certificate, not TLS).
+    pub tls_refused: u64,
+}
+
+impl ConnectionMetrics {
+    /// The counters now.
+    pub fn snapshot(&self) -> ConnectionSnapshot {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ConnectionSnapshot {
+            accepted: g(&self.accepted),
+            open: g(&self.open),
+            evicted: g(&self.evicted),
+            timed_out: g(&self.timed_out),
+            tls_refused: g(&self.tls_refused),
         }
     }
 }

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use regex::Regex;
 
-use super::parse::Syslog;
+use super::parse::{Syslog, host_and_tag, relayed_origin};
 use crate::event::{EventKind, EventState};
 
 /// What a message means. Borrows from the message: most classified
@@ -25,7 +25,10 @@ pub struct Classified<'a> {
     pub state: EventState,
     /// An operator did it (shutdown), not a failure.
     pub administrative: bool,
-    /// Hostname stated in the message body (FortiOS `devname`), when the header had none.
+    /// The originating device as the message body states it (FortiOS
+    /// `devname`, a router header a relay left in the text, a user
+    /// pattern's `device`): it wins over the header's HOSTNAME, which after
+    /// a relay may name only the relay.
     pub hostname: Option<Cow<'a, str>>,
     /// Vendor details.
     pub attributes: Vec<(&'static str, Cow<'a, str>)>,
@@ -85,21 +88,40 @@ fn find_mnemonic(text: &str) -> Option<Mnemonic<'_>> {
         let full = &rest[..len];
         let after = rest[len..].trim_start_matches(' ');
         if len >= 3 && full.as_bytes()[0].is_ascii_uppercase() && after.starts_with(':') {
-            // The severity is the last `-<digit>-` part: FACILITY-SEV-MNEMONIC,
-            // where FACILITY may itself hold dashes (IOS-XR's PKT_INFRA-LINK).
-            let b = full.as_bytes();
-            let sev = (1..b.len().saturating_sub(1))
-                .rev()
-                .find(|&i| b[i].is_ascii_digit() && b[i - 1] == b'-' && b[i + 1] == b'-');
-            let (facility, mnemonic) = match sev {
-                Some(i) => (&full[..i - 1], &full[i + 2..]),
-                None => ("", full),
-            };
-            return Some(Mnemonic { facility, mnemonic, full, detail: after[1..].trim() });
+            return Some(split_mnemonic(full, after[1..].trim()));
         }
         from = start;
     }
     None
+}
+
+/// `FACILITY-SEV-MNEMONIC` split at its severity, the last `-<digit>-`
+/// part (FACILITY may itself hold dashes: IOS-XR's PKT_INFRA-LINK).
+fn split_mnemonic<'a>(full: &'a str, detail: &'a str) -> Mnemonic<'a> {
+    let b = full.as_bytes();
+    let sev =
+        (1..b.len().saturating_sub(1)).rev().find(|&i| b[i].is_ascii_digit() && b[i - 1] == b'-' && b[i + 1] == b'-');
+    let (facility, mnemonic) = match sev {
+        Some(i) => (&full[..i - 1], &full[i + 2..]),
+        None => ("", full),
+    };
+    Mnemonic { facility, mnemonic, full, detail }
+}
+
+/// A mnemonic that a relay moved out of the text into a header field
+/// (rsyslog makes `%LINEPROTO-5-UPDOWN:` the TAG, so RFC 5424 forwarding
+/// sends it as APP-NAME; some senders use MSGID), with the text as detail.
+fn mnemonic_in_field<'a>(field: Option<&'a str>, text: &'a str) -> Option<Mnemonic<'a>> {
+    let field = field?;
+    let marked = field.strip_prefix('%');
+    let full = marked.unwrap_or(field).trim_end_matches(':');
+    let b = full.as_bytes();
+    if b.len() < 3 || !b[0].is_ascii_uppercase() || !b.iter().all(|&c| MNEMONIC_BYTE[usize::from(c)]) {
+        return None;
+    }
+    let m = split_mnemonic(full, text.trim());
+    // Without its `%`, only a field with a severity part is a mnemonic.
+    (marked.is_some() || !m.facility.is_empty()).then_some(m)
 }
 
 /// Substring search; `memmem` beats `str::find`'s per-call searcher setup
@@ -375,26 +397,50 @@ fn fortios(text: &str) -> Option<Classified<'_>> {
     Some(c.attr("logid", logid).attr("logdesc", get("logdesc").unwrap_or_default()))
 }
 
-/// Classifies a parsed message with the built-in vendor rules.
+/// Classifies a parsed message with the built-in vendor rules, wherever a
+/// relay left the vendor's marker: in the text, the TAG / APP-NAME or the
+/// MSGID. The host is the originating device's (see `hostname`).
 pub fn classify<'a>(msg: &Syslog<'a>) -> Option<Classified<'a>> {
-    let text = msg.msg;
+    // Relays keep the space a TAG was followed by (rsyslog's `%msg%`).
+    let text = msg.msg.trim_start_matches(' ');
     // FortiOS first: its BGP events embed a Cisco-style mnemonic in `msg=`.
     if LOGID.find(text.as_bytes()).is_some() {
         return fortios(text);
     }
-    if let Some(c) = find_mnemonic(text).and_then(|m| cisco_like(&m)) {
-        return Some(c);
+    let mut c = find_mnemonic(text)
+        .and_then(|m| cisco_like(&m))
+        .or_else(|| mnemonic_in_field(msg.app, text).and_then(|m| cisco_like(&m)))
+        .or_else(|| mnemonic_in_field(msg.msgid, text).and_then(|m| cisco_like(&m)))
+        .or_else(|| junos_any(msg, text))?;
+    if c.hostname.is_none() {
+        c.hostname = relayed_origin(text, msg.app).map(Cow::Borrowed);
     }
-    // Junos: the event tag leads the message (or was taken as the TAG).
+    Some(c)
+}
+
+/// Junos: the event tag leads the message, or was taken as the TAG, or is
+/// the MSGID (Junos's own structured-data format), or follows a host and
+/// TAG that a relay left in the text.
+fn junos_any<'a>(msg: &Syslog<'a>, text: &'a str) -> Option<Classified<'a>> {
     for ev in JUNOS_EVENTS {
         if let Some(d) = text.strip_prefix(ev).and_then(|r| r.strip_prefix(':')) {
             return junos(ev, d.trim());
         }
-        if msg.app == Some(ev) {
+        if msg.app == Some(ev) || msg.msgid == Some(ev) {
             return junos(ev, text.trim());
         }
     }
-    None
+    // A text that starts with a mnemonic holds no relayed header: most
+    // messages stop here.
+    if msg.app.is_some() || text.starts_with('%') {
+        return None;
+    }
+    let (host, rest) = host_and_tag(text)?;
+    let ev = JUNOS_EVENTS.into_iter().find(|ev| rest.starts_with(ev))?;
+    let d = rest[ev.len()..].strip_prefix(':')?;
+    let mut c = junos(ev, d.trim())?;
+    c.hostname = Some(Cow::Borrowed(host));
+    Some(c)
 }
 
 /// A user pattern from the configuration: a regex with named groups

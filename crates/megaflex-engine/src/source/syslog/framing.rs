@@ -135,6 +135,12 @@ impl Framer {
         }
     }
 
+    /// Whether part of a frame has arrived (or is being skipped): the
+    /// sender owes the rest.
+    pub fn is_mid_frame(&self) -> bool {
+        self.start < self.buf.len() || self.skipping > 0 || self.discarding_line
+    }
+
     /// What is left when the connection closes: an unterminated last line
     /// is still a message.
     pub fn finish(&mut self) -> Option<Range<usize>> {

@@ -1,10 +1,13 @@
-//! Syslog: parsing, vendor classification, TCP framing and the UDP/TCP source.
+//! Syslog: parsing, vendor classification, TCP framing and the UDP, TCP and TLS source.
 
 pub mod classify;
 pub mod framing;
 pub mod parse;
 mod server;
+mod stream;
+pub mod tls;
 mod udp;
 pub mod watch;
 
 pub use server::{Listen, SyslogConfig, SyslogSource, event_from};
+pub use stream::StreamLimits;

@@ -442,6 +442,55 @@ fn parse_3164(pri: Option<u8>, s: &str) -> Syslog<'_> {
     }
 }
 
+/// The originating device's name when a relay's own parser did not
+/// recognise the router's header and left it at the start of the message
+/// text, where the relay's HOSTNAME is only the relay (or the name it gave
+/// the sender's address). Seen with stock rsyslog and syslog-ng:
+///
+/// - `test-switch1: *Jun  1 12:50:26.172: %...` and
+///   `gw2 LC/0/2/CPU0:Jul  7 ... : %...` (rsyslog took the Cisco sequence
+///   number for the TAG), `2018 Apr 20 13:15:07 nexus %...` (syslog-ng took
+///   NX-OS's year), `1 2019-02-20T15:10:35Z frr bgpd 83 - - %...` (an RFC
+///   5424 line relayed as RFC 3164): the header in the text names the host;
+/// - `app` = `test-switch1`, text `Jun  1 12:50:26.172: %...` (syslog-ng
+///   read `1432: test-switch1:` as sequence and program): a text that
+///   starts with a router timestamp means `app` was the host.
+///
+/// `None` for a text that holds no header, the common case, decided by its
+/// first byte when it starts with a mnemonic.
+pub fn relayed_origin<'a>(text: &'a str, app: Option<&'a str>) -> Option<&'a str> {
+    let t = skip_spaces(text);
+    if t.as_bytes().first().is_none_or(|&b| b == b'%') {
+        return None;
+    }
+    let t = match t.strip_prefix("1 ") {
+        Some(r) if r.as_bytes().first().is_some_and(u8::is_ascii_digit) => r,
+        _ => t,
+    };
+    let inner = parse_3164(None, t);
+    if inner.timestamp.is_some()
+        && let Some(host) = inner.hostname
+    {
+        return Some(host);
+    }
+    let app = app.filter(|a| !a.bytes().all(|b| b.is_ascii_digit()))?;
+    // IOS-XR's node (`LC/0/2/CPU0:`) before the time.
+    let t = match token(t) {
+        Some((tok, _)) if tok.contains("/CPU") => tok.find(':').map_or(t, |i| &t[i + 1..]),
+        _ => t,
+    };
+    stamp_at(t).map(|_| app)
+}
+
+/// `HOST TAG[PID]: REST` at the start of `text`: what rsyslog's RFC 3164
+/// parser leaves when two spaces stand before the host (Junos does this).
+pub fn host_and_tag(text: &str) -> Option<(&str, &str)> {
+    let (host, after) = token(skip_spaces(text))?;
+    let (tag, rest) = token(after)?;
+    parse_tag(tag)?;
+    Some((host, skip_spaces(rest)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
 //! The syslog source: configuration, the per-message handler shared by UDP
-//! (its receiver thread is in `udp.rs`) and TCP (tasks here), canonical
+//! (its receiver thread is in `udp.rs`) and TCP/TLS (`stream.rs`), canonical
 //! events out on a bounded channel.
 
 use std::borrow::Cow;
@@ -8,20 +8,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use megaport::types::EpochMillis;
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use super::classify::{Classified, UserPattern, classify_with};
-use super::framing::{DEFAULT_MAX_FRAME, Frame, Framer};
+use super::framing::DEFAULT_MAX_FRAME;
 use super::parse::{Syslog, parse};
+use super::stream::{self, StreamLimits};
+use super::tls::TlsFiles;
 use super::udp::UdpReceiver;
 use super::watch::Watch;
 use crate::event::{Device, Event, EventKind, EventState, SourceKind};
 use crate::source::bind_udp;
-use crate::source::metrics::{Counter, RateLimitedLog, SourceMetrics};
+use crate::source::metrics::{Counter, SourceMetrics};
 
 /// Where to listen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,21 +32,36 @@ pub enum Listen {
     Udp(SocketAddr),
     /// `tcp://ADDR`.
     Tcp(SocketAddr),
+    /// `tls://ADDR`: RFC 5425, octet-counted frames inside TLS.
+    Tls(SocketAddr),
 }
 
 impl std::str::FromStr for Listen {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (scheme, addr) =
-            s.split_once("://").ok_or_else(|| format!("{s:?}: use udp://ADDR:PORT or tcp://ADDR:PORT"))?;
+        let (scheme, addr) = s
+            .split_once("://")
+            .ok_or_else(|| format!("{s:?}: use udp://ADDR:PORT, tcp://ADDR:PORT or tls://ADDR:PORT"))?;
         let addr: SocketAddr = addr.parse().map_err(|_| format!("{s:?}: {addr:?} is not an IP address and port"))?;
         match scheme {
             "udp" => Ok(Self::Udp(addr)),
             "tcp" => Ok(Self::Tcp(addr)),
-            other => Err(format!("{s:?}: unknown scheme {other:?}; use udp:// or tcp://")),
+            "tls" => Ok(Self::Tls(addr)),
+            other => Err(format!("{s:?}: unknown scheme {other:?}; use udp://, tcp:// or tls://")),
         }
     }
 }
+
+/// Default most TCP/TLS connections at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default idle timeout of a TCP/TLS connection. Long: a router's
+/// connection is quiet while its links are fine, and closing it may cost
+/// the first message after, the link-down that matters (a sender learns of
+/// the close only by writing). Dead peers are found sooner by TCP
+/// keepalive, and the connection limit evicts idle ones under pressure.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Default time to finish a started message or a TLS handshake.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Settings of one syslog listener.
 #[derive(Debug, Clone)]
@@ -56,8 +73,15 @@ pub struct SyslogConfig {
     pub recv_buffer_bytes: usize,
     /// Longest message accepted, in bytes.
     pub max_message_bytes: usize,
-    /// Most TCP connections at once.
+    /// Most TCP/TLS connections at once (at the limit, the one longest
+    /// without a complete message is closed for the newcomer).
     pub max_connections: usize,
+    /// A TCP/TLS connection silent this long is closed.
+    pub idle_timeout: Duration,
+    /// A started message or TLS handshake must complete within this.
+    pub read_timeout: Duration,
+    /// Certificate, key and client CA of a `tls://` listener.
+    pub tls: Option<TlsFiles>,
     /// Forward messages no rule recognised as `EventKind::Other` events.
     pub forward_unclassified: bool,
     /// Forward only events some link watches (`None`: every event).
@@ -65,13 +89,17 @@ pub struct SyslogConfig {
 }
 
 impl SyslogConfig {
-    /// Defaults for `listen`: 8 MiB receive buffer, 64 KiB messages, 1024 connections.
+    /// Defaults for `listen`: 8 MiB receive buffer, 64 KiB messages, 1024
+    /// connections, an hour idle, 30 seconds to finish a message.
     pub fn new(listen: Listen) -> Self {
         Self {
             listen,
             recv_buffer_bytes: 8 * 1024 * 1024,
             max_message_bytes: DEFAULT_MAX_FRAME,
-            max_connections: 1024,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            tls: None,
             forward_unclassified: false,
             watch: None,
         }
@@ -122,17 +150,27 @@ impl SyslogSource {
                 let receiver = UdpReceiver::spawn(socket, handler, config.max_message_bytes, shutdown)?;
                 Ok(Self { local_addr, recv_buffer_bytes: Some(granted), metrics, running: Running::Thread(receiver) })
             }
-            Listen::Tcp(addr) => {
+            Listen::Tcp(addr) | Listen::Tls(addr) => {
+                let acceptor = match (&config.listen, &config.tls) {
+                    (Listen::Tls(_), Some(files)) => {
+                        Some(TlsAcceptor::from(files.server_config().map_err(std::io::Error::other)?))
+                    }
+                    (Listen::Tls(_), None) => {
+                        return Err(std::io::Error::other("tls:// needs a certificate and key"));
+                    }
+                    _ => None,
+                };
                 let listener = TcpListener::bind(addr).await?;
                 let local_addr = listener.local_addr()?;
-                tracing::info!(%local_addr, "syslog TCP listening");
-                let task = tokio::spawn(run_tcp(
-                    listener,
-                    handler,
-                    config.max_message_bytes,
-                    config.max_connections,
-                    shutdown,
-                ));
+                let transport = if acceptor.is_some() { "TLS" } else { "TCP" };
+                tracing::info!(%local_addr, max_connections = config.max_connections, "syslog {transport} listening");
+                let limits = StreamLimits {
+                    max_connections: config.max_connections.max(1),
+                    idle_timeout: config.idle_timeout,
+                    read_timeout: config.read_timeout,
+                    max_message_bytes: config.max_message_bytes,
+                };
+                let task = tokio::spawn(stream::run(listener, handler, limits, acceptor, shutdown));
                 Ok(Self { local_addr, recv_buffer_bytes: None, metrics, running: Running::Task(task) })
             }
         }
@@ -192,7 +230,7 @@ impl Handler {
             return;
         }
         if let (Some(c), Some(watch)) = (&classified, &self.watch) {
-            let hostname = msg.hostname.or(c.hostname.as_deref());
+            let hostname = c.hostname.as_deref().or(msg.hostname);
             if !watch.wants(c.kind, &c.entity, hostname, self.last_peer.of(peer)) {
                 self.metrics.inc(Counter::Unwatched);
                 return;
@@ -254,7 +292,8 @@ pub fn event_from(
     received_at: EpochMillis,
 ) -> Event {
     let device = Device {
-        hostname: msg.hostname.map(str::to_owned).or(c.hostname.map(Cow::into_owned)),
+        // The body's statement of the origin wins over a relay's HOSTNAME.
+        hostname: c.hostname.map(Cow::into_owned).or_else(|| msg.hostname.map(str::to_owned)),
         address: Some(address),
         labels: Default::default(),
     };
@@ -267,99 +306,4 @@ pub fn event_from(
         e.attributes.insert(Cow::Borrowed(k), v.into_owned());
     }
     e
-}
-
-async fn run_tcp(
-    listener: TcpListener,
-    handler: Handler,
-    max: usize,
-    max_connections: usize,
-    shutdown: CancellationToken,
-) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
-    let mut errors = RateLimitedLog::new(Duration::from_secs(10));
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let Ok(permit) = slots.clone().try_acquire_owned() else {
-                        handler.metrics.inc(Counter::ReceiveError);
-                        if let Some(n) = errors.allow() {
-                            tracing::warn!(%peer, max_connections, suppressed = n, "too many syslog TCP connections; refusing");
-                        }
-                        continue;
-                    };
-                    let h = handler.clone();
-                    let stop = shutdown.clone();
-                    connections.spawn(async move {
-                        run_connection(stream, peer, h, max, stop).await;
-                        drop(permit);
-                    });
-                }
-                Err(e) => {
-                    handler.metrics.inc(Counter::ReceiveError);
-                    if let Some(n) = errors.allow() { tracing::warn!(error = %e, suppressed = n, "syslog TCP accept error"); }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    // Drain: every connection finishes what it has buffered.
-    while connections.join_next().await.is_some() {}
-    tracing::debug!("syslog TCP source drained and stopped");
-}
-
-async fn run_connection(
-    mut stream: tokio::net::TcpStream,
-    peer: SocketAddr,
-    mut h: Handler,
-    max: usize,
-    shutdown: CancellationToken,
-) {
-    let mut framer = Framer::new(max);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = tokio::select! {
-            () = shutdown.cancelled() => {
-                // Take what already arrived, without waiting for more.
-                stream.try_read(&mut buf).unwrap_or_default()
-            }
-            r = stream.read(&mut buf) => match r {
-                Ok(n) => n,
-                Err(_) => { h.metrics.inc(Counter::ReceiveError); 0 }
-            },
-        };
-        if n > 0 {
-            framer.push(&buf[..n]);
-        }
-        let now = EpochMillis::now();
-        while let Some(frame) = framer.next_frame() {
-            match frame {
-                Frame::Message(r) => {
-                    h.metrics.inc(Counter::Received);
-                    h.handle(framer.bytes(r), peer, now);
-                }
-                Frame::Oversize => {
-                    h.metrics.inc(Counter::Received);
-                    h.metrics.inc(Counter::Oversize);
-                }
-                Frame::Garbage => {
-                    h.metrics.inc(Counter::Received);
-                    h.metrics.inc(Counter::Malformed);
-                }
-            }
-        }
-        h.flush();
-        if n == 0 || shutdown.is_cancelled() {
-            if let Some(r) = framer.finish() {
-                h.metrics.inc(Counter::Received);
-                h.handle(framer.bytes(r), peer, now);
-                h.flush();
-            }
-            return;
-        }
-    }
 }
