@@ -124,7 +124,7 @@ pub async fn start(
                 let (local_addr, metrics) = (src.local_addr, src.metrics.clone());
                 Running { kind: "snmp_trap", local_addr, transport: "udp", metrics, join: tokio::spawn(src.join()) }
             }
-            SourceSection::Webhook { listen, token_env, hmac_key_env } => {
+            SourceSection::Webhook { listen, token_env, hmac_key_env, .. } => {
                 let addr: SocketAddr =
                     listen.parse().map_err(|_| format!("webhook source: {listen:?} is not ADDR:PORT"))?;
                 let mut c = WebhookConfig::new(addr);
