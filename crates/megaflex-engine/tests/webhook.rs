@@ -147,18 +147,61 @@ async fn bearer_token_and_hmac_signature() {
     })
     .await;
     let body = r#"{"device":"r1","kind":"link","entity":"x","state":"down"}"#;
+    let now = jiff::Timestamp::now().as_second();
+    let sign = |stamp: i64, body: &str| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"k3y").unwrap();
+        mac.update(format!("{stamp}.{body}").as_bytes());
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let (sig, ts) = (sign(now, body), now.to_string());
+    let (s, b) = env.post("/events", body, &[("x-megaflex-signature", &sig), ("x-megaflex-timestamp", &ts)]).await;
+    assert_eq!(s, 401, "no token: {b}");
+    let bearer = ("authorization", "Bearer t0ken");
+    let (s, b) = env
+        .post(
+            "/events",
+            body,
+            &[("authorization", "Bearer wrong"), ("x-megaflex-signature", &sig), ("x-megaflex-timestamp", &ts)],
+        )
+        .await;
+    assert_eq!((s, b["error"].as_str()), (401, Some("missing or wrong bearer token")));
+    let (s, b) = env
+        .post("/events", body, &[bearer, ("x-megaflex-signature", "sha256=00"), ("x-megaflex-timestamp", &ts)])
+        .await;
+    assert_eq!((s, b["error"].as_str()), (401, Some("body signature does not match")));
+    // A signature without its timestamp, or the body signed without it (the old form), is refused.
+    let (s, b) = env.post("/events", body, &[bearer, ("x-megaflex-signature", &sig)]).await;
+    assert_eq!(s, 401, "{b}");
+    assert!(b["error"].as_str().unwrap().contains("X-Megaflex-Timestamp"), "{b}");
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"k3y").unwrap();
     mac.update(body.as_bytes());
-    let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-    let (s, b) = env.post("/events", body, &[("x-megaflex-signature", &sig)]).await;
-    assert_eq!(s, 401, "no token: {b}");
-    let (s, b) = env.post("/events", body, &[("authorization", "Bearer wrong"), ("x-megaflex-signature", &sig)]).await;
-    assert_eq!((s, b["error"].as_str()), (401, Some("missing or wrong bearer token")));
-    let (s, b) =
-        env.post("/events", body, &[("authorization", "Bearer t0ken"), ("x-megaflex-signature", "sha256=00")]).await;
-    assert_eq!((s, b["error"].as_str()), (401, Some("body signature does not match")));
-    let (s, _) = env.post("/events", body, &[("authorization", "Bearer t0ken"), ("x-hub-signature-256", &sig)]).await;
+    let body_only = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let (s, _) =
+        env.post("/events", body, &[bearer, ("x-megaflex-signature", &body_only), ("x-megaflex-timestamp", &ts)]).await;
+    assert_eq!(s, 401);
+    // A captured request replayed after the window: the signature is right, the time is not.
+    let old = now - 301;
+    let (s, b) = env
+        .post(
+            "/events",
+            body,
+            &[bearer, ("x-megaflex-signature", &sign(old, body)), ("x-megaflex-timestamp", &old.to_string())],
+        )
+        .await;
+    assert_eq!(s, 401, "{b}");
+    assert!(b["error"].as_str().unwrap().contains("replayed"), "{b}");
+    // A changed timestamp breaks the signature.
+    let (s, _) = env
+        .post(
+            "/events",
+            body,
+            &[bearer, ("x-megaflex-signature", &sig), ("x-megaflex-timestamp", &(now + 1).to_string())],
+        )
+        .await;
+    assert_eq!(s, 401);
+    let (s, _) =
+        env.post("/events", body, &[bearer, ("x-hub-signature-256", &sig), ("x-megaflex-timestamp", &ts)]).await;
     assert_eq!(s, 200);
     assert_eq!(env.next().await.entity, "x");
-    assert_eq!(env.src.metrics.snapshot().dropped_auth, 3);
+    assert_eq!(env.src.metrics.snapshot().dropped_auth, 7);
 }

@@ -1,6 +1,6 @@
 //! The engine's HTTP listener: `/metrics`, `/healthz`, `/readyz`,
-//! `/api/status`, and `POST /api/circuits/{name}/resume`. Bind it to
-//! loopback or a management network: it has no authentication.
+//! `/api/status`, and `POST /api/circuits/{name}/resume`. Access rules
+//! (token, `Host`, `Origin`) are in [`super::http_auth`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::http_auth::{HttpAccess, guard};
 use super::status::{Counters, StatusView, render_metrics};
 use crate::servicenow::outbox::OutboxStats;
 use crate::source::metrics::SourceMetrics;
@@ -83,8 +84,10 @@ async fn readyz(State(v): State<Views>) -> Response {
 }
 
 /// Binds `addr` and serves until `shutdown`.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve(
     addr: SocketAddr,
+    mut access: HttpAccess,
     status_rx: watch::Receiver<StatusView>,
     counters: watch::Receiver<Counters>,
     commands: mpsc::Sender<Command>,
@@ -94,13 +97,15 @@ pub async fn serve(
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
+    access.allow_addr(local);
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/status", get(status))
         .route("/api/circuits/{name}/resume", post(resume))
-        .with_state(Views { status: status_rx, counters, commands, sources: sources.into(), outbox });
+        .with_state(Views { status: status_rx, counters, commands, sources: sources.into(), outbox })
+        .layer(axum::middleware::from_fn_with_state(Arc::new(access), guard));
     tracing::info!(%local, "HTTP listening: /metrics /healthz /readyz /api/status");
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await {

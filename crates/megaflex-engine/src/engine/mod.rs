@@ -14,6 +14,7 @@ pub mod clock;
 pub mod core;
 pub mod cycle;
 pub mod http;
+pub mod http_auth;
 pub mod replay;
 pub mod sources;
 pub mod status;
@@ -114,6 +115,8 @@ pub struct RunOptions {
     /// The ServiceNow client to use instead of one built from the
     /// environment variables `[servicenow]` names.
     pub servicenow: Option<ServiceNowClient>,
+    /// The HTTP write token, instead of the variable `[http] token_env` names.
+    pub http_token: Option<secrecy::SecretString>,
 }
 
 /// A started engine.
@@ -303,6 +306,10 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
         Some(addr) => Some(
             http::serve(
                 addr,
+                http_auth::HttpAccess::from_config(
+                    config.http.as_ref(),
+                    options.http_token.as_ref().map(|t| secrecy::ExposeSecret::expose_secret(t).to_owned()),
+                )?,
                 status_rx.clone(),
                 counters_rx,
                 commands_tx,

@@ -124,7 +124,7 @@ pub async fn start(
                 let (local_addr, metrics) = (src.local_addr, src.metrics.clone());
                 Running { kind: "snmp_trap", local_addr, transport: "udp", metrics, join: tokio::spawn(src.join()) }
             }
-            SourceSection::Webhook { listen, token_env, hmac_key_env, .. } => {
+            SourceSection::Webhook { listen, token_env, hmac_key_env, signature_max_age, .. } => {
                 let addr: SocketAddr =
                     listen.parse().map_err(|_| format!("webhook source: {listen:?} is not ADDR:PORT"))?;
                 let mut c = WebhookConfig::new(addr);
@@ -133,6 +133,9 @@ pub async fn start(
                 }
                 if let Some(var) = hmac_key_env {
                     c.hmac_key = Some(env_secret(var, "webhook HMAC key")?.into_bytes());
+                }
+                if let Some(age) = signature_max_age {
+                    c.signature_max_age = age.0;
                 }
                 let src = WebhookSource::spawn(c, events.clone(), shutdown.clone())
                     .await

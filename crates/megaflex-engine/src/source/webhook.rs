@@ -1,7 +1,10 @@
 //! The webhook source: Alertmanager's webhook payload (version 4, old and
 //! new field sets) and a small generic JSON form for other tools, with
-//! bearer-token auth, an optional HMAC-SHA256 body signature and a body size
-//! limit. Bad input gets a 4xx with a message, never a 500.
+//! bearer-token auth, an optional HMAC-SHA256 signature over a timestamp and
+//! the body (`X-Megaflex-Timestamp: <unix seconds>`, `X-Megaflex-Signature:
+//! sha256=hex(HMAC(key, "<timestamp>." + body))`, the timestamp within
+//! `signature_max_age` of now, so a captured request cannot be replayed
+//! later) and a body size limit. Bad input gets a 4xx with a message, never a 500.
 //!
 //! Generic form (`POST /events`), one object or an array:
 //!
@@ -29,6 +32,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::http_auth::secret_eq;
 use crate::event::{Device, Event, EventKind, EventState, SourceKind};
 use crate::source::metrics::{Counter, SourceMetrics};
 
@@ -41,6 +45,8 @@ pub struct WebhookConfig {
     pub token: Option<String>,
     /// Key for `X-Megaflex-Signature: sha256=<hex>` (or `X-Hub-Signature-256`), if any.
     pub hmac_key: Option<Vec<u8>>,
+    /// How far a signed request's timestamp may be from now, either way.
+    pub signature_max_age: Duration,
     /// Largest body accepted, in bytes.
     pub max_body_bytes: usize,
     /// How long an (alert, status, startsAt) is remembered to drop HA duplicates.
@@ -53,6 +59,7 @@ impl std::fmt::Debug for WebhookConfig {
             .field("listen", &self.listen)
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
             .field("hmac_key", &self.hmac_key.as_ref().map(|_| "[redacted]"))
+            .field("signature_max_age", &self.signature_max_age)
             .field("max_body_bytes", &self.max_body_bytes)
             .finish()
     }
@@ -61,7 +68,14 @@ impl std::fmt::Debug for WebhookConfig {
 impl WebhookConfig {
     /// Defaults: no auth, 1 MiB bodies, 10-minute dedupe window.
     pub fn new(listen: SocketAddr) -> Self {
-        Self { listen, token: None, hmac_key: None, max_body_bytes: 1 << 20, dedupe_window: Duration::from_secs(600) }
+        Self {
+            listen,
+            token: None,
+            hmac_key: None,
+            signature_max_age: Duration::from_secs(300),
+            max_body_bytes: 1 << 20,
+            dedupe_window: Duration::from_secs(600),
+        }
     }
 }
 
@@ -193,7 +207,7 @@ fn authorise(config: &WebhookConfig, headers: &HeaderMap, body: &[u8]) -> Result
     if let Some(token) = &config.token {
         let given =
             headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        let ok = given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes()));
+        let ok = given.is_some_and(|g| secret_eq(g.as_bytes(), token.as_bytes()));
         if !ok {
             return Err("missing or wrong bearer token".into());
         }
@@ -206,15 +220,25 @@ fn authorise(config: &WebhookConfig, headers: &HeaderMap, body: &[u8]) -> Result
             .and_then(|v| v.strip_prefix("sha256="))
             .ok_or("missing X-Megaflex-Signature: sha256=<hex> header")?;
         let sig = hex::decode(sig.trim()).map_err(|_| "signature is not hex")?;
+        let stamp = headers
+            .get("x-megaflex-timestamp")
+            .and_then(|v| v.to_str().ok())
+            .ok_or("missing X-Megaflex-Timestamp header (unix seconds, signed with the body)")?
+            .trim();
+        let secs: i64 = stamp.parse().map_err(|_| "X-Megaflex-Timestamp is not unix seconds")?;
+        let now_secs = EpochMillis::now().as_millis() / 1000;
+        let max_age = i64::try_from(config.signature_max_age.as_secs()).unwrap_or(i64::MAX);
+        if now_secs.abs_diff(secs) > max_age.unsigned_abs() {
+            return Err(format!("X-Megaflex-Timestamp is more than {max_age} s from now: replayed or clock skew"));
+        }
+        // verify_slice compares in constant time.
         let mut mac = Hmac::<Sha256>::new_from_slice(key).map_err(|_| "bad HMAC key")?;
+        mac.update(stamp.as_bytes());
+        mac.update(b".");
         mac.update(body);
         mac.verify_slice(&sig).map_err(|_| "body signature does not match")?;
     }
     Ok(())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl Shared {

@@ -210,6 +210,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
             megaflex_sim::DEFAULT_SERVICENOW_USER,
             megaflex_sim::DEFAULT_SERVICENOW_PASSWORD.to_owned().into(),
         )),
+        http_token: None,
     };
     let daemon = engine::start(config, options).await.map_err(anyhow::Error::msg)?;
     let syslog = daemon.sources.iter().find(|s| s.0 == "syslog").map(|s| s.2).expect("demo.toml has a syslog source");
