@@ -205,3 +205,63 @@ async fn bearer_token_and_hmac_signature() {
     assert_eq!(env.next().await.entity, "x");
     assert_eq!(env.src.metrics.snapshot().dropped_auth, 7);
 }
+
+/// Over real HTTP: an alert refused with 503 (queue full) is not remembered,
+/// so the sender's retry is accepted; once accepted, the repeat is a duplicate.
+#[tokio::test]
+async fn refused_alert_is_accepted_on_retry_then_deduplicated() {
+    let (tx, mut rx) = mpsc::channel(1);
+    let stop = CancellationToken::new();
+    let src = WebhookSource::spawn(WebhookConfig::new("127.0.0.1:0".parse().unwrap()), tx, stop.clone()).await.unwrap();
+    let http = reqwest::Client::new();
+    let post = || http.post(format!("http://{}/alertmanager", src.local_addr)).body(NEW_PAYLOAD).send();
+    let filler = OLD_PAYLOAD;
+    let r = http.post(format!("http://{}/alertmanager", src.local_addr)).body(filler).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the filler takes the only slot");
+    let r = post().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "5");
+    assert_eq!(
+        rx.recv().await.unwrap().entity,
+        megaflex_engine::source::webhook::label_fingerprint(
+            &[("alertname", "X"), ("instance", "a")].into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        )
+    );
+    let r: serde_json::Value = post().await.unwrap().json().await.unwrap();
+    assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(1), Some(0)), "the retry is taken");
+    assert_eq!(rx.recv().await.unwrap().entity, "1a30ba71cca2921f");
+    let r: serde_json::Value = post().await.unwrap().json().await.unwrap();
+    assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(0), Some(1)));
+    let m = src.metrics.snapshot();
+    assert_eq!((m.dropped_queue_full, m.duplicates, m.dedupe_entries), (1, 1, 2));
+    stop.cancel();
+}
+
+/// 60 notifications of 900 distinct alerts each: the dedupe table holds at
+/// most its bound (counted in entries), and says how many it forgot.
+#[tokio::test]
+async fn dedupe_table_is_bounded() {
+    let (tx, mut rx) = mpsc::channel(100_000);
+    let stop = CancellationToken::new();
+    let mut config = WebhookConfig::new("127.0.0.1:0".parse().unwrap());
+    config.dedupe_max_entries = 5_000;
+    let src = WebhookSource::spawn(config, tx, stop.clone()).await.unwrap();
+    let http = reqwest::Client::new();
+    for batch in 0..60 {
+        let alerts: Vec<serde_json::Value> = (0..900)
+            .map(|i| {
+                serde_json::json!({"status": "firing", "labels": {"alertname": "Flood", "n": format!("{batch}-{i}")},
+                                   "startsAt": "2026-11-22T10:00:00Z", "fingerprint": format!("{batch:04x}{i:012x}")})
+            })
+            .collect();
+        let body = serde_json::json!({"version": "4", "status": "firing", "alerts": alerts});
+        let r = http.post(format!("http://{}/alertmanager", src.local_addr)).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        while rx.try_recv().is_ok() {}
+    }
+    let m = src.metrics.snapshot();
+    assert_eq!(m.classified, 54_000);
+    assert_eq!(m.dedupe_entries, 5_000, "bounded");
+    assert_eq!(m.dedupe_evicted, 49_000);
+    stop.cancel();
+}

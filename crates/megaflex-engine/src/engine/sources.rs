@@ -124,7 +124,9 @@ pub async fn start(
                 let (local_addr, metrics) = (src.local_addr, src.metrics.clone());
                 Running { kind: "snmp_trap", local_addr, transport: "udp", metrics, join: tokio::spawn(src.join()) }
             }
-            SourceSection::Webhook { listen, token_env, hmac_key_env, signature_max_age, .. } => {
+            SourceSection::Webhook {
+                listen, token_env, hmac_key_env, signature_max_age, dedupe_max_entries, ..
+            } => {
                 let addr: SocketAddr =
                     listen.parse().map_err(|_| format!("webhook source: {listen:?} is not ADDR:PORT"))?;
                 let mut c = WebhookConfig::new(addr);
@@ -136,6 +138,9 @@ pub async fn start(
                 }
                 if let Some(age) = signature_max_age {
                     c.signature_max_age = age.0;
+                }
+                if let Some(n) = dedupe_max_entries {
+                    c.dedupe_max_entries = *n;
                 }
                 let src = WebhookSource::spawn(c, events.clone(), shutdown.clone())
                     .await

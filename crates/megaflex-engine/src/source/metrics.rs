@@ -19,6 +19,13 @@ pub struct SourceMetrics {
     dropped_oversize: AtomicU64,
     dropped_queue_full: AtomicU64,
     receive_errors: AtomicU64,
+    duplicates: AtomicU64,
+    dedupe_evicted: AtomicU64,
+    connections_evicted: AtomicU64,
+    connections_timed_out: AtomicU64,
+    dedupe_entries: AtomicU64,
+    connections_open: AtomicU64,
+    queue_depth: AtomicU64,
 }
 
 /// A copy of the counters.
@@ -44,6 +51,20 @@ pub struct MetricsSnapshot {
     pub dropped_queue_full: u64,
     /// Socket errors.
     pub receive_errors: u64,
+    /// Webhook alerts dropped as HA duplicates of an accepted one.
+    pub duplicates: u64,
+    /// Dedupe entries forgotten early because the table was full.
+    pub dedupe_evicted: u64,
+    /// Idle connections closed to make room for a new one.
+    pub connections_evicted: u64,
+    /// Connections closed for being idle or too slow to send a request.
+    pub connections_timed_out: u64,
+    /// Gauge: alerts remembered for dedupe now.
+    pub dedupe_entries: u64,
+    /// Gauge: connections open now.
+    pub connections_open: u64,
+    /// Gauge: events of this source waiting in its queue.
+    pub queue_depth: u64,
 }
 
 /// The counters a source can bump.
@@ -69,6 +90,25 @@ pub enum Counter {
     QueueFull,
     /// The socket failed.
     ReceiveError,
+    /// An HA duplicate.
+    Duplicate,
+    /// A dedupe entry forgotten early.
+    DedupeEvicted,
+    /// An idle connection closed for a new one.
+    ConnectionEvicted,
+    /// A connection closed by a timeout.
+    ConnectionTimedOut,
+}
+
+/// The gauges a source sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gauge {
+    /// Alerts remembered for dedupe.
+    DedupeEntries,
+    /// Connections open.
+    ConnectionsOpen,
+    /// Events waiting in the source's queue.
+    QueueDepth,
 }
 
 impl SourceMetrics {
@@ -90,8 +130,37 @@ impl SourceMetrics {
             Counter::Oversize => &self.dropped_oversize,
             Counter::QueueFull => &self.dropped_queue_full,
             Counter::ReceiveError => &self.receive_errors,
+            Counter::Duplicate => &self.duplicates,
+            Counter::DedupeEvicted => &self.dedupe_evicted,
+            Counter::ConnectionEvicted => &self.connections_evicted,
+            Counter::ConnectionTimedOut => &self.connections_timed_out,
         };
         a.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn gauge(&self, g: Gauge) -> &AtomicU64 {
+        match g {
+            Gauge::DedupeEntries => &self.dedupe_entries,
+            Gauge::ConnectionsOpen => &self.connections_open,
+            Gauge::QueueDepth => &self.queue_depth,
+        }
+    }
+
+    /// Sets a gauge.
+    pub fn set(&self, g: Gauge, v: u64) {
+        self.gauge(g).store(v, Ordering::Relaxed);
+    }
+
+    /// Moves a gauge by `delta`.
+    pub fn shift(&self, g: Gauge, delta: i64) {
+        if delta >= 0 {
+            self.gauge(g).fetch_add(delta.unsigned_abs(), Ordering::Relaxed);
+        } else {
+            // Saturating: a racing reset must not wrap the gauge.
+            let _ = self
+                .gauge(g)
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(delta.unsigned_abs())));
+        }
     }
 
     /// The counters now.
@@ -108,6 +177,13 @@ impl SourceMetrics {
             dropped_oversize: g(&self.dropped_oversize),
             dropped_queue_full: g(&self.dropped_queue_full),
             receive_errors: g(&self.receive_errors),
+            duplicates: g(&self.duplicates),
+            dedupe_evicted: g(&self.dedupe_evicted),
+            connections_evicted: g(&self.connections_evicted),
+            connections_timed_out: g(&self.connections_timed_out),
+            dedupe_entries: g(&self.dedupe_entries),
+            connections_open: g(&self.connections_open),
+            queue_depth: g(&self.queue_depth),
         }
     }
 }

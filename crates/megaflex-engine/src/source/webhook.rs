@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::http_auth::secret_eq;
 use crate::event::{Device, Event, EventKind, EventState, SourceKind};
-use crate::source::metrics::{Counter, SourceMetrics};
+use crate::source::metrics::{Counter, Gauge, SourceMetrics};
 
 /// Settings of the webhook listener.
 #[derive(Clone)]
@@ -51,6 +51,8 @@ pub struct WebhookConfig {
     pub max_body_bytes: usize,
     /// How long an (alert, status, startsAt) is remembered to drop HA duplicates.
     pub dedupe_window: Duration,
+    /// Most alerts remembered for that; the oldest go first.
+    pub dedupe_max_entries: usize,
 }
 
 impl std::fmt::Debug for WebhookConfig {
@@ -75,6 +77,7 @@ impl WebhookConfig {
             signature_max_age: Duration::from_secs(300),
             max_body_bytes: 1 << 20,
             dedupe_window: Duration::from_secs(600),
+            dedupe_max_entries: 10_000,
         }
     }
 }
@@ -159,17 +162,26 @@ enum GenericBody {
     One(GenericEvent),
 }
 
-#[derive(Debug, Default)]
+type DedupeKey = (String, String, String);
+
+/// Alerts accepted within the window, oldest first, at most `max_entries`:
+/// an Alertmanager pair posts every notification twice, and a flood of
+/// distinct fingerprints must not grow memory without bound.
+#[derive(Debug)]
 struct Dedupe {
-    seen: HashMap<(String, String, String), i64>,
-    order: VecDeque<((String, String, String), i64)>,
+    seen: HashMap<DedupeKey, i64>,
+    order: VecDeque<(DedupeKey, i64)>,
+    max_entries: usize,
 }
 
 impl Dedupe {
-    /// `true` if this key was seen within the window (then it is a duplicate).
-    fn check(&mut self, key: (String, String, String), now: i64, window_ms: i64) -> bool {
+    fn new(max_entries: usize) -> Self {
+        Self { seen: HashMap::new(), order: VecDeque::new(), max_entries: max_entries.max(1) }
+    }
+
+    fn forget_before(&mut self, cutoff: i64) {
         while let Some((k, t)) = self.order.front() {
-            if *t > now - window_ms {
+            if *t > cutoff {
                 break;
             }
             if self.seen.get(k) == Some(t) {
@@ -177,12 +189,35 @@ impl Dedupe {
             }
             self.order.pop_front();
         }
-        if self.seen.contains_key(&key) {
-            return true;
+    }
+
+    /// `true` if this alert was accepted within the window. Asking does not
+    /// remember it: only [`Dedupe::accepted`] does, so an alert refused
+    /// with 503 is taken on Alertmanager's retry.
+    fn is_duplicate(&mut self, key: &DedupeKey, now: i64, window_ms: i64) -> bool {
+        self.forget_before(now - window_ms);
+        self.seen.contains_key(key)
+    }
+
+    /// Remembers an accepted alert; returns how many older ones were
+    /// forgotten early to stay within `max_entries`.
+    fn accepted(&mut self, key: DedupeKey, now: i64) -> u64 {
+        if self.seen.insert(key.clone(), now).is_none() {
+            self.order.push_back((key, now));
         }
-        self.seen.insert(key.clone(), now);
-        self.order.push_back((key, now));
-        false
+        let mut evicted = 0;
+        while self.seen.len() > self.max_entries {
+            let Some((k, t)) = self.order.pop_front() else { break };
+            if self.seen.get(&k) == Some(&t) {
+                self.seen.remove(&k);
+                evicted += 1;
+            }
+        }
+        evicted
+    }
+
+    fn len(&self) -> usize {
+        self.seen.len()
     }
 }
 
@@ -306,7 +341,8 @@ async fn alertmanager(
         let fingerprint =
             if alert.fingerprint.is_empty() { label_fingerprint(&alert.labels) } else { alert.fingerprint.clone() };
         let key = (fingerprint.clone(), alert.status.clone(), alert.starts_at.clone());
-        if s.dedupe.lock().unwrap_or_else(|e| e.into_inner()).check(key, now.as_millis(), window_ms) {
+        if s.dedupe.lock().unwrap_or_else(|e| e.into_inner()).is_duplicate(&key, now.as_millis(), window_ms) {
+            s.metrics.inc(Counter::Duplicate);
             duplicates += 1;
             continue;
         }
@@ -342,6 +378,11 @@ async fn alertmanager(
         if !s.forward(event) {
             return Shared::queue_full();
         }
+        let mut dedupe = s.dedupe.lock().unwrap_or_else(|e| e.into_inner());
+        let evicted = dedupe.accepted(key, now.as_millis());
+        s.metrics.add(Counter::DedupeEvicted, evicted);
+        s.metrics.set(Gauge::DedupeEntries, dedupe.len() as u64);
+        drop(dedupe);
         accepted += 1;
     }
     reply(StatusCode::OK, serde_json::json!({ "accepted": accepted, "duplicates": duplicates }))
@@ -419,7 +460,8 @@ impl WebhookSource {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let local_addr = listener.local_addr()?;
         let metrics = Arc::new(SourceMetrics::default());
-        let shared = Shared { config: Arc::new(config), events, metrics: metrics.clone(), dedupe: Arc::default() };
+        let dedupe = Arc::new(Mutex::new(Dedupe::new(config.dedupe_max_entries)));
+        let shared = Shared { config: Arc::new(config), events, metrics: metrics.clone(), dedupe };
         let app = router(shared).into_make_service_with_connect_info::<SocketAddr>();
         tracing::info!(%local_addr, "webhook listening");
         let task = tokio::spawn(async move {
@@ -454,10 +496,21 @@ mod tests {
 
     #[test]
     fn dedupe_window() {
-        let mut d = Dedupe::default();
+        let mut d = Dedupe::new(100);
         let k = || ("fp".to_owned(), "firing".to_owned(), "t0".to_owned());
-        assert!(!d.check(k(), 0, 1000));
-        assert!(d.check(k(), 500, 1000));
-        assert!(!d.check(k(), 1500, 1000), "forgotten after the window");
+        assert!(!d.is_duplicate(&k(), 0, 1000));
+        assert!(!d.is_duplicate(&k(), 10, 1000), "asking does not remember");
+        d.accepted(k(), 10);
+        assert!(d.is_duplicate(&k(), 500, 1000));
+        assert!(!d.is_duplicate(&k(), 1500, 1000), "forgotten after the window");
+    }
+
+    #[test]
+    fn dedupe_is_bounded_oldest_first() {
+        let mut d = Dedupe::new(3);
+        let k = |i: u32| (format!("fp{i}"), "firing".to_owned(), "t0".to_owned());
+        let evicted: u64 = (0..10).map(|i| d.accepted(k(i), i64::from(i))).sum();
+        assert_eq!((d.len(), d.order.len(), evicted), (3, 3, 7));
+        assert!(d.is_duplicate(&k(9), 10, 1000) && !d.is_duplicate(&k(0), 10, 1000));
     }
 }
