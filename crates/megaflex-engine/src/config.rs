@@ -841,6 +841,14 @@ impl Config {
 }
 
 impl HttpSection {
+    /// The listener's connection limits.
+    pub fn limits(&self) -> crate::net::ConnLimits {
+        crate::net::ConnLimits {
+            max_connections: *self.max_connections.get_ref() as usize,
+            idle_timeout: self.idle_timeout.0,
+        }
+    }
+
     fn validate(&self) -> Result<(), (usize, String)> {
         let listen = &self.listen;
         listen.get_ref().parse::<std::net::SocketAddr>().map_err(|_| {

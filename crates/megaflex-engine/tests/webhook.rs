@@ -265,3 +265,41 @@ async fn dedupe_table_is_bounded() {
     assert_eq!(m.dedupe_evicted, 49_000);
     stop.cancel();
 }
+
+/// A slow-loris client (one header byte every 50 ms) and an idle one are cut
+/// after the idle timeout; a client that completes requests is not.
+#[tokio::test]
+async fn slow_and_idle_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (tx, _rx) = mpsc::channel(4);
+    let stop = CancellationToken::new();
+    let mut config = WebhookConfig::new("127.0.0.1:0".parse().unwrap());
+    config.limits.idle_timeout = Duration::from_millis(400);
+    let src = WebhookSource::spawn(config, tx, stop.clone()).await.unwrap();
+    let mut idle = tokio::net::TcpStream::connect(src.local_addr).await.unwrap();
+    let mut slow = tokio::net::TcpStream::connect(src.local_addr).await.unwrap();
+    let header = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let mut cut = false;
+    for b in header {
+        if slow.write_all(&[*b]).await.is_err() {
+            cut = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), slow.read(&mut buf)).await.unwrap().unwrap_or(0);
+    assert!(cut || n == 0, "the slow client was not cut");
+    let n = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf)).await.unwrap().unwrap_or(0);
+    assert_eq!(n, 0, "the idle client was not cut");
+    assert!(src.metrics.snapshot().connections_timed_out >= 2, "{:?}", src.metrics.snapshot());
+    // Keep-alive requests within the timeout keep the connection.
+    let http = reqwest::Client::new();
+    for _ in 0..4 {
+        let r = http.get(format!("http://{}/healthz", src.local_addr)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(src.metrics.snapshot().connections_open, 1, "one keep-alive connection served all four");
+    stop.cancel();
+}

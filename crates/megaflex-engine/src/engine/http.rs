@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::http_auth::{HttpAccess, guard};
 use super::status::{Counters, StatusView, render_metrics};
+use crate::net::{ConnLimits, LimitedListener, Peer, track_requests};
 use crate::servicenow::outbox::OutboxStats;
 use crate::source::metrics::SourceMetrics;
 
@@ -88,6 +89,7 @@ async fn readyz(State(v): State<Views>) -> Response {
 pub async fn serve(
     addr: SocketAddr,
     mut access: HttpAccess,
+    limits: ConnLimits,
     status_rx: watch::Receiver<StatusView>,
     counters: watch::Receiver<Counters>,
     commands: mpsc::Sender<Command>,
@@ -98,6 +100,11 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     access.allow_addr(local);
+    // Its connections are counted like a source's, under kind "http".
+    let conn_metrics = Arc::new(SourceMetrics::default());
+    let listener = LimitedListener::new(listener, limits, conn_metrics.clone());
+    let mut sources = sources;
+    sources.push(("http".to_owned(), format!("http://{local}"), conn_metrics));
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
@@ -105,7 +112,9 @@ pub async fn serve(
         .route("/api/status", get(status))
         .route("/api/circuits/{name}/resume", post(resume))
         .with_state(Views { status: status_rx, counters, commands, sources: sources.into(), outbox })
-        .layer(axum::middleware::from_fn_with_state(Arc::new(access), guard));
+        .layer(axum::middleware::from_fn_with_state(Arc::new(access), guard))
+        .layer(axum::middleware::from_fn(track_requests))
+        .into_make_service_with_connect_info::<Peer>();
     tracing::info!(%local, "HTTP listening: /metrics /healthz /readyz /api/status");
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await {

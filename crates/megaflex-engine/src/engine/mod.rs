@@ -310,6 +310,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
                     config.http.as_ref(),
                     options.http_token.as_ref().map(|t| secrecy::ExposeSecret::expose_secret(t).to_owned()),
                 )?,
+                config.http.as_ref().map(crate::config::HttpSection::limits).unwrap_or_default(),
                 status_rx.clone(),
                 counters_rx,
                 commands_tx,

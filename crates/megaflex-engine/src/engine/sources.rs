@@ -125,7 +125,14 @@ pub async fn start(
                 Running { kind: "snmp_trap", local_addr, transport: "udp", metrics, join: tokio::spawn(src.join()) }
             }
             SourceSection::Webhook {
-                listen, token_env, hmac_key_env, signature_max_age, dedupe_max_entries, ..
+                listen,
+                token_env,
+                hmac_key_env,
+                signature_max_age,
+                dedupe_max_entries,
+                max_connections,
+                idle_timeout,
+                ..
             } => {
                 let addr: SocketAddr =
                     listen.parse().map_err(|_| format!("webhook source: {listen:?} is not ADDR:PORT"))?;
@@ -141,6 +148,12 @@ pub async fn start(
                 }
                 if let Some(n) = dedupe_max_entries {
                     c.dedupe_max_entries = *n;
+                }
+                if let Some(n) = max_connections {
+                    c.limits.max_connections = *n as usize;
+                }
+                if let Some(t) = idle_timeout {
+                    c.limits.idle_timeout = t.0;
                 }
                 let src = WebhookSource::spawn(c, events.clone(), shutdown.clone())
                     .await

@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::http_auth::secret_eq;
 use crate::event::{Device, Event, EventKind, EventState, SourceKind};
+use crate::net::{ConnLimits, LimitedListener, Peer, track_requests};
 use crate::source::metrics::{Counter, Gauge, SourceMetrics};
 
 /// Settings of the webhook listener.
@@ -53,6 +54,8 @@ pub struct WebhookConfig {
     pub dedupe_window: Duration,
     /// Most alerts remembered for that; the oldest go first.
     pub dedupe_max_entries: usize,
+    /// Connection limit and idle timeout.
+    pub limits: ConnLimits,
 }
 
 impl std::fmt::Debug for WebhookConfig {
@@ -78,6 +81,7 @@ impl WebhookConfig {
             max_body_bytes: 1 << 20,
             dedupe_window: Duration::from_secs(600),
             dedupe_max_entries: 10_000,
+            limits: ConnLimits::default(),
         }
     }
 }
@@ -304,10 +308,11 @@ impl Shared {
 
 async fn alertmanager(
     State(s): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let peer = peer.addr;
     if let Some(refused) = s.admit(&headers, &body) {
         return refused;
     }
@@ -390,10 +395,11 @@ async fn alertmanager(
 
 async fn generic(
     State(s): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let peer = peer.addr;
     if let Some(refused) = s.admit(&headers, &body) {
         return refused;
     }
@@ -437,6 +443,7 @@ fn router(shared: Shared) -> Router {
         .route("/events", post(generic))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(track_requests))
         .with_state(shared)
 }
 
@@ -460,9 +467,10 @@ impl WebhookSource {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let local_addr = listener.local_addr()?;
         let metrics = Arc::new(SourceMetrics::default());
+        let listener = LimitedListener::new(listener, config.limits, metrics.clone());
         let dedupe = Arc::new(Mutex::new(Dedupe::new(config.dedupe_max_entries)));
         let shared = Shared { config: Arc::new(config), events, metrics: metrics.clone(), dedupe };
-        let app = router(shared).into_make_service_with_connect_info::<SocketAddr>();
+        let app = router(shared).into_make_service_with_connect_info::<Peer>();
         tracing::info!(%local_addr, "webhook listening");
         let task = tokio::spawn(async move {
             let result =
