@@ -39,6 +39,7 @@ use crate::config::{ClockSetting, Config};
 use crate::event::Event;
 use crate::servicenow::ServiceNowClient;
 use crate::servicenow::outbox::{Deliverer, OutboxStats};
+use crate::source::queue::FairReceiver;
 use crate::store::{Record, Store, StoreError, StoreLedger};
 
 /// The future a flush returns.
@@ -171,7 +172,7 @@ impl Runtime {
     }
 
     /// Applies `first` and whatever else queued up (a flap storm, a burst).
-    async fn take_events(&mut self, core: &mut Core, first: Event, events: &mut mpsc::Receiver<Event>) {
+    async fn take_events(&mut self, core: &mut Core, first: Event, events: &mut FairReceiver) {
         // Sources stamp with the system clock; a simulated clock runs
         // elsewhere, so events take the engine's time.
         let restamp = !self.clock.is_system();
@@ -295,8 +296,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
     let shutdown = CancellationToken::new();
     // Not a child token: the loop stops the sources itself, then drains them.
     let sources_shutdown = CancellationToken::new();
-    let (events_tx, events_rx) = mpsc::channel::<Event>(65_536);
-    let running = sources::start(&config, events_tx, sources_shutdown.clone()).await?;
+    let (running, events_rx) = sources::start(&config, sources_shutdown.clone()).await?;
     let (status_tx, status_rx) = watch::channel(core.status(now));
     let (counters_tx, counters_rx) = watch::channel(Counters::default());
     let http_listen =
@@ -348,7 +348,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
 async fn run_loop(
     mut core: Core,
     mut rt: Runtime,
-    mut events: mpsc::Receiver<Event>,
+    mut events: FairReceiver,
     mut commands: mpsc::Receiver<http::Command>,
     stop: CancellationToken,
     sources_stop: CancellationToken,
