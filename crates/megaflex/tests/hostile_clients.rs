@@ -42,11 +42,29 @@ fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn idle_connections_cannot_exhaust_a_1024_descriptor_daemon() {
+struct Daemon {
+    _process: Killed,
+    _rt: tokio::runtime::Runtime,
+    sim: megaflex_sim::SimHandle,
+    dir: std::path::PathBuf,
+    config: std::path::PathBuf,
+    syslog_port: u16,
+    http: SocketAddr,
+    webhook: SocketAddr,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `megaflex run` with 1,024 descriptors, a simulator, syslog, a webhook
+/// and `[http]` (plus `http_extra`); returns once it is ready.
+fn start_daemon(tag: &str, http_extra: &str) -> Daemon {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let sim = rt.block_on(megaflex_sim::spawn(SimConfig { clock_scale: 0.0, ..SimConfig::default() })).unwrap();
-    let dir = std::env::temp_dir().join(format!("megaflex-hostile-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("megaflex-hostile-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let (syslog_port, http_port, webhook_port) = (free_port(), free_port(), free_port());
@@ -64,6 +82,7 @@ url = "sqlite://{db}"
 [http]
 listen = "127.0.0.1:{http_port}"
 idle_timeout = "60s"
+{http_extra}
 
 [[source]]
 type = "syslog"
@@ -95,7 +114,7 @@ boost_after = "0s"
     let path = dir.join("megaflex.toml");
     std::fs::write(&path, config).unwrap();
     // `ulimit -n` in sh sets soft and hard: the daemon cannot raise it.
-    let _daemon = Killed(
+    let process = Killed(
         Command::new("sh")
             .arg("-c")
             .arg("ulimit -n 1024 && exec \"$0\" run --config \"$1\"")
@@ -105,6 +124,7 @@ boost_after = "0s"
             .env("MEGAPORT_ACCESS_KEY", megaflex_sim::DEFAULT_ACCESS_KEY)
             .env("MEGAPORT_SECRET_KEY", megaflex_sim::DEFAULT_SECRET_KEY)
             .env("WEBHOOK_TOKEN", "t0ken")
+            .env("MEGAFLEX_HTTP_TOKEN", "http-t0ken")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -113,6 +133,13 @@ boost_after = "0s"
     let http: SocketAddr = format!("127.0.0.1:{http_port}").parse().unwrap();
     let webhook: SocketAddr = format!("127.0.0.1:{webhook_port}").parse().unwrap();
     wait_for("the daemon to be ready", 30, || get(http, "/readyz").is_some_and(|(s, _)| s == 200));
+    Daemon { _process: process, _rt: rt, sim, dir, config: path, syslog_port, http, webhook }
+}
+
+#[test]
+fn idle_connections_cannot_exhaust_a_1024_descriptor_daemon() {
+    let d = start_daemon("fds", "");
+    let (http, webhook, syslog_port, sim) = (d.http, d.webhook, d.syslog_port, &d.sim);
 
     // 1,100 idle connections on each listener: 2,200 > 1,024 descriptors.
     let mut idle = Vec::new();
@@ -144,5 +171,32 @@ boost_after = "0s"
         .sum();
     assert!(evicted >= 2 * (1_100 - 128), "evictions counted: {evicted}\n{metrics}");
     drop(idle);
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `megaflex resume` sends the token `[http] token_env` names; without it
+/// (or with a wrong one) the daemon refuses and the CLI says why.
+#[test]
+fn resume_sends_the_http_token() {
+    let d = start_daemon("resume", "token_env = \"MEGAFLEX_HTTP_TOKEN\"");
+    let resume = |token: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_megaflex"));
+        c.args(["resume", "--config", d.config.to_str().unwrap(), "bne-mel-backup"])
+            .current_dir(&d.dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &d.dir);
+        if let Some(t) = token {
+            c.env("MEGAFLEX_HTTP_TOKEN", t);
+        }
+        c.output().unwrap()
+    };
+    let out = resume(None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MEGAFLEX_HTTP_TOKEN"), "{out:?}");
+    let out = resume(Some("wrong"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing or wrong bearer token"), "{out:?}");
+    let out = resume(Some("http-t0ken"));
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("resumed by the running daemon"), "{out:?}");
 }
