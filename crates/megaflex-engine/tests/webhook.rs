@@ -203,7 +203,12 @@ async fn bearer_token_and_hmac_signature() {
         env.post("/events", body, &[bearer, ("x-hub-signature-256", &sig), ("x-megaflex-timestamp", &ts)]).await;
     assert_eq!(s, 200);
     assert_eq!(env.next().await.entity, "x");
-    assert_eq!(env.src.metrics.snapshot().dropped_auth, 7);
+    // The same signed request again, inside the window: a replay.
+    let (s, b) =
+        env.post("/events", body, &[bearer, ("x-megaflex-signature", &sig), ("x-megaflex-timestamp", &ts)]).await;
+    assert_eq!(s, 401, "{b}");
+    assert!(b["error"].as_str().unwrap().contains("replayed"), "{b}");
+    assert_eq!(env.src.metrics.snapshot().dropped_auth, 8);
 }
 
 /// Over real HTTP: an alert refused with 503 (queue full) is not remembered,

@@ -172,13 +172,13 @@ type DedupeKey = (String, String, String);
 /// an Alertmanager pair posts every notification twice, and a flood of
 /// distinct fingerprints must not grow memory without bound.
 #[derive(Debug)]
-struct Dedupe {
-    seen: HashMap<DedupeKey, i64>,
-    order: VecDeque<(DedupeKey, i64)>,
+struct Dedupe<K = DedupeKey> {
+    seen: HashMap<K, i64>,
+    order: VecDeque<(K, i64)>,
     max_entries: usize,
 }
 
-impl Dedupe {
+impl<K: std::hash::Hash + Eq + Clone> Dedupe<K> {
     fn new(max_entries: usize) -> Self {
         Self { seen: HashMap::new(), order: VecDeque::new(), max_entries: max_entries.max(1) }
     }
@@ -198,14 +198,14 @@ impl Dedupe {
     /// `true` if this alert was accepted within the window. Asking does not
     /// remember it: only [`Dedupe::accepted`] does, so an alert refused
     /// with 503 is taken on Alertmanager's retry.
-    fn is_duplicate(&mut self, key: &DedupeKey, now: i64, window_ms: i64) -> bool {
+    fn is_duplicate(&mut self, key: &K, now: i64, window_ms: i64) -> bool {
         self.forget_before(now - window_ms);
         self.seen.contains_key(key)
     }
 
     /// Remembers an accepted alert; returns how many older ones were
     /// forgotten early to stay within `max_entries`.
-    fn accepted(&mut self, key: DedupeKey, now: i64) -> u64 {
+    fn accepted(&mut self, key: K, now: i64) -> u64 {
         if self.seen.insert(key.clone(), now).is_none() {
             self.order.push_back((key, now));
         }
@@ -231,6 +231,9 @@ struct Shared {
     events: mpsc::Sender<Event>,
     metrics: Arc<SourceMetrics>,
     dedupe: Arc<Mutex<Dedupe>>,
+    /// Signatures of requests answered 200 within `signature_max_age`: the
+    /// timestamp stops a late replay, this one within the window.
+    signatures: Arc<Mutex<Dedupe<Vec<u8>>>>,
 }
 
 fn reply(status: StatusCode, body: serde_json::Value) -> Response {
@@ -242,7 +245,8 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// Checks the bearer token and the body signature.
-fn authorise(config: &WebhookConfig, headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
+/// `Ok(Some(signature))` for a signed request.
+fn authorise(config: &WebhookConfig, headers: &HeaderMap, body: &[u8]) -> Result<Option<Vec<u8>>, String> {
     if let Some(token) = &config.token {
         let given =
             headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
@@ -276,8 +280,9 @@ fn authorise(config: &WebhookConfig, headers: &HeaderMap, body: &[u8]) -> Result
         mac.update(b".");
         mac.update(body);
         mac.verify_slice(&sig).map_err(|_| "body signature does not match")?;
+        return Ok(Some(sig));
     }
-    Ok(())
+    Ok(None)
 }
 
 impl Shared {
@@ -290,12 +295,30 @@ impl Shared {
         true
     }
 
-    /// Counts the request and checks its credentials; `Some(401)` refuses it.
-    fn admit(&self, headers: &HeaderMap, body: &[u8]) -> Option<Response> {
+    /// Counts the request and checks its credentials: `Err(401)` refuses
+    /// it, `Ok(Some(signature))` is a signed request to remember once answered 200.
+    fn admit(&self, headers: &HeaderMap, body: &[u8]) -> Result<Option<Vec<u8>>, Response> {
         self.metrics.inc(Counter::Received);
-        let e = authorise(&self.config, headers, body).err()?;
-        self.metrics.inc(Counter::Auth);
-        Some(error(StatusCode::UNAUTHORIZED, e))
+        let refuse = |e: String| {
+            self.metrics.inc(Counter::Auth);
+            error(StatusCode::UNAUTHORIZED, e)
+        };
+        let signature = authorise(&self.config, headers, body).map_err(refuse)?;
+        if let Some(sig) = &signature {
+            let window_ms = i64::try_from(self.config.signature_max_age.as_millis()).unwrap_or(i64::MAX);
+            let mut seen = self.signatures.lock().unwrap_or_else(|e| e.into_inner());
+            if seen.is_duplicate(sig, EpochMillis::now().as_millis(), window_ms.saturating_mul(2)) {
+                return Err(refuse("this signed request was already accepted: replayed".into()));
+            }
+        }
+        Ok(signature)
+    }
+
+    /// A signed request was answered 200: the same one again is a replay.
+    fn answered(&self, signature: Option<Vec<u8>>) {
+        if let Some(sig) = signature {
+            self.signatures.lock().unwrap_or_else(|e| e.into_inner()).accepted(sig, EpochMillis::now().as_millis());
+        }
     }
 
     fn queue_full() -> Response {
@@ -313,9 +336,10 @@ async fn alertmanager(
     body: Bytes,
 ) -> Response {
     let peer = peer.addr;
-    if let Some(refused) = s.admit(&headers, &body) {
-        return refused;
-    }
+    let signature = match s.admit(&headers, &body) {
+        Ok(sig) => sig,
+        Err(refused) => return refused,
+    };
     let payload: AlertmanagerPayload = match serde_json::from_slice(&body) {
         Ok(p) => p,
         Err(e) => {
@@ -390,6 +414,7 @@ async fn alertmanager(
         drop(dedupe);
         accepted += 1;
     }
+    s.answered(signature);
     reply(StatusCode::OK, serde_json::json!({ "accepted": accepted, "duplicates": duplicates }))
 }
 
@@ -400,9 +425,10 @@ async fn generic(
     body: Bytes,
 ) -> Response {
     let peer = peer.addr;
-    if let Some(refused) = s.admit(&headers, &body) {
-        return refused;
-    }
+    let signature = match s.admit(&headers, &body) {
+        Ok(sig) => sig,
+        Err(refused) => return refused,
+    };
     let events = match serde_json::from_slice::<GenericBody>(&body) {
         Ok(GenericBody::One(e)) => vec![e],
         Ok(GenericBody::Many(v)) => v,
@@ -431,6 +457,7 @@ async fn generic(
         }
         accepted += 1;
     }
+    s.answered(signature);
     reply(StatusCode::OK, serde_json::json!({ "accepted": accepted }))
 }
 
@@ -469,7 +496,8 @@ impl WebhookSource {
         let metrics = Arc::new(SourceMetrics::default());
         let listener = LimitedListener::new(listener, config.limits, metrics.clone());
         let dedupe = Arc::new(Mutex::new(Dedupe::new(config.dedupe_max_entries)));
-        let shared = Shared { config: Arc::new(config), events, metrics: metrics.clone(), dedupe };
+        let signatures = Arc::new(Mutex::new(Dedupe::new(config.dedupe_max_entries)));
+        let shared = Shared { config: Arc::new(config), events, metrics: metrics.clone(), dedupe, signatures };
         let app = router(shared).into_make_service_with_connect_info::<Peer>();
         tracing::info!(%local_addr, "webhook listening");
         let task = tokio::spawn(async move {
