@@ -295,13 +295,13 @@ impl Shared {
         true
     }
 
-    /// Counts the request and checks its credentials: `Err(401)` refuses
-    /// it, `Ok(Some(signature))` is a signed request to remember once answered 200.
-    fn admit(&self, headers: &HeaderMap, body: &[u8]) -> Result<Option<Vec<u8>>, Response> {
+    /// Counts the request and checks its credentials: `Err(why)` refuses
+    /// it (401), `Ok(Some(signature))` is a signed request to remember once answered 200.
+    fn admit(&self, headers: &HeaderMap, body: &[u8]) -> Result<Option<Vec<u8>>, String> {
         self.metrics.inc(Counter::Received);
         let refuse = |e: String| {
             self.metrics.inc(Counter::Auth);
-            error(StatusCode::UNAUTHORIZED, e)
+            e
         };
         let signature = authorise(&self.config, headers, body).map_err(refuse)?;
         if let Some(sig) = &signature {
@@ -338,7 +338,7 @@ async fn alertmanager(
     let peer = peer.addr;
     let signature = match s.admit(&headers, &body) {
         Ok(sig) => sig,
-        Err(refused) => return refused,
+        Err(why) => return error(StatusCode::UNAUTHORIZED, why),
     };
     let payload: AlertmanagerPayload = match serde_json::from_slice(&body) {
         Ok(p) => p,
@@ -427,7 +427,7 @@ async fn generic(
     let peer = peer.addr;
     let signature = match s.admit(&headers, &body) {
         Ok(sig) => sig,
-        Err(refused) => return refused,
+        Err(why) => return error(StatusCode::UNAUTHORIZED, why),
     };
     let events = match serde_json::from_slice::<GenericBody>(&body) {
         Ok(GenericBody::One(e)) => vec![e],
