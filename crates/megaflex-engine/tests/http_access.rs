@@ -48,6 +48,7 @@ async fn host_origin_and_token_are_checked() {
     let resume = format!("{base}/api/circuits/bne-mel-backup/resume");
     assert_eq!(call("POST", &resume, &[("origin", "http://evil.example"), auth]).await, 403);
     assert_eq!(call("POST", &resume, &[("origin", "null"), auth]).await, 403);
+    assert_eq!(call("POST", &resume, &[("origin", "http://203.0.113.5"), auth]).await, 403);
     assert_eq!(call("POST", &resume, &[]).await, 401);
     assert_eq!(call("POST", &resume, &[("origin", &base), auth]).await, 200);
     assert_eq!(call("POST", &resume, &[auth]).await, 200);

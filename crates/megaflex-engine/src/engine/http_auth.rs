@@ -75,6 +75,16 @@ impl HttpAccess {
     }
 
     fn host_allowed(&self, host: &str) -> bool {
+        let name = strip_port(host).to_ascii_lowercase();
+        // DNS rebinding needs a name the attacker controls; a literal IP
+        // address (a Prometheus target, a pod probe) cannot be rebound.
+        let literal_ip = name.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok();
+        literal_ip || self.allowed_hosts.contains(&name)
+    }
+
+    /// Stricter than `Host`: a page served from any IP address must not
+    /// post here, so only the listed names and addresses.
+    fn origin_allowed(&self, host: &str) -> bool {
         self.allowed_hosts.contains(&strip_port(host).to_ascii_lowercase())
     }
 
@@ -127,7 +137,7 @@ pub(crate) async fn guard(State(access): State<std::sync::Arc<HttpAccess>>, req:
                 .ok()
                 .and_then(|o| o.strip_prefix("http://").or_else(|| o.strip_prefix("https://")))
                 .map(|rest| rest.split('/').next().unwrap_or(rest));
-            if !origin_host.is_some_and(|h| access.host_allowed(h)) {
+            if !origin_host.is_some_and(|h| access.origin_allowed(h)) {
                 return refuse(StatusCode::FORBIDDEN, "Origin not allowed");
             }
         }
@@ -154,5 +164,12 @@ mod tests {
         assert_eq!(strip_port("[::1]"), "[::1]");
         assert_eq!(strip_port("evil.example"), "evil.example");
         assert!(secret_eq(b"abc", b"abc") && !secret_eq(b"abc", b"abd") && !secret_eq(b"abc", b"abcd"));
+        let access = HttpAccess::from_config(None, None).unwrap();
+        for ok in ["localhost:9181", "127.0.0.1", "10.1.2.3:9181", "[fd00::1]:80", "LOCALHOST"] {
+            assert!(access.host_allowed(ok), "{ok}");
+        }
+        for bad in ["evil.example", "evil.example:9181", "127.0.0.1.nip.io", "", "localhost.evil.example"] {
+            assert!(!access.host_allowed(bad), "{bad}");
+        }
     }
 }
