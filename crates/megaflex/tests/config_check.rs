@@ -121,7 +121,7 @@ fn cases() -> Vec<(&'static str, String, &'static str, &'static str)> {
         (
             "read_requires_token without a token",
             format!("{ex}\n[http]\nlisten = \"127.0.0.1:9181\"\nread_requires_token = true\n"),
-            "read_requires_token",
+            "read_requires_token = true",
             "token_env",
         ),
     ]
