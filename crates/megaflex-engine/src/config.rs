@@ -27,7 +27,9 @@ impl<'de> Deserialize<'de> for Dur {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let normalised = match t.strip_suffix('d').and_then(|n| n.trim().parse::<u64>().ok()) {
-        Some(days) => format!("{}h", days * 24),
+        // Checked: an unchecked multiply wrapped "768614336404564651d" to 8 h.
+        Some(days) if days <= MAX_DURATION_DAYS => format!("{}h", days * 24),
+        Some(_) => return Err(format!("invalid duration {s:?}: longer than {MAX_DURATION_DAYS}d")),
         None => t.to_owned(),
     };
     let d: jiff::SignedDuration = normalised
@@ -36,7 +38,53 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if d.is_negative() {
         return Err(format!("invalid duration {s:?}: it must not be negative"));
     }
-    Duration::try_from(d).map_err(|e| format!("invalid duration {s:?}: {e}"))
+    let d = Duration::try_from(d).map_err(|e| format!("invalid duration {s:?}: {e}"))?;
+    if d > Duration::from_secs(MAX_DURATION_DAYS * 86_400) {
+        return Err(format!("invalid duration {s:?}: longer than {MAX_DURATION_DAYS}d"));
+    }
+    Ok(d)
+}
+
+/// No timer of megaflex means anything beyond a year; a longer value is a typo.
+const MAX_DURATION_DAYS: u64 = 366;
+
+/// The shortest `reconcile_every`: each cycle costs one request of the
+/// 500-per-5-minutes budget, so `"0s"` would spend it all in seconds.
+pub const MIN_RECONCILE_SECS: u64 = 10;
+
+fn reconcile_interval<'de, D: Deserializer<'de>>(d: D) -> Result<Dur, D::Error> {
+    let v = Dur::deserialize(d)?;
+    if v.0 < Duration::from_secs(MIN_RECONCILE_SECS) {
+        return Err(serde::de::Error::custom(format!(
+            "reconcile_every must be at least {MIN_RECONCILE_SECS}s: each cycle spends one API request"
+        )));
+    }
+    Ok(v)
+}
+
+/// ServiceNow's 1 (high), 2 (medium), 3 (low).
+fn level<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    let v = i64::deserialize(d)?;
+    match u8::try_from(v) {
+        Ok(l @ 1..=3) => Ok(l),
+        _ => {
+            Err(serde::de::Error::custom(format!("{v} is not a ServiceNow level: use 1 (high), 2 (medium) or 3 (low)")))
+        }
+    }
+}
+
+/// An `http(s)://host[:port]` instance URL with nothing after the host.
+fn instance_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    let bad = |why: &str| serde::de::Error::custom(format!("instance {s:?} {why}: write https://NAME.service-now.com"));
+    let url = reqwest::Url::parse(&s).map_err(|_| bad("is not a URL"))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(bad("is not http(s)"));
+    }
+    if url.host_str().is_none_or(str::is_empty) || !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("has no host or carries credentials"));
+    }
+    Ok(s)
 }
 
 /// The whole file.
@@ -188,6 +236,7 @@ fn default_store() -> String {
 #[serde(deny_unknown_fields)]
 pub struct ServiceNowSection {
     /// Instance URL, e.g. `https://example.service-now.com`.
+    #[serde(deserialize_with = "instance_url")]
     pub instance: String,
     /// Environment variable holding the user.
     #[serde(default = "sn_user_env")]
@@ -212,10 +261,10 @@ pub struct ServiceNowSection {
     #[serde(default)]
     pub category: Option<String>,
     /// 1 high, 2 medium, 3 low.
-    #[serde(default = "two")]
+    #[serde(default = "two", deserialize_with = "level")]
     pub impact: u8,
     /// 1 high, 2 medium, 3 low.
-    #[serde(default = "two")]
+    #[serde(default = "two", deserialize_with = "level")]
     pub urgency: u8,
     /// Resolution code used when resolving.
     #[serde(default = "close_code")]
@@ -252,7 +301,7 @@ fn close_code() -> String {
 pub struct EngineSection {
     /// How often the reconciler reads the account even when nothing changed
     /// (to see outside changes and settle intents). One request per cycle.
-    #[serde(default = "one_minute")]
+    #[serde(default = "one_minute", deserialize_with = "reconcile_interval")]
     pub reconcile_every: Dur,
     /// How long to wait for a new rate to be confirmed in force.
     #[serde(default = "ten_minutes")]
@@ -290,7 +339,42 @@ fn one_minute() -> Dur {
 pub struct HttpSection {
     /// Address of /metrics, /healthz, /readyz, /api/status.
     pub listen: Spanned<String>,
+    /// Environment variable holding the bearer token that write routes
+    /// (`POST /api/circuits/{name}/resume`) require. Without it they are refused.
+    #[serde(default)]
+    pub token_env: Option<Spanned<String>>,
+    /// `/api/status` and `/metrics` require the token too.
+    #[serde(default = "spanned_false")]
+    pub read_requires_token: Spanned<bool>,
+    /// Host names the `Host` header may carry besides the listen address,
+    /// `localhost`, `127.0.0.1` and `[::1]` (DNS rebinding carries another).
+    #[serde(default)]
+    pub allowed_hosts: Vec<Spanned<String>>,
+    /// Most connections at once; beyond it the longest-idle one is closed.
+    #[serde(default = "default_http_connections")]
+    pub max_connections: Spanned<u32>,
+    /// A connection that has not completed a request this long after
+    /// accepting it or answering the previous one is closed.
+    #[serde(default = "ten_secs")]
+    pub idle_timeout: Dur,
 }
+
+fn spanned_false() -> Spanned<bool> {
+    Spanned::new(0..0, false)
+}
+fn default_http_connections() -> Spanned<u32> {
+    Spanned::new(0..0, 128)
+}
+fn ten_secs() -> Dur {
+    Dur(Duration::from_secs(10))
+}
+
+/// The most connections one HTTP listener may take: file descriptors are
+/// shared with the store, the outbound clients and the other sources.
+pub const MAX_HTTP_CONNECTIONS: u32 = 4096;
+
+/// The largest syslog message a source may be set to accept.
+pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 
 /// One `[[source]]`.
 #[derive(Debug, Deserialize)]
@@ -347,6 +431,23 @@ pub enum SourceSection {
         /// Environment variable holding the HMAC key.
         #[serde(default)]
         hmac_key_env: Option<String>,
+        /// Accept requests without a token or signature. Must be written
+        /// out: a webhook without auth lets anyone on the network boost.
+        #[serde(default)]
+        allow_unauthenticated: bool,
+        /// How far a signed request's `X-Megaflex-Timestamp` may be from now
+        /// (default 300 s): a captured request cannot be replayed later.
+        #[serde(default)]
+        signature_max_age: Option<Dur>,
+        /// Alerts remembered to drop Alertmanager HA duplicates (default 10,000).
+        #[serde(default)]
+        dedupe_max_entries: Option<usize>,
+        /// Most connections at once (default 128).
+        #[serde(default)]
+        max_connections: Option<u32>,
+        /// Idle/slow-request timeout (default 10 s).
+        #[serde(default)]
+        idle_timeout: Option<Dur>,
     },
 }
 
@@ -592,13 +693,34 @@ impl Config {
         for ca in ca_files.into_iter().flatten() {
             megaport::http_ca_certificates(ca.get_ref()).map_err(|e| (ca.span().start, e.to_string()))?;
         }
+        if let Some(http) = &self.http {
+            http.validate()?;
+        }
         // Fields inside a tagged section carry no position of their own
         // (serde buffers them): errors point at the [[source]] itself.
         for s in &self.sources {
             let at = s.span().start;
             match s.get_ref() {
-                SourceSection::Syslog { listen, max_connections, idle_timeout, read_timeout, .. } => {
+                SourceSection::Syslog {
+                    listen,
+                    max_message_bytes,
+                    recv_buffer_bytes,
+                    max_connections,
+                    idle_timeout,
+                    read_timeout,
+                    ..
+                } => {
                     let parsed = listen.parse::<crate::source::syslog::Listen>().map_err(|e| (at, e))?;
+                    if let Some(m) = max_message_bytes
+                        && !(480..=MAX_MESSAGE_BYTES).contains(m)
+                    {
+                        return Err((at, format!("max_message_bytes = {m} must be 480..={MAX_MESSAGE_BYTES}")));
+                    }
+                    if let Some(b) = recv_buffer_bytes
+                        && !(4096..=1 << 30).contains(b)
+                    {
+                        return Err((at, format!("recv_buffer_bytes = {b} must be 4096..=1073741824")));
+                    }
                     if *max_connections == Some(0) {
                         return Err((at, "max_connections must be at least 1".into()));
                     }
@@ -622,8 +744,31 @@ impl Config {
                         .map_err(|_| (at, format!("{addr:?} is not an IP address and port")))?;
                     for user in users {
                         let hex_id = user.engine_id.trim_start_matches("0x");
-                        if hex::decode(hex_id).map_or(true, |b| b.len() < 5) {
+                        // RFC 3411: snmpEngineID is 5 to 32 octets.
+                        if hex::decode(hex_id).map_or(true, |b| !(5..=32).contains(&b.len())) {
                             return Err((at, format!("user {}: engine_id must be hex, 5 to 32 bytes", user.name)));
+                        }
+                        if let Some(a) = &user.auth
+                            && crate::source::snmp::usm::AuthProtocol::parse(a).is_none()
+                        {
+                            return Err((
+                                at,
+                                format!(
+                                    "user {}: unknown auth {a:?}: use MD5, SHA, SHA-224, SHA-256, SHA-384 or SHA-512",
+                                    user.name
+                                ),
+                            ));
+                        }
+                        if let Some(p) = &user.privacy
+                            && crate::source::snmp::usm::PrivProtocol::parse(p).is_none()
+                        {
+                            return Err((at, format!("user {}: unknown privacy {p:?}: use DES or AES", user.name)));
+                        }
+                        if user.privacy.is_some() != user.privacy_password_env.is_some() {
+                            return Err((
+                                at,
+                                format!("user {}: give both privacy and privacy_password_env", user.name),
+                            ));
                         }
                         if user.auth.is_some() != user.auth_password_env.is_some() {
                             return Err((at, format!("user {}: give both auth and auth_password_env", user.name)));
@@ -633,10 +778,36 @@ impl Config {
                         }
                     }
                 }
-                SourceSection::Webhook { listen, .. } => {
+                SourceSection::Webhook {
+                    listen,
+                    token_env,
+                    hmac_key_env,
+                    allow_unauthenticated,
+                    dedupe_max_entries,
+                    max_connections,
+                    ..
+                } => {
                     listen
                         .parse::<std::net::SocketAddr>()
                         .map_err(|_| (at, format!("{listen:?} is not an IP address and port")))?;
+                    if token_env.is_none() && hmac_key_env.is_none() && !allow_unauthenticated {
+                        return Err((
+                            at,
+                            format!(
+                                "webhook {listen} has no auth: set token_env or hmac_key_env, or write allow_unauthenticated = true"
+                            ),
+                        ));
+                    }
+                    if let Some(n) = dedupe_max_entries
+                        && !(1..=1_000_000).contains(n)
+                    {
+                        return Err((at, format!("dedupe_max_entries = {n} must be 1..=1000000")));
+                    }
+                    if let Some(n) = max_connections
+                        && !(1..=MAX_HTTP_CONNECTIONS).contains(n)
+                    {
+                        return Err((at, format!("max_connections = {n} must be 1..={MAX_HTTP_CONNECTIONS}")));
+                    }
                 }
             }
         }
@@ -667,10 +838,25 @@ impl Config {
                 return Err((l.span().start, "flap.transitions must be at least 2".into()));
             }
         }
+        if self.circuits.is_empty() {
+            return Err((0, "no [[circuit]] is defined: the daemon would have nothing to do".into()));
+        }
         let mut circuits = HashSet::new();
         let mut vxcs = HashSet::new();
         for c in &self.circuits {
             let circuit = c.get_ref();
+            let name = circuit.name.get_ref();
+            // The name goes into ServiceNow encoded queries, where `^` and `=`
+            // are operators: a safe alphabet instead of escaping.
+            if name.is_empty()
+                || name.len() > 80
+                || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.:/@ ".contains(ch))
+            {
+                return Err((
+                    circuit.name.span().start,
+                    format!("circuit name {name:?}: use 1 to 80 letters, digits, spaces and - _ . : / @"),
+                ));
+            }
             if !circuits.insert(circuit.name.get_ref().as_str()) {
                 return Err((
                     circuit.name.span().start,
@@ -734,6 +920,44 @@ impl Config {
                     ),
                 ));
             }
+        }
+        Ok(())
+    }
+}
+
+impl HttpSection {
+    /// The listener's connection limits.
+    pub fn limits(&self) -> crate::net::ConnLimits {
+        crate::net::ConnLimits {
+            max_connections: *self.max_connections.get_ref() as usize,
+            idle_timeout: self.idle_timeout.0,
+        }
+    }
+
+    fn validate(&self) -> Result<(), (usize, String)> {
+        let listen = &self.listen;
+        listen.get_ref().parse::<std::net::SocketAddr>().map_err(|_| {
+            (listen.span().start, format!("[http] listen = {:?} is not an IP address and port", listen.get_ref()))
+        })?;
+        if let Some(var) = &self.token_env
+            && (var.get_ref().is_empty() || var.get_ref().contains('='))
+        {
+            return Err((var.span().start, format!("token_env = {:?} is not a variable name", var.get_ref())));
+        }
+        if *self.read_requires_token.get_ref() && self.token_env.is_none() {
+            return Err((self.read_requires_token.span().start, "read_requires_token needs token_env".into()));
+        }
+        for h in &self.allowed_hosts {
+            if h.get_ref().is_empty() || h.get_ref().contains(['/', ' ', ':']) && !h.get_ref().starts_with('[') {
+                return Err((h.span().start, format!("allowed_hosts: {:?} is not a host name", h.get_ref())));
+            }
+        }
+        let n = *self.max_connections.get_ref();
+        if !(1..=MAX_HTTP_CONNECTIONS).contains(&n) {
+            return Err((
+                self.max_connections.span().start,
+                format!("max_connections = {n} must be 1..={MAX_HTTP_CONNECTIONS}"),
+            ));
         }
         Ok(())
     }

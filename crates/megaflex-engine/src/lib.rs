@@ -13,6 +13,7 @@ pub mod engine;
 pub mod event;
 pub mod incident;
 pub mod links;
+pub mod net;
 pub mod reconcile;
 pub mod servicenow;
 pub mod source;

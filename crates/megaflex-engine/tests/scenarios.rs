@@ -166,9 +166,15 @@ async fn a_rate_changed_outside_megaflex_is_detected_and_not_overridden() {
     assert!(paused.contains("200 Mbps"), "{paused}");
     // An operator hands the circuit back: automation goes on from 200 Mbps.
     let url = format!("http://{}/api/circuits/bne-mel-backup/resume", d.http_addr.unwrap());
-    let r = reqwest::Client::new().post(&url).send().await.unwrap();
+    let http = reqwest::Client::new();
+    let r = http.post(&url).send().await.unwrap();
+    assert_eq!(r.status(), 401, "a write without the token is refused");
+    let r = http.post(&url).bearer_auth(HTTP_TOKEN).header("origin", "http://evil.example").send().await.unwrap();
+    assert_eq!(r.status(), 403, "a cross-origin write is refused");
+    assert!(d.status.borrow().circuits[0].paused.is_some(), "still paused after the refused writes");
+    let r = http.post(&url).bearer_auth(HTTP_TOKEN).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let r = reqwest::Client::new().post(url.replace("bne-mel-backup", "nope")).send().await.unwrap();
+    let r = http.post(url.replace("bne-mel-backup", "nope")).bearer_auth(HTTP_TOKEN).send().await.unwrap();
     assert_eq!(r.status(), 404);
     wait_for("the boost after the resume", || d.status.borrow().circuits[0].actual_mbps == Some(500)).await;
     assert_eq!(update_rates(&sim), vec![200, 500]);

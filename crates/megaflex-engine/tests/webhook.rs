@@ -147,18 +147,164 @@ async fn bearer_token_and_hmac_signature() {
     })
     .await;
     let body = r#"{"device":"r1","kind":"link","entity":"x","state":"down"}"#;
+    let now = jiff::Timestamp::now().as_second();
+    let sign = |stamp: i64, body: &str| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"k3y").unwrap();
+        mac.update(format!("{stamp}.{body}").as_bytes());
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let (sig, ts) = (sign(now, body), now.to_string());
+    let (s, b) = env.post("/events", body, &[("x-megaflex-signature", &sig), ("x-megaflex-timestamp", &ts)]).await;
+    assert_eq!(s, 401, "no token: {b}");
+    let bearer = ("authorization", "Bearer t0ken");
+    let (s, b) = env
+        .post(
+            "/events",
+            body,
+            &[("authorization", "Bearer wrong"), ("x-megaflex-signature", &sig), ("x-megaflex-timestamp", &ts)],
+        )
+        .await;
+    assert_eq!((s, b["error"].as_str()), (401, Some("missing or wrong bearer token")));
+    let (s, b) = env
+        .post("/events", body, &[bearer, ("x-megaflex-signature", "sha256=00"), ("x-megaflex-timestamp", &ts)])
+        .await;
+    assert_eq!((s, b["error"].as_str()), (401, Some("body signature does not match")));
+    // A signature without its timestamp, or the body signed without it (the old form), is refused.
+    let (s, b) = env.post("/events", body, &[bearer, ("x-megaflex-signature", &sig)]).await;
+    assert_eq!(s, 401, "{b}");
+    assert!(b["error"].as_str().unwrap().contains("X-Megaflex-Timestamp"), "{b}");
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"k3y").unwrap();
     mac.update(body.as_bytes());
-    let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-    let (s, b) = env.post("/events", body, &[("x-megaflex-signature", &sig)]).await;
-    assert_eq!(s, 401, "no token: {b}");
-    let (s, b) = env.post("/events", body, &[("authorization", "Bearer wrong"), ("x-megaflex-signature", &sig)]).await;
-    assert_eq!((s, b["error"].as_str()), (401, Some("missing or wrong bearer token")));
-    let (s, b) =
-        env.post("/events", body, &[("authorization", "Bearer t0ken"), ("x-megaflex-signature", "sha256=00")]).await;
-    assert_eq!((s, b["error"].as_str()), (401, Some("body signature does not match")));
-    let (s, _) = env.post("/events", body, &[("authorization", "Bearer t0ken"), ("x-hub-signature-256", &sig)]).await;
+    let body_only = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let (s, _) =
+        env.post("/events", body, &[bearer, ("x-megaflex-signature", &body_only), ("x-megaflex-timestamp", &ts)]).await;
+    assert_eq!(s, 401);
+    // A captured request replayed after the window: the signature is right, the time is not.
+    let old = now - 301;
+    let (s, b) = env
+        .post(
+            "/events",
+            body,
+            &[bearer, ("x-megaflex-signature", &sign(old, body)), ("x-megaflex-timestamp", &old.to_string())],
+        )
+        .await;
+    assert_eq!(s, 401, "{b}");
+    assert!(b["error"].as_str().unwrap().contains("replayed"), "{b}");
+    // A changed timestamp breaks the signature.
+    let (s, _) = env
+        .post(
+            "/events",
+            body,
+            &[bearer, ("x-megaflex-signature", &sig), ("x-megaflex-timestamp", &(now + 1).to_string())],
+        )
+        .await;
+    assert_eq!(s, 401);
+    let (s, _) =
+        env.post("/events", body, &[bearer, ("x-hub-signature-256", &sig), ("x-megaflex-timestamp", &ts)]).await;
     assert_eq!(s, 200);
     assert_eq!(env.next().await.entity, "x");
-    assert_eq!(env.src.metrics.snapshot().dropped_auth, 3);
+    // The same signed request again, inside the window: a replay.
+    let (s, b) =
+        env.post("/events", body, &[bearer, ("x-megaflex-signature", &sig), ("x-megaflex-timestamp", &ts)]).await;
+    assert_eq!(s, 401, "{b}");
+    assert!(b["error"].as_str().unwrap().contains("replayed"), "{b}");
+    assert_eq!(env.src.metrics.snapshot().dropped_auth, 8);
+}
+
+/// Over real HTTP: an alert refused with 503 (queue full) is not remembered,
+/// so the sender's retry is accepted; once accepted, the repeat is a duplicate.
+#[tokio::test]
+async fn refused_alert_is_accepted_on_retry_then_deduplicated() {
+    let (tx, mut rx) = mpsc::channel(1);
+    let stop = CancellationToken::new();
+    let src = WebhookSource::spawn(WebhookConfig::new("127.0.0.1:0".parse().unwrap()), tx, stop.clone()).await.unwrap();
+    let http = reqwest::Client::new();
+    let post = || http.post(format!("http://{}/alertmanager", src.local_addr)).body(NEW_PAYLOAD).send();
+    let filler = OLD_PAYLOAD;
+    let r = http.post(format!("http://{}/alertmanager", src.local_addr)).body(filler).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the filler takes the only slot");
+    let r = post().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "5");
+    assert_eq!(
+        rx.recv().await.unwrap().entity,
+        megaflex_engine::source::webhook::label_fingerprint(
+            &[("alertname", "X"), ("instance", "a")].into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        )
+    );
+    let r: serde_json::Value = post().await.unwrap().json().await.unwrap();
+    assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(1), Some(0)), "the retry is taken");
+    assert_eq!(rx.recv().await.unwrap().entity, "1a30ba71cca2921f");
+    let r: serde_json::Value = post().await.unwrap().json().await.unwrap();
+    assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(0), Some(1)));
+    let m = src.metrics.snapshot();
+    assert_eq!((m.dropped_queue_full, m.duplicates, m.dedupe_entries), (1, 1, 2));
+    stop.cancel();
+}
+
+/// 60 notifications of 900 distinct alerts each: the dedupe table holds at
+/// most its bound (counted in entries), and says how many it forgot.
+#[tokio::test]
+async fn dedupe_table_is_bounded() {
+    let (tx, mut rx) = mpsc::channel(100_000);
+    let stop = CancellationToken::new();
+    let mut config = WebhookConfig::new("127.0.0.1:0".parse().unwrap());
+    config.dedupe_max_entries = 5_000;
+    let src = WebhookSource::spawn(config, tx, stop.clone()).await.unwrap();
+    let http = reqwest::Client::new();
+    for batch in 0..60 {
+        let alerts: Vec<serde_json::Value> = (0..900)
+            .map(|i| {
+                serde_json::json!({"status": "firing", "labels": {"alertname": "Flood", "n": format!("{batch}-{i}")},
+                                   "startsAt": "2026-11-22T10:00:00Z", "fingerprint": format!("{batch:04x}{i:012x}")})
+            })
+            .collect();
+        let body = serde_json::json!({"version": "4", "status": "firing", "alerts": alerts});
+        let r = http.post(format!("http://{}/alertmanager", src.local_addr)).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        while rx.try_recv().is_ok() {}
+    }
+    let m = src.metrics.snapshot();
+    assert_eq!(m.classified, 54_000);
+    assert_eq!(m.dedupe_entries, 5_000, "bounded");
+    assert_eq!(m.dedupe_evicted, 49_000);
+    stop.cancel();
+}
+
+/// A slow-loris client (one header byte every 50 ms) and an idle one are cut
+/// after the idle timeout; a client that completes requests is not.
+#[tokio::test]
+async fn slow_and_idle_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (tx, _rx) = mpsc::channel(4);
+    let stop = CancellationToken::new();
+    let mut config = WebhookConfig::new("127.0.0.1:0".parse().unwrap());
+    config.limits.idle_timeout = Duration::from_millis(400);
+    let src = WebhookSource::spawn(config, tx, stop.clone()).await.unwrap();
+    let mut idle = tokio::net::TcpStream::connect(src.local_addr).await.unwrap();
+    let mut slow = tokio::net::TcpStream::connect(src.local_addr).await.unwrap();
+    let header = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let mut cut = false;
+    for b in header {
+        if slow.write_all(&[*b]).await.is_err() {
+            cut = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), slow.read(&mut buf)).await.unwrap().unwrap_or(0);
+    assert!(cut || n == 0, "the slow client was not cut");
+    let n = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf)).await.unwrap().unwrap_or(0);
+    assert_eq!(n, 0, "the idle client was not cut");
+    assert!(src.metrics.snapshot().connections_timed_out >= 2, "{:?}", src.metrics.snapshot());
+    // Keep-alive requests within the timeout keep the connection.
+    let http = reqwest::Client::new();
+    for _ in 0..4 {
+        let r = http.get(format!("http://{}/healthz", src.local_addr)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(src.metrics.snapshot().connections_open, 1, "one keep-alive connection served all four");
+    stop.cancel();
 }

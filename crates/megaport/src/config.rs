@@ -132,8 +132,14 @@ impl Credentials {
 
     /// The key with its middle hidden, for display.
     pub fn access_key_hint(&self) -> String {
-        let k = &self.access_key;
-        if k.chars().count() <= 8 { "*".repeat(k.len()) } else { format!("{}…{}", &k[..4], &k[k.len() - 4..]) }
+        // By characters, not bytes: a byte slice of a multibyte key panicked.
+        let chars: Vec<char> = self.access_key.chars().collect();
+        if chars.len() <= 8 {
+            return "*".repeat(chars.len());
+        }
+        let head: String = chars[..4].iter().collect();
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        format!("{head}…{tail}")
     }
 
     pub(crate) fn basic_auth(&self) -> (&str, &str) {
@@ -339,6 +345,16 @@ mod tests {
         let s = Settings { no_dotenv: true, api_url: Some("http://x".into()), ..Default::default() };
         let err = s.resolve_with(&pairs(&[("MEGAPORT_ACCESS_KEY", "x"), ("MEGAPORT_SECRET_KEY", "y")])).unwrap_err();
         assert!(err.to_string().contains("both an API URL and a token URL"));
+    }
+
+    #[test]
+    fn hint_of_a_multibyte_key_does_not_panic() {
+        for key in ["€€€€€€€€€€€€", "aéééééééééé", "ключ-доступа-очень-длинный", "🔑🔑🔑🔑🔑🔑🔑🔑🔑", "aé"]
+        {
+            let hint = Credentials::new(key, "s").access_key_hint();
+            assert!(!hint.is_empty());
+        }
+        assert_eq!(Credentials::new("ключ-доступа-12", "s").access_key_hint(), "ключ…а-12");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The engine's HTTP listener: `/metrics`, `/healthz`, `/readyz`,
-//! `/api/status`, and `POST /api/circuits/{name}/resume`. Bind it to
-//! loopback or a management network: it has no authentication.
+//! `/api/status`, and `POST /api/circuits/{name}/resume`. Access rules
+//! (token, `Host`, `Origin`) are in [`super::http_auth`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +13,9 @@ use axum::routing::{get, post};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::http_auth::{HttpAccess, guard};
 use super::status::{Counters, StatusView, render_metrics};
+use crate::net::{ConnLimits, LimitedListener, Peer, track_requests};
 use crate::servicenow::outbox::OutboxStats;
 use crate::source::metrics::SourceMetrics;
 
@@ -83,8 +85,11 @@ async fn readyz(State(v): State<Views>) -> Response {
 }
 
 /// Binds `addr` and serves until `shutdown`.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve(
     addr: SocketAddr,
+    mut access: HttpAccess,
+    limits: ConnLimits,
     status_rx: watch::Receiver<StatusView>,
     counters: watch::Receiver<Counters>,
     commands: mpsc::Sender<Command>,
@@ -94,13 +99,22 @@ pub async fn serve(
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
+    access.allow_addr(local);
+    // Its connections are counted like a source's, under kind "http".
+    let conn_metrics = Arc::new(SourceMetrics::default());
+    let listener = LimitedListener::new(listener, limits, conn_metrics.clone());
+    let mut sources = sources;
+    sources.push(("http".to_owned(), format!("http://{local}"), conn_metrics));
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/status", get(status))
         .route("/api/circuits/{name}/resume", post(resume))
-        .with_state(Views { status: status_rx, counters, commands, sources: sources.into(), outbox });
+        .with_state(Views { status: status_rx, counters, commands, sources: sources.into(), outbox })
+        .layer(axum::middleware::from_fn_with_state(Arc::new(access), guard))
+        .layer(axum::middleware::from_fn(track_requests))
+        .into_make_service_with_connect_info::<Peer>();
     tracing::info!(%local, "HTTP listening: /metrics /healthz /readyz /api/status");
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await {

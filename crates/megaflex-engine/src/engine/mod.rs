@@ -14,6 +14,7 @@ pub mod clock;
 pub mod core;
 pub mod cycle;
 pub mod http;
+pub mod http_auth;
 pub mod replay;
 pub mod sources;
 pub mod status;
@@ -38,6 +39,7 @@ use crate::config::{ClockSetting, Config};
 use crate::event::Event;
 use crate::servicenow::ServiceNowClient;
 use crate::servicenow::outbox::{Deliverer, OutboxStats};
+use crate::source::queue::FairReceiver;
 use crate::store::{Record, Store, StoreError, StoreLedger};
 
 /// The future a flush returns.
@@ -120,6 +122,8 @@ pub struct RunOptions {
     /// CLI's ledger): written to the ledger at start, so a fresh store does
     /// not send an update the 5-minute rule refuses.
     pub known_updates: Vec<(megaport::types::ProductUid, megaport::types::EpochMillis)>,
+    /// The HTTP write token, instead of the variable `[http] token_env` names.
+    pub http_token: Option<secrecy::SecretString>,
 }
 
 /// A started engine.
@@ -174,7 +178,7 @@ impl Runtime {
     }
 
     /// Applies `first` and whatever else queued up (a flap storm, a burst).
-    async fn take_events(&mut self, core: &mut Core, first: Event, events: &mut mpsc::Receiver<Event>) {
+    async fn take_events(&mut self, core: &mut Core, first: Event, events: &mut FairReceiver) {
         // Sources stamp with the system clock; a simulated clock runs
         // elsewhere, so events take the engine's time.
         let restamp = !self.clock.is_system();
@@ -328,8 +332,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
     let core = Core::new(&config, snapshot, now);
     // Not a child token: the loop stops the sources itself, then drains them.
     let sources_shutdown = CancellationToken::new();
-    let (events_tx, events_rx) = mpsc::channel::<Event>(65_536);
-    let running = sources::start(&config, events_tx, sources_shutdown.clone()).await?;
+    let (running, events_rx) = sources::start(&config, sources_shutdown.clone()).await?;
     let (status_tx, status_rx) = watch::channel(core.status(now));
     let (counters_tx, counters_rx) = watch::channel(Counters::default());
     let http_listen =
@@ -339,6 +342,11 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
         Some(addr) => Some(
             http::serve(
                 addr,
+                http_auth::HttpAccess::from_config(
+                    config.http.as_ref(),
+                    options.http_token.as_ref().map(|t| secrecy::ExposeSecret::expose_secret(t).to_owned()),
+                )?,
+                config.http.as_ref().map(crate::config::HttpSection::limits).unwrap_or_default(),
                 status_rx.clone(),
                 counters_rx,
                 commands_tx,
@@ -376,7 +384,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
 async fn run_loop(
     mut core: Core,
     mut rt: Runtime,
-    mut events: mpsc::Receiver<Event>,
+    mut events: FairReceiver,
     mut commands: mpsc::Receiver<http::Command>,
     stop: CancellationToken,
     sources_stop: CancellationToken,

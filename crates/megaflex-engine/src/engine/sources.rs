@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, SourceSection};
 use crate::event::Event;
 use crate::source::metrics::SourceMetrics;
+use crate::source::queue::{FairReceiver, PER_SOURCE_CAPACITY};
 use crate::source::snmp::usm::{AuthProtocol, PrivProtocol, UsmUser};
 use crate::source::snmp::{SnmpTrapConfig, SnmpTrapSource};
 use crate::source::syslog::classify::UserPattern;
@@ -57,16 +58,15 @@ pub fn patterns(config: &Config) -> Result<Arc<[UserPattern]>, String> {
         .map(Arc::from)
 }
 
-/// Binds every source. `events` is the engine's queue.
-pub async fn start(
-    config: &Config,
-    events: mpsc::Sender<Event>,
-    shutdown: CancellationToken,
-) -> Result<Vec<Running>, String> {
+/// Binds every source, each with its own queue; the engine reads them all
+/// in turn through the returned [`FairReceiver`].
+pub async fn start(config: &Config, shutdown: CancellationToken) -> Result<(Vec<Running>, FairReceiver), String> {
     let patterns = patterns(config)?;
     let watch = Arc::new(crate::source::syslog::watch::Watch::from_config(config));
     let mut running = Vec::new();
+    let mut queues = FairReceiver::new();
     for s in &config.sources {
+        let (events, queue) = mpsc::channel::<Event>(PER_SOURCE_CAPACITY);
         let r = match s.get_ref() {
             section @ SourceSection::Syslog {
                 listen,
@@ -101,7 +101,7 @@ pub async fn start(
                     Listen::Tcp(_) => "tcp",
                     Listen::Tls(_) => "tls",
                 };
-                let src = SyslogSource::spawn(c, patterns.clone(), events.clone(), shutdown.clone())
+                let src = SyslogSource::spawn(c, patterns.clone(), events, shutdown.clone())
                     .await
                     .map_err(|e| format!("syslog source {listen}: {e}"))?;
                 let (local_addr, metrics) = (src.local_addr, src.metrics.clone());
@@ -140,13 +140,22 @@ pub async fn start(
                     )?;
                     c.users.push(user);
                 }
-                let src = SnmpTrapSource::spawn(c, events.clone(), shutdown.clone())
+                let src = SnmpTrapSource::spawn(c, events, shutdown.clone())
                     .await
                     .map_err(|e| format!("snmp_trap source {listen}: {e}"))?;
                 let (local_addr, metrics) = (src.local_addr, src.metrics.clone());
                 Running { kind: "snmp_trap", local_addr, transport: "udp", metrics, join: tokio::spawn(src.join()) }
             }
-            SourceSection::Webhook { listen, token_env, hmac_key_env } => {
+            SourceSection::Webhook {
+                listen,
+                token_env,
+                hmac_key_env,
+                signature_max_age,
+                dedupe_max_entries,
+                max_connections,
+                idle_timeout,
+                ..
+            } => {
                 let addr: SocketAddr =
                     listen.parse().map_err(|_| format!("webhook source: {listen:?} is not ADDR:PORT"))?;
                 let mut c = WebhookConfig::new(addr);
@@ -156,7 +165,19 @@ pub async fn start(
                 if let Some(var) = hmac_key_env {
                     c.hmac_key = Some(env_secret(var, "webhook HMAC key")?.into_bytes());
                 }
-                let src = WebhookSource::spawn(c, events.clone(), shutdown.clone())
+                if let Some(age) = signature_max_age {
+                    c.signature_max_age = age.0;
+                }
+                if let Some(n) = dedupe_max_entries {
+                    c.dedupe_max_entries = *n;
+                }
+                if let Some(n) = max_connections {
+                    c.limits.max_connections = *n as usize;
+                }
+                if let Some(t) = idle_timeout {
+                    c.limits.idle_timeout = t.0;
+                }
+                let src = WebhookSource::spawn(c, events, shutdown.clone())
                     .await
                     .map_err(|e| format!("webhook source {listen}: {e}"))?;
                 let (local_addr, metrics) = (src.local_addr, src.metrics.clone());
@@ -164,7 +185,8 @@ pub async fn start(
             }
         };
         tracing::info!(source = r.kind, transport = r.transport, local_addr = %r.local_addr, "source started");
+        queues.add_queue(queue, r.metrics.clone());
         running.push(r);
     }
-    Ok(running)
+    Ok((running, queues))
 }

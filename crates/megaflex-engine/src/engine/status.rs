@@ -147,6 +147,7 @@ pub fn render_metrics(view: &StatusView, c: &Counters) -> String {
             ("dropped_oversize", s.dropped_oversize),
             ("dropped_queue_full", s.dropped_queue_full),
             ("receive_error", s.receive_errors),
+            ("duplicate", s.duplicates),
         ] {
             f.sample(&[("source", kind), ("listen", listen), ("outcome", outcome)], v);
         }
@@ -165,6 +166,24 @@ pub fn render_metrics(view: &StatusView, c: &Counters) -> String {
     let mut f = Family::new(&mut out, "megaflex_source_connections", "gauge", "TCP/TLS connections open.");
     for (kind, listen, s) in &c.sources {
         f.sample(&[("source", kind), ("listen", listen)], s.connections_open);
+    }
+    let mut f = Family::new(&mut out, "megaflex_source_queue_depth", "gauge", "Events waiting in the source's queue.");
+    for (kind, listen, s) in &c.sources {
+        f.sample(&[("source", kind), ("listen", listen)], s.queue_depth);
+    }
+    let mut f =
+        Family::new(&mut out, "megaflex_webhook_dedupe_entries", "gauge", "Alerts remembered to drop HA duplicates.");
+    for (kind, listen, s) in c.sources.iter().filter(|s| s.0 == "webhook") {
+        f.sample(&[("source", kind), ("listen", listen)], s.dedupe_entries);
+    }
+    let mut f = Family::new(
+        &mut out,
+        "megaflex_webhook_dedupe_evicted_total",
+        "counter",
+        "Alerts forgotten early because the dedupe table was full.",
+    );
+    for (kind, listen, s) in c.sources.iter().filter(|s| s.0 == "webhook") {
+        f.sample(&[("source", kind), ("listen", listen)], s.dedupe_evicted);
     }
     let mut f = Family::new(&mut out, "megaflex_events_total", "counter", "Canonical events reaching the engine.");
     f.sample(&[("outcome", "changed_link")], c.events_changed_state);

@@ -21,6 +21,10 @@ pub struct SourceMetrics {
     receive_errors: AtomicU64,
     /// TCP/TLS connections.
     pub connections: ConnectionMetrics,
+    duplicates: AtomicU64,
+    dedupe_evicted: AtomicU64,
+    dedupe_entries: AtomicU64,
+    queue_depth: AtomicU64,
 }
 
 /// A copy of the counters.
@@ -52,6 +56,14 @@ pub struct MetricsSnapshot {
     pub connections_evicted: u64,
     /// TCP/TLS connections closed by the idle or read timeout.
     pub connections_timed_out: u64,
+    /// Webhook alerts dropped as HA duplicates of an accepted one.
+    pub duplicates: u64,
+    /// Dedupe entries forgotten early because the table was full.
+    pub dedupe_evicted: u64,
+    /// Gauge: alerts remembered for dedupe now.
+    pub dedupe_entries: u64,
+    /// Gauge: events of this source waiting in its queue.
+    pub queue_depth: u64,
 }
 
 /// The counters a source can bump.
@@ -77,6 +89,25 @@ pub enum Counter {
     QueueFull,
     /// The socket failed.
     ReceiveError,
+    /// An HA duplicate.
+    Duplicate,
+    /// A dedupe entry forgotten early.
+    DedupeEvicted,
+    /// An idle connection closed for a new one.
+    ConnectionEvicted,
+    /// A connection closed by a timeout.
+    ConnectionTimedOut,
+}
+
+/// The gauges a source sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gauge {
+    /// Alerts remembered for dedupe.
+    DedupeEntries,
+    /// Connections open.
+    ConnectionsOpen,
+    /// Events waiting in the source's queue.
+    QueueDepth,
 }
 
 impl SourceMetrics {
@@ -98,8 +129,37 @@ impl SourceMetrics {
             Counter::Oversize => &self.dropped_oversize,
             Counter::QueueFull => &self.dropped_queue_full,
             Counter::ReceiveError => &self.receive_errors,
+            Counter::Duplicate => &self.duplicates,
+            Counter::DedupeEvicted => &self.dedupe_evicted,
+            Counter::ConnectionEvicted => &self.connections.evicted,
+            Counter::ConnectionTimedOut => &self.connections.timed_out,
         };
         a.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn gauge(&self, g: Gauge) -> &AtomicU64 {
+        match g {
+            Gauge::DedupeEntries => &self.dedupe_entries,
+            Gauge::ConnectionsOpen => &self.connections.open,
+            Gauge::QueueDepth => &self.queue_depth,
+        }
+    }
+
+    /// Sets a gauge.
+    pub fn set(&self, g: Gauge, v: u64) {
+        self.gauge(g).store(v, Ordering::Relaxed);
+    }
+
+    /// Moves a gauge by `delta`.
+    pub fn shift(&self, g: Gauge, delta: i64) {
+        if delta >= 0 {
+            self.gauge(g).fetch_add(delta.unsigned_abs(), Ordering::Relaxed);
+        } else {
+            // Saturating: a racing reset must not wrap the gauge.
+            let _ = self
+                .gauge(g)
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(delta.unsigned_abs())));
+        }
     }
 
     /// The counters now.
@@ -119,6 +179,10 @@ impl SourceMetrics {
             connections_open: g(&self.connections.open),
             connections_evicted: g(&self.connections.evicted),
             connections_timed_out: g(&self.connections.timed_out),
+            duplicates: g(&self.duplicates),
+            dedupe_evicted: g(&self.dedupe_evicted),
+            dedupe_entries: g(&self.dedupe_entries),
+            queue_depth: g(&self.queue_depth),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! counted, never returned or panicked on.
 
 pub mod metrics;
+pub mod queue;
 pub mod snmp;
 pub mod syslog;
 pub mod webhook;

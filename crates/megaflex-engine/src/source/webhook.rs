@@ -1,7 +1,10 @@
 //! The webhook source: Alertmanager's webhook payload (version 4, old and
 //! new field sets) and a small generic JSON form for other tools, with
-//! bearer-token auth, an optional HMAC-SHA256 body signature and a body size
-//! limit. Bad input gets a 4xx with a message, never a 500.
+//! bearer-token auth, an optional HMAC-SHA256 signature over a timestamp and
+//! the body (`X-Megaflex-Timestamp: <unix seconds>`, `X-Megaflex-Signature:
+//! sha256=hex(HMAC(key, "<timestamp>." + body))`, the timestamp within
+//! `signature_max_age` of now, so a captured request cannot be replayed
+//! later) and a body size limit. Bad input gets a 4xx with a message, never a 500.
 //!
 //! Generic form (`POST /events`), one object or an array:
 //!
@@ -29,8 +32,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::http_auth::secret_eq;
 use crate::event::{Device, Event, EventKind, EventState, SourceKind};
-use crate::source::metrics::{Counter, SourceMetrics};
+use crate::net::{ConnLimits, LimitedListener, Peer, track_requests};
+use crate::source::metrics::{Counter, Gauge, SourceMetrics};
 
 /// Settings of the webhook listener.
 #[derive(Clone)]
@@ -41,10 +46,16 @@ pub struct WebhookConfig {
     pub token: Option<String>,
     /// Key for `X-Megaflex-Signature: sha256=<hex>` (or `X-Hub-Signature-256`), if any.
     pub hmac_key: Option<Vec<u8>>,
+    /// How far a signed request's timestamp may be from now, either way.
+    pub signature_max_age: Duration,
     /// Largest body accepted, in bytes.
     pub max_body_bytes: usize,
     /// How long an (alert, status, startsAt) is remembered to drop HA duplicates.
     pub dedupe_window: Duration,
+    /// Most alerts remembered for that; the oldest go first.
+    pub dedupe_max_entries: usize,
+    /// Connection limit and idle timeout.
+    pub limits: ConnLimits,
 }
 
 impl std::fmt::Debug for WebhookConfig {
@@ -53,6 +64,7 @@ impl std::fmt::Debug for WebhookConfig {
             .field("listen", &self.listen)
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
             .field("hmac_key", &self.hmac_key.as_ref().map(|_| "[redacted]"))
+            .field("signature_max_age", &self.signature_max_age)
             .field("max_body_bytes", &self.max_body_bytes)
             .finish()
     }
@@ -61,7 +73,16 @@ impl std::fmt::Debug for WebhookConfig {
 impl WebhookConfig {
     /// Defaults: no auth, 1 MiB bodies, 10-minute dedupe window.
     pub fn new(listen: SocketAddr) -> Self {
-        Self { listen, token: None, hmac_key: None, max_body_bytes: 1 << 20, dedupe_window: Duration::from_secs(600) }
+        Self {
+            listen,
+            token: None,
+            hmac_key: None,
+            signature_max_age: Duration::from_secs(300),
+            max_body_bytes: 1 << 20,
+            dedupe_window: Duration::from_secs(600),
+            dedupe_max_entries: 10_000,
+            limits: ConnLimits::default(),
+        }
     }
 }
 
@@ -145,17 +166,26 @@ enum GenericBody {
     One(GenericEvent),
 }
 
-#[derive(Debug, Default)]
-struct Dedupe {
-    seen: HashMap<(String, String, String), i64>,
-    order: VecDeque<((String, String, String), i64)>,
+type DedupeKey = (String, String, String);
+
+/// Alerts accepted within the window, oldest first, at most `max_entries`:
+/// an Alertmanager pair posts every notification twice, and a flood of
+/// distinct fingerprints must not grow memory without bound.
+#[derive(Debug)]
+struct Dedupe<K = DedupeKey> {
+    seen: HashMap<K, i64>,
+    order: VecDeque<(K, i64)>,
+    max_entries: usize,
 }
 
-impl Dedupe {
-    /// `true` if this key was seen within the window (then it is a duplicate).
-    fn check(&mut self, key: (String, String, String), now: i64, window_ms: i64) -> bool {
+impl<K: std::hash::Hash + Eq + Clone> Dedupe<K> {
+    fn new(max_entries: usize) -> Self {
+        Self { seen: HashMap::new(), order: VecDeque::new(), max_entries: max_entries.max(1) }
+    }
+
+    fn forget_before(&mut self, cutoff: i64) {
         while let Some((k, t)) = self.order.front() {
-            if *t > now - window_ms {
+            if *t > cutoff {
                 break;
             }
             if self.seen.get(k) == Some(t) {
@@ -163,12 +193,35 @@ impl Dedupe {
             }
             self.order.pop_front();
         }
-        if self.seen.contains_key(&key) {
-            return true;
+    }
+
+    /// `true` if this alert was accepted within the window. Asking does not
+    /// remember it: only [`Dedupe::accepted`] does, so an alert refused
+    /// with 503 is taken on Alertmanager's retry.
+    fn is_duplicate(&mut self, key: &K, now: i64, window_ms: i64) -> bool {
+        self.forget_before(now - window_ms);
+        self.seen.contains_key(key)
+    }
+
+    /// Remembers an accepted alert; returns how many older ones were
+    /// forgotten early to stay within `max_entries`.
+    fn accepted(&mut self, key: K, now: i64) -> u64 {
+        if self.seen.insert(key.clone(), now).is_none() {
+            self.order.push_back((key, now));
         }
-        self.seen.insert(key.clone(), now);
-        self.order.push_back((key, now));
-        false
+        let mut evicted = 0;
+        while self.seen.len() > self.max_entries {
+            let Some((k, t)) = self.order.pop_front() else { break };
+            if self.seen.get(&k) == Some(&t) {
+                self.seen.remove(&k);
+                evicted += 1;
+            }
+        }
+        evicted
+    }
+
+    fn len(&self) -> usize {
+        self.seen.len()
     }
 }
 
@@ -178,6 +231,9 @@ struct Shared {
     events: mpsc::Sender<Event>,
     metrics: Arc<SourceMetrics>,
     dedupe: Arc<Mutex<Dedupe>>,
+    /// Signatures of requests answered 200 within `signature_max_age`: the
+    /// timestamp stops a late replay, this one within the window.
+    signatures: Arc<Mutex<Dedupe<Vec<u8>>>>,
 }
 
 fn reply(status: StatusCode, body: serde_json::Value) -> Response {
@@ -189,11 +245,12 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// Checks the bearer token and the body signature.
-fn authorise(config: &WebhookConfig, headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
+/// `Ok(Some(signature))` for a signed request.
+fn authorise(config: &WebhookConfig, headers: &HeaderMap, body: &[u8]) -> Result<Option<Vec<u8>>, String> {
     if let Some(token) = &config.token {
         let given =
             headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        let ok = given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes()));
+        let ok = given.is_some_and(|g| secret_eq(g.as_bytes(), token.as_bytes()));
         if !ok {
             return Err("missing or wrong bearer token".into());
         }
@@ -206,15 +263,26 @@ fn authorise(config: &WebhookConfig, headers: &HeaderMap, body: &[u8]) -> Result
             .and_then(|v| v.strip_prefix("sha256="))
             .ok_or("missing X-Megaflex-Signature: sha256=<hex> header")?;
         let sig = hex::decode(sig.trim()).map_err(|_| "signature is not hex")?;
+        let stamp = headers
+            .get("x-megaflex-timestamp")
+            .and_then(|v| v.to_str().ok())
+            .ok_or("missing X-Megaflex-Timestamp header (unix seconds, signed with the body)")?
+            .trim();
+        let secs: i64 = stamp.parse().map_err(|_| "X-Megaflex-Timestamp is not unix seconds")?;
+        let now_secs = EpochMillis::now().as_millis() / 1000;
+        let max_age = i64::try_from(config.signature_max_age.as_secs()).unwrap_or(i64::MAX);
+        if now_secs.abs_diff(secs) > max_age.unsigned_abs() {
+            return Err(format!("X-Megaflex-Timestamp is more than {max_age} s from now: replayed or clock skew"));
+        }
+        // verify_slice compares in constant time.
         let mut mac = Hmac::<Sha256>::new_from_slice(key).map_err(|_| "bad HMAC key")?;
+        mac.update(stamp.as_bytes());
+        mac.update(b".");
         mac.update(body);
         mac.verify_slice(&sig).map_err(|_| "body signature does not match")?;
+        return Ok(Some(sig));
     }
-    Ok(())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    Ok(None)
 }
 
 impl Shared {
@@ -227,12 +295,30 @@ impl Shared {
         true
     }
 
-    /// Counts the request and checks its credentials; `Some(401)` refuses it.
-    fn admit(&self, headers: &HeaderMap, body: &[u8]) -> Option<Response> {
+    /// Counts the request and checks its credentials: `Err(why)` refuses
+    /// it (401), `Ok(Some(signature))` is a signed request to remember once answered 200.
+    fn admit(&self, headers: &HeaderMap, body: &[u8]) -> Result<Option<Vec<u8>>, String> {
         self.metrics.inc(Counter::Received);
-        let e = authorise(&self.config, headers, body).err()?;
-        self.metrics.inc(Counter::Auth);
-        Some(error(StatusCode::UNAUTHORIZED, e))
+        let refuse = |e: String| {
+            self.metrics.inc(Counter::Auth);
+            e
+        };
+        let signature = authorise(&self.config, headers, body).map_err(refuse)?;
+        if let Some(sig) = &signature {
+            let window_ms = i64::try_from(self.config.signature_max_age.as_millis()).unwrap_or(i64::MAX);
+            let mut seen = self.signatures.lock().unwrap_or_else(|e| e.into_inner());
+            if seen.is_duplicate(sig, EpochMillis::now().as_millis(), window_ms.saturating_mul(2)) {
+                return Err(refuse("this signed request was already accepted: replayed".into()));
+            }
+        }
+        Ok(signature)
+    }
+
+    /// A signed request was answered 200: the same one again is a replay.
+    fn answered(&self, signature: Option<Vec<u8>>) {
+        if let Some(sig) = signature {
+            self.signatures.lock().unwrap_or_else(|e| e.into_inner()).accepted(sig, EpochMillis::now().as_millis());
+        }
     }
 
     fn queue_full() -> Response {
@@ -245,13 +331,15 @@ impl Shared {
 
 async fn alertmanager(
     State(s): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = s.admit(&headers, &body) {
-        return refused;
-    }
+    let peer = peer.addr;
+    let signature = match s.admit(&headers, &body) {
+        Ok(sig) => sig,
+        Err(why) => return error(StatusCode::UNAUTHORIZED, why),
+    };
     let payload: AlertmanagerPayload = match serde_json::from_slice(&body) {
         Ok(p) => p,
         Err(e) => {
@@ -282,7 +370,8 @@ async fn alertmanager(
         let fingerprint =
             if alert.fingerprint.is_empty() { label_fingerprint(&alert.labels) } else { alert.fingerprint.clone() };
         let key = (fingerprint.clone(), alert.status.clone(), alert.starts_at.clone());
-        if s.dedupe.lock().unwrap_or_else(|e| e.into_inner()).check(key, now.as_millis(), window_ms) {
+        if s.dedupe.lock().unwrap_or_else(|e| e.into_inner()).is_duplicate(&key, now.as_millis(), window_ms) {
+            s.metrics.inc(Counter::Duplicate);
             duplicates += 1;
             continue;
         }
@@ -318,20 +407,28 @@ async fn alertmanager(
         if !s.forward(event) {
             return Shared::queue_full();
         }
+        let mut dedupe = s.dedupe.lock().unwrap_or_else(|e| e.into_inner());
+        let evicted = dedupe.accepted(key, now.as_millis());
+        s.metrics.add(Counter::DedupeEvicted, evicted);
+        s.metrics.set(Gauge::DedupeEntries, dedupe.len() as u64);
+        drop(dedupe);
         accepted += 1;
     }
+    s.answered(signature);
     reply(StatusCode::OK, serde_json::json!({ "accepted": accepted, "duplicates": duplicates }))
 }
 
 async fn generic(
     State(s): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = s.admit(&headers, &body) {
-        return refused;
-    }
+    let peer = peer.addr;
+    let signature = match s.admit(&headers, &body) {
+        Ok(sig) => sig,
+        Err(why) => return error(StatusCode::UNAUTHORIZED, why),
+    };
     let events = match serde_json::from_slice::<GenericBody>(&body) {
         Ok(GenericBody::One(e)) => vec![e],
         Ok(GenericBody::Many(v)) => v,
@@ -360,6 +457,7 @@ async fn generic(
         }
         accepted += 1;
     }
+    s.answered(signature);
     reply(StatusCode::OK, serde_json::json!({ "accepted": accepted }))
 }
 
@@ -372,6 +470,7 @@ fn router(shared: Shared) -> Router {
         .route("/events", post(generic))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(track_requests))
         .with_state(shared)
 }
 
@@ -395,8 +494,11 @@ impl WebhookSource {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let local_addr = listener.local_addr()?;
         let metrics = Arc::new(SourceMetrics::default());
-        let shared = Shared { config: Arc::new(config), events, metrics: metrics.clone(), dedupe: Arc::default() };
-        let app = router(shared).into_make_service_with_connect_info::<SocketAddr>();
+        let listener = LimitedListener::new(listener, config.limits, metrics.clone());
+        let dedupe = Arc::new(Mutex::new(Dedupe::new(config.dedupe_max_entries)));
+        let signatures = Arc::new(Mutex::new(Dedupe::new(config.dedupe_max_entries)));
+        let shared = Shared { config: Arc::new(config), events, metrics: metrics.clone(), dedupe, signatures };
+        let app = router(shared).into_make_service_with_connect_info::<Peer>();
         tracing::info!(%local_addr, "webhook listening");
         let task = tokio::spawn(async move {
             let result =
@@ -430,10 +532,21 @@ mod tests {
 
     #[test]
     fn dedupe_window() {
-        let mut d = Dedupe::default();
+        let mut d = Dedupe::new(100);
         let k = || ("fp".to_owned(), "firing".to_owned(), "t0".to_owned());
-        assert!(!d.check(k(), 0, 1000));
-        assert!(d.check(k(), 500, 1000));
-        assert!(!d.check(k(), 1500, 1000), "forgotten after the window");
+        assert!(!d.is_duplicate(&k(), 0, 1000));
+        assert!(!d.is_duplicate(&k(), 10, 1000), "asking does not remember");
+        d.accepted(k(), 10);
+        assert!(d.is_duplicate(&k(), 500, 1000));
+        assert!(!d.is_duplicate(&k(), 1500, 1000), "forgotten after the window");
+    }
+
+    #[test]
+    fn dedupe_is_bounded_oldest_first() {
+        let mut d = Dedupe::new(3);
+        let k = |i: u32| (format!("fp{i}"), "firing".to_owned(), "t0".to_owned());
+        let evicted: u64 = (0..10).map(|i| d.accepted(k(i), i64::from(i))).sum();
+        assert_eq!((d.len(), d.order.len(), evicted), (3, 3, 7));
+        assert!(d.is_duplicate(&k(9), 10, 1000) && !d.is_duplicate(&k(0), 10, 1000));
     }
 }

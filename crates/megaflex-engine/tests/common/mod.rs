@@ -89,9 +89,13 @@ pub fn options() -> RunOptions {
             max_poll: Duration::from_millis(100),
         }),
         servicenow: None,
+        http_token: Some(HTTP_TOKEN.into()),
         ..RunOptions::default()
     }
 }
+
+/// The HTTP write token the test daemons take.
+pub const HTTP_TOKEN: &str = "test-http-token";
 
 pub async fn start(text: &str) -> Daemon {
     let config = Config::parse(std::path::Path::new("scenario.toml"), text).unwrap();

@@ -210,6 +210,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
             megaflex_sim::DEFAULT_SERVICENOW_USER,
             megaflex_sim::DEFAULT_SERVICENOW_PASSWORD.to_owned().into(),
         )),
+        http_token: None,
         ..RunOptions::default()
     };
     let daemon = engine::start(config, options).await.map_err(anyhow::Error::msg)?;

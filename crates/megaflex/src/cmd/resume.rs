@@ -29,7 +29,18 @@ pub(crate) async fn run(args: ResumeArgs) -> anyhow::Result<u8> {
     }
     if let Some(http) = &config.http {
         let url = format!("http://{}/api/circuits/{}/resume", http.listen.get_ref(), args.circuit);
-        match local_http()?.post(&url).send().await {
+        let mut request = local_http()?.post(&url);
+        // The daemon refuses writes without the token `[http] token_env` names.
+        if let Some(var) = &http.token_env {
+            let token = std::env::var(var.get_ref()).map_err(|_| {
+                CliError::usage(format!(
+                    "[http] token_env: environment variable {} is not set; the daemon needs its token",
+                    var.get_ref()
+                ))
+            })?;
+            request = request.bearer_auth(token.trim());
+        }
+        match request.send().await {
             Ok(r) if r.status().is_success() => {
                 print(&format!("{}: resumed by the running daemon", args.circuit))?;
                 return Ok(exit::OK);

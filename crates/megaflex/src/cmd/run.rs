@@ -24,6 +24,12 @@ pub(crate) struct RunArgs {
 
 pub(crate) async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let config = Config::load(&args.config).map_err(|e| CliError::usage(e.to_string()))?;
+    // Before anything opens a descriptor: the listeners size their
+    // connection limits from what is allowed.
+    match megaflex_engine::net::raise_nofile_limit() {
+        Ok(nofile) => tracing::info!(nofile, "file descriptor limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot read or raise the file descriptor limit"),
+    }
     let known_updates = cli_updates(&config).await;
     let daemon =
         engine::start(config, RunOptions { http_listen: args.http_listen, known_updates, ..RunOptions::default() })

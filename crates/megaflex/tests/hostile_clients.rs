@@ -1,0 +1,202 @@
+//! `megaflex run` as a real process with 1,024 file descriptors (as systemd
+//! starts it), against clients that open connections and never use them.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use megaflex_sim::SimConfig;
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    std::io::Write::write_all(
+        &mut s,
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    Some((status, text))
+}
+
+fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+struct Daemon {
+    _process: Killed,
+    _rt: tokio::runtime::Runtime,
+    sim: megaflex_sim::SimHandle,
+    dir: std::path::PathBuf,
+    config: std::path::PathBuf,
+    syslog_port: u16,
+    http: SocketAddr,
+    webhook: SocketAddr,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `megaflex run` with 1,024 descriptors, a simulator, syslog, a webhook
+/// and `[http]` (plus `http_extra`); returns once it is ready.
+fn start_daemon(tag: &str, http_extra: &str) -> Daemon {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(megaflex_sim::spawn(SimConfig { clock_scale: 0.0, ..SimConfig::default() })).unwrap();
+    let dir = std::env::temp_dir().join(format!("megaflex-hostile-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (syslog_port, http_port, webhook_port) = (free_port(), free_port(), free_port());
+    let config = format!(
+        r#"
+[megaport]
+environment = {{ api_url = "{api}", token_url = "{token}" }}
+
+[engine]
+clock = "simulator"
+
+[store]
+url = "sqlite://{db}"
+
+[http]
+listen = "127.0.0.1:{http_port}"
+idle_timeout = "60s"
+{http_extra}
+
+[[source]]
+type = "syslog"
+listen = "udp://127.0.0.1:{syslog_port}"
+
+[[source]]
+type = "webhook"
+listen = "127.0.0.1:{webhook_port}"
+token_env = "WEBHOOK_TOKEN"
+idle_timeout = "60s"
+
+[[link]]
+name = "bne-mel-primary"
+signals = [ {{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }} ]
+
+[[circuit]]
+name = "bne-mel-backup"
+vxc = "{vxc}"
+normal_mbps = 10
+boost_mbps = 500
+boost_when_down = ["bne-mel-primary"]
+boost_after = "0s"
+"#,
+        api = sim.base_url(),
+        token = sim.token_url(),
+        db = dir.join("megaflex.db").display(),
+        vxc = megaflex_sim::BLOG_VXC_UID,
+    );
+    let path = dir.join("megaflex.toml");
+    std::fs::write(&path, config).unwrap();
+    // `ulimit -n` in sh sets soft and hard: the daemon cannot raise it.
+    let process = Killed(
+        Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -n 1024 && exec \"$0\" run --config \"$1\"")
+            .arg(env!("CARGO_BIN_EXE_megaflex"))
+            .arg(&path)
+            .current_dir(&dir)
+            .env("MEGAPORT_ACCESS_KEY", megaflex_sim::DEFAULT_ACCESS_KEY)
+            .env("MEGAPORT_SECRET_KEY", megaflex_sim::DEFAULT_SECRET_KEY)
+            .env("WEBHOOK_TOKEN", "t0ken")
+            .env("MEGAFLEX_HTTP_TOKEN", "http-t0ken")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let http: SocketAddr = format!("127.0.0.1:{http_port}").parse().unwrap();
+    let webhook: SocketAddr = format!("127.0.0.1:{webhook_port}").parse().unwrap();
+    wait_for("the daemon to be ready", 30, || get(http, "/readyz").is_some_and(|(s, _)| s == 200));
+    Daemon { _process: process, _rt: rt, sim, dir, config: path, syslog_port, http, webhook }
+}
+
+#[test]
+fn idle_connections_cannot_exhaust_a_1024_descriptor_daemon() {
+    let d = start_daemon("fds", "");
+    let (http, webhook, syslog_port, sim) = (d.http, d.webhook, d.syslog_port, &d.sim);
+
+    // 1,100 idle connections on each listener: 2,200 > 1,024 descriptors.
+    let mut idle = Vec::new();
+    for to in [http, webhook] {
+        for _ in 0..1_100 {
+            idle.push(TcpStream::connect(to).unwrap());
+        }
+    }
+    let (status, _) = get(http, "/healthz").expect("/healthz answers");
+    assert_eq!(status, 200);
+    let (status, _) = get(webhook, "/healthz").expect("the webhook's /healthz answers");
+    assert_eq!(status, 200);
+    // The longest-idle connections were closed to make room.
+    let mut first = idle.remove(0);
+    first.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(first.read(&mut [0u8; 16]).unwrap_or(0), 0, "the oldest idle connection was closed");
+
+    // An outbound call still works: a link-down boosts the VXC on the simulator.
+    let line = "<189>1: core-b1: *Dec  2 05:00:00.000: %LINEPROTO-5-UPDOWN: Line protocol on Interface TenGigabitEthernet0/1/0, changed state to down";
+    UdpSocket::bind("127.0.0.1:0").unwrap().send_to(line.as_bytes(), ("127.0.0.1", syslog_port)).unwrap();
+    wait_for("the boost on the simulator", 30, || {
+        sim.state().stats().updates.iter().filter_map(|u| u.rate_limit).any(|r| r == 500)
+    });
+    let (_, metrics) = get(http, "/metrics").expect("/metrics answers");
+    let evicted: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("megaflex_source_connections_closed_total") && l.contains("evicted_idle"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert!(evicted >= 2 * (1_100 - 128), "evictions counted: {evicted}\n{metrics}");
+    drop(idle);
+}
+
+/// `megaflex resume` sends the token `[http] token_env` names; without it
+/// (or with a wrong one) the daemon refuses and the CLI says why.
+#[test]
+fn resume_sends_the_http_token() {
+    let d = start_daemon("resume", "token_env = \"MEGAFLEX_HTTP_TOKEN\"");
+    let resume = |token: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_megaflex"));
+        c.args(["resume", "--config", d.config.to_str().unwrap(), "bne-mel-backup"])
+            .current_dir(&d.dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &d.dir);
+        if let Some(t) = token {
+            c.env("MEGAFLEX_HTTP_TOKEN", t);
+        }
+        c.output().unwrap()
+    };
+    let out = resume(None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MEGAFLEX_HTTP_TOKEN"), "{out:?}");
+    let out = resume(Some("wrong"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing or wrong bearer token"), "{out:?}");
+    let out = resume(Some("http-t0ken"));
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("resumed by the running daemon"), "{out:?}");
+}
