@@ -293,7 +293,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
     // Not a child token: the loop stops the sources itself, then drains them.
     let sources_shutdown = CancellationToken::new();
     let (events_tx, events_rx) = mpsc::channel::<Event>(65_536);
-    let running = sources::start(&config, events_tx, sources_shutdown.clone()).await?;
+    let running = sources::start(&config, store.as_ref(), events_tx, sources_shutdown.clone()).await?;
     let (status_tx, status_rx) = watch::channel(core.status(now));
     let (counters_tx, counters_rx) = watch::channel(Counters::default());
     let http_listen =

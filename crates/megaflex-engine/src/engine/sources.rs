@@ -11,11 +11,12 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, SourceSection};
 use crate::event::Event;
 use crate::source::metrics::SourceMetrics;
-use crate::source::snmp::usm::{AuthProtocol, PrivProtocol, UsmUser};
+use crate::source::snmp::usm::{AuthProtocol, PrivProtocol, UsmUser, parse_engine_id};
 use crate::source::snmp::{SnmpTrapConfig, SnmpTrapSource};
 use crate::source::syslog::classify::UserPattern;
 use crate::source::syslog::{Listen, SyslogConfig, SyslogSource};
 use crate::source::webhook::{WebhookConfig, WebhookSource};
+use crate::store::Store;
 
 /// A started source.
 #[derive(Debug)]
@@ -57,9 +58,11 @@ pub fn patterns(config: &Config) -> Result<Arc<[UserPattern]>, String> {
         .map(Arc::from)
 }
 
-/// Binds every source. `events` is the engine's queue.
+/// Binds every source. `events` is the engine's queue; `store` keeps the
+/// SNMP engine's ID and engineBoots.
 pub async fn start(
     config: &Config,
+    store: &dyn Store,
     events: mpsc::Sender<Event>,
     shutdown: CancellationToken,
 ) -> Result<Vec<Running>, String> {
@@ -85,16 +88,23 @@ pub async fn start(
                 let (local_addr, metrics) = (src.local_addr, src.metrics.clone());
                 Running { kind: "syslog", local_addr, transport, metrics, join: tokio::spawn(src.join()) }
             }
-            SourceSection::SnmpTrap { listen, communities, users } => {
+            SourceSection::SnmpTrap { listen, communities, users, engine_id } => {
                 let addr: SocketAddr = listen
                     .trim_start_matches("udp://")
                     .parse()
                     .map_err(|_| format!("snmp_trap source: {listen:?} is not udp://ADDR:PORT"))?;
                 let mut c = SnmpTrapConfig::new(addr);
                 c.communities = communities.clone();
+                let configured = engine_id.as_deref().map(parse_engine_id).transpose()?;
+                (c.engine_id, c.engine_boots) =
+                    store.next_snmp_engine_boots(configured.as_deref()).await.map_err(|e| e.to_string())?;
                 for u in users {
-                    let engine_id = hex::decode(u.engine_id.trim_start_matches("0x"))
-                        .map_err(|_| format!("user {}: engine_id is not hex", u.name))?;
+                    let sender_engine_id = u
+                        .engine_id
+                        .as_deref()
+                        .map(parse_engine_id)
+                        .transpose()
+                        .map_err(|e| format!("user {}: {e}", u.name))?;
                     let auth = match (&u.auth, &u.auth_password_env) {
                         (Some(a), Some(var)) => {
                             let proto = AuthProtocol::parse(a).ok_or(format!("user {}: unknown auth {a:?}", u.name))?;
@@ -112,7 +122,7 @@ pub async fn start(
                     };
                     let user = UsmUser::new(
                         &u.name,
-                        &engine_id,
+                        sender_engine_id.as_deref(),
                         auth.as_ref().map(|(p, s)| (*p, s.as_str())),
                         privacy.as_ref().map(|(p, s)| (*p, s.as_str())),
                     )?;

@@ -5,6 +5,7 @@
 //! so a crash leaves either the whole batch or none of it.
 
 mod outbox;
+mod snmp_engine;
 mod sqlite;
 
 use std::collections::HashMap;
@@ -209,6 +210,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn incident<'a>(&'a self, correlation_id: &'a str) -> StoreFuture<'a, Option<IncidentRow>>;
     /// The newest `limit` incidents, newest first.
     fn incidents(&self, limit: u32) -> StoreFuture<'_, Vec<IncidentRow>>;
+    /// Starts megaflex's SNMP engine: its engineBoots raised by one and
+    /// returned with the engine ID (`engine_id`, or when `None` the one made
+    /// at random the first time and kept).
+    fn next_snmp_engine_boots<'a>(&'a self, engine_id: Option<&'a [u8]>) -> StoreFuture<'a, (Vec<u8>, u32)>;
 }
 
 /// An outbox entry as stored.

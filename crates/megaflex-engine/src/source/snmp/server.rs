@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use megaport::types::EpochMillis;
 use tokio::net::UdpSocket;
@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::classify::classify;
 use super::decode::{DecodeError, Notification, decode_community, inform_response_v2c, peek_version};
-use super::usm::{UsmError, UsmUser, decode_v3};
+use super::usm::UsmUser;
+use super::v3::{Usm, UsmError};
 use crate::event::{Device, Event, EventKind, EventState, SourceKind, bounded_raw, next_event_id};
 use crate::source::metrics::{Counter, RateLimitedLog, SourceMetrics};
 
@@ -23,8 +24,13 @@ pub struct SnmpTrapConfig {
     pub listen: SocketAddr,
     /// Accepted v1/v2c communities; empty accepts none (v3 only).
     pub communities: Vec<String>,
-    /// v3 users, per sender engine ID.
+    /// v3 users: informs are authenticated with keys localised to
+    /// `engine_id`, traps with keys localised to the user's sender engine.
     pub users: Vec<UsmUser>,
+    /// megaflex's SNMP engine ID (authoritative for informs).
+    pub engine_id: Vec<u8>,
+    /// megaflex's engineBoots: the daemon counts restarts in the store.
+    pub engine_boots: u32,
     /// Kernel receive buffer to ask for, in bytes.
     pub recv_buffer_bytes: usize,
     /// Forward notifications that are neither link nor BGP as `Other` events.
@@ -32,16 +38,30 @@ pub struct SnmpTrapConfig {
 }
 
 impl SnmpTrapConfig {
-    /// Defaults: community `public`, 8 MiB receive buffer.
+    /// Defaults: community `public`, 8 MiB receive buffer, a random engine
+    /// ID in its first boot (the daemon uses the store's instead).
     pub fn new(listen: SocketAddr) -> Self {
         Self {
             listen,
             communities: vec!["public".into()],
             users: Vec::new(),
+            engine_id: random_engine_id(),
+            engine_boots: 1,
             recv_buffer_bytes: 8 << 20,
             forward_unclassified: false,
         }
     }
+}
+
+/// An engine ID in RFC 3411 form: enterprise bit set, enterprise 0,
+/// format 5 (octets, administratively assigned), 8 random bytes. *Why not
+/// Net-SNMP's enterprise 8072*: it would pass megaflex off as a Net-SNMP agent.
+pub fn random_engine_id() -> Vec<u8> {
+    use std::hash::BuildHasher;
+    let r = std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now());
+    let mut id = vec![0x80, 0, 0, 0, 5];
+    id.extend_from_slice(&r.to_be_bytes());
+    id
 }
 
 /// A running trap source.
@@ -58,6 +78,7 @@ pub struct SnmpTrapSource {
 
 struct Handler {
     config: SnmpTrapConfig,
+    usm: Usm,
     events: mpsc::Sender<Event>,
     metrics: Arc<SourceMetrics>,
     log: std::sync::Mutex<RateLimitedLog>,
@@ -77,42 +98,51 @@ impl Handler {
         }
     }
 
-    fn decode(&self, buf: &[u8], peer: SocketAddr) -> Result<Notification, Counter> {
-        let version = peek_version(buf).map_err(|_| Counter::Malformed)?;
+    /// The notification, or the counter it is dropped under; and what to answer.
+    fn decode(&self, buf: &[u8], peer: SocketAddr, now: Instant) -> (Result<Notification, Counter>, Option<Vec<u8>>) {
+        let version = match peek_version(buf) {
+            Ok(v) => v,
+            Err(_) => return (Err(Counter::Malformed), None),
+        };
         if version == 3 {
-            return decode_v3(buf, &self.config.users).map_err(|e| match e {
+            let out = self.usm.process(buf, now);
+            let result = out.result.map_err(|e| match e {
+                UsmError::Decode(DecodeError::NotNotification(_)) => Counter::Unclassified,
                 UsmError::Decode(_) => Counter::Malformed,
+                // Answered with a Report: the sender's normal first step, not a fault.
+                UsmError::Discovery => Counter::Parsed,
                 other => {
                     self.warn("SNMPv3 notification refused", peer, &other.to_string());
                     Counter::Auth
                 }
             });
+            return (result, out.reply);
         }
-        let n = decode_community(buf).map_err(|e| match e {
-            DecodeError::NotNotification(_) => Counter::Unclassified,
-            _ => Counter::Malformed,
-        })?;
+        let n = match decode_community(buf) {
+            Ok(n) => n,
+            Err(DecodeError::NotNotification(_)) => return (Err(Counter::Unclassified), None),
+            Err(_) => return (Err(Counter::Malformed), None),
+        };
         let community = n.community.as_deref().unwrap_or_default();
         if !self.config.communities.iter().any(|c| c == community) {
             self.warn("trap with a wrong community dropped", peer, "community not configured");
-            return Err(Counter::Auth);
+            return (Err(Counter::Auth), None);
         }
-        Ok(n)
+        // An inform is acknowledged whether or not we act on it.
+        let reply = if n.inform_request_id.is_some() { inform_response_v2c(buf) } else { None };
+        (Ok(n), reply)
     }
 
-    fn handle(&self, buf: &[u8], peer: SocketAddr, now: EpochMillis) -> Outcome {
+    fn handle(&self, buf: &[u8], peer: SocketAddr, now: EpochMillis, instant: Instant) -> Outcome {
         let m = &self.metrics;
-        let n = match self.decode(buf, peer) {
-            Ok(n) => n,
-            Err(c) => {
+        let (n, reply) = match self.decode(buf, peer, instant) {
+            (Ok(n), reply) => (n, reply),
+            (Err(c), reply) => {
                 m.inc(c);
-                return Outcome::default();
+                return Outcome { event: None, reply };
             }
         };
         m.inc(Counter::Parsed);
-        // An inform is acknowledged whether or not we act on it.
-        let reply =
-            if n.inform_request_id.is_some() && n.community.is_some() { inform_response_v2c(buf) } else { None };
         let agent = n
             .agent_addr
             .map(|a| a.to_string())
@@ -173,7 +203,10 @@ impl SnmpTrapSource {
         let local_addr = socket.local_addr()?;
         tracing::info!(%local_addr, granted, communities = config.communities.len(), v3_users = config.users.len(), "SNMP trap listener");
         let metrics = Arc::new(SourceMetrics::default());
+        let usm = Usm::new(&config.engine_id, config.engine_boots, Instant::now(), &config.users, metrics.clone());
+        tracing::info!(engine_id = %hex::encode(&config.engine_id), engine_boots = config.engine_boots, "SNMP engine");
         let handler = Arc::new(Handler {
+            usm,
             config,
             events,
             metrics: metrics.clone(),
@@ -199,18 +232,18 @@ async fn run(socket: UdpSocket, h: Arc<Handler>, shutdown: CancellationToken) {
                 r = socket.readable() => if r.is_err() { h.metrics.inc(Counter::ReceiveError); continue; },
             }
         }
-        let now = EpochMillis::now();
+        let (now, instant) = (EpochMillis::now(), Instant::now());
         loop {
             match socket.try_recv_from(&mut buf) {
                 Ok((n, peer)) => {
                     h.metrics.inc(Counter::Received);
-                    let out = h.handle(&buf[..n], peer, now);
+                    let out = h.handle(&buf[..n], peer, now, instant);
                     // Awaited, not try_: a fresh socket's write readiness is not yet known to tokio.
                     if let Some(reply) = out.reply
                         && let Err(err) = socket.send_to(&reply, peer).await
                     {
                         h.metrics.inc(Counter::ReceiveError);
-                        h.warn("cannot answer an inform", peer, &err.to_string());
+                        h.warn("cannot answer an inform or probe", peer, &err.to_string());
                     }
                     if let Some(e) = out.event {
                         h.forward(e);
