@@ -5,7 +5,9 @@
 pub mod ber;
 pub mod classify;
 pub mod decode;
+pub mod pdu;
 mod server;
+mod udp;
 pub mod usm;
 pub mod v3;
 

@@ -1,17 +1,18 @@
-//! The SNMP trap socket task.
+//! The SNMP trap source: per-datagram handling (decode, authenticate,
+//! classify, build the event); the socket thread is `udp.rs`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use megaport::types::EpochMillis;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::classify::classify;
-use super::decode::{DecodeError, Notification, decode_community, inform_response_v2c, peek_version};
+use super::decode::{DecodeError, Notification, SNMP_TRAP_ADDRESS, Value, peek_version};
+use super::pdu::{decode_community, inform_response_v2c};
+use super::udp::UdpReceiver;
 use super::usm::UsmUser;
 use super::v3::{Usm, UsmError};
 use crate::event::{Device, Event, EventKind, EventState, SourceKind, bounded_raw, next_event_id};
@@ -73,49 +74,70 @@ pub struct SnmpTrapSource {
     pub recv_buffer_bytes: usize,
     /// Counters.
     pub metrics: Arc<SourceMetrics>,
-    task: JoinHandle<()>,
+    receiver: UdpReceiver,
 }
 
-struct Handler {
+/// Handles the datagrams of one source; owned by its receiver thread.
+pub(super) struct Handler {
     config: SnmpTrapConfig,
     usm: Usm,
-    events: mpsc::Sender<Event>,
-    metrics: Arc<SourceMetrics>,
-    log: std::sync::Mutex<RateLimitedLog>,
+    pub(super) events: mpsc::Sender<Event>,
+    pub(super) metrics: Arc<SourceMetrics>,
+    log: RateLimitedLog,
+    /// Events of the datagrams handled since the last `flush`.
+    ready: Vec<Event>,
+    peer_text: PeerText,
 }
 
-/// What one datagram produced: an event to forward and/or a reply to send.
+/// The last sender's address as text: traps come from a few routers, and
+/// formatting an address per event is not free.
 #[derive(Default)]
-struct Outcome {
-    event: Option<Event>,
-    reply: Option<Vec<u8>>,
+struct PeerText(Option<(std::net::IpAddr, String)>);
+
+impl PeerText {
+    fn of(&mut self, ip: std::net::IpAddr) -> String {
+        match &self.0 {
+            Some((last, text)) if *last == ip => text.clone(),
+            _ => {
+                let text = ip.to_string();
+                self.0 = Some((ip, text.clone()));
+                text
+            }
+        }
+    }
 }
 
 impl Handler {
-    fn warn(&self, what: &str, peer: SocketAddr, detail: &str) {
-        if let Some(n) = self.log.lock().unwrap_or_else(|e| e.into_inner()).allow() {
+    pub(super) fn warn(&mut self, what: &str, peer: SocketAddr, detail: &str) {
+        if let Some(n) = self.log.allow() {
             tracing::warn!(%peer, suppressed = n, "{what}: {detail}");
         }
     }
 
     /// The notification, or the counter it is dropped under; and what to answer.
-    fn decode(&self, buf: &[u8], peer: SocketAddr, now: Instant) -> (Result<Notification, Counter>, Option<Vec<u8>>) {
+    fn decode(
+        &mut self,
+        buf: &[u8],
+        peer: SocketAddr,
+        now: Instant,
+    ) -> (Result<Notification, Counter>, Option<Vec<u8>>) {
         let version = match peek_version(buf) {
             Ok(v) => v,
             Err(_) => return (Err(Counter::Malformed), None),
         };
         if version == 3 {
             let out = self.usm.process(buf, now);
-            let result = out.result.map_err(|e| match e {
-                UsmError::Decode(DecodeError::NotNotification(_)) => Counter::Unclassified,
-                UsmError::Decode(_) => Counter::Malformed,
+            let result = match out.result {
+                Ok(n) => Ok(n),
+                Err(UsmError::Decode(DecodeError::NotNotification(_))) => Err(Counter::Unclassified),
+                Err(UsmError::Decode(_)) => Err(Counter::Malformed),
                 // Answered with a Report: the sender's normal first step, not a fault.
-                UsmError::Discovery => Counter::Parsed,
-                other => {
+                Err(UsmError::Discovery) => Err(Counter::Parsed),
+                Err(other) => {
                     self.warn("SNMPv3 notification refused", peer, &other.to_string());
-                    Counter::Auth
+                    Err(Counter::Auth)
                 }
-            });
+            };
             return (result, out.reply);
         }
         let n = match decode_community(buf) {
@@ -133,42 +155,65 @@ impl Handler {
         (Ok(n), reply)
     }
 
-    fn handle(&self, buf: &[u8], peer: SocketAddr, now: EpochMillis, instant: Instant) -> Outcome {
-        let m = &self.metrics;
+    /// Handles one datagram: its event (if any) waits for `flush`; the
+    /// returned bytes (a Response or Report) go back to `peer`.
+    pub(super) fn handle(
+        &mut self,
+        buf: &[u8],
+        peer: SocketAddr,
+        now: EpochMillis,
+        instant: Instant,
+    ) -> Option<Vec<u8>> {
         let (n, reply) = match self.decode(buf, peer, instant) {
             (Ok(n), reply) => (n, reply),
             (Err(c), reply) => {
-                m.inc(c);
-                return Outcome { event: None, reply };
+                self.metrics.inc(c);
+                return reply;
             }
         };
-        m.inc(Counter::Parsed);
-        let agent = n
-            .agent_addr
-            .map(|a| a.to_string())
-            .or_else(|| n.find(super::decode::SNMP_TRAP_ADDRESS).map(|(_, v)| v.as_text()))
-            .unwrap_or_else(|| peer.ip().to_string());
-        let mut attributes: std::collections::BTreeMap<std::borrow::Cow<'static, str>, String> =
-            [("trap_oid".into(), n.trap_oid.clone()), ("version".into(), format!("{:?}", n.version))].into();
-        if let Some(u) = &n.user {
-            attributes.insert("user".into(), u.clone());
+        self.metrics.inc(Counter::Parsed);
+        if let Some(event) = self.event(n, peer, now) {
+            self.ready.push(event);
         }
-        let (kind, entity, state, administrative) = match classify(&n) {
+        reply
+    }
+
+    fn event(&mut self, n: Notification, peer: SocketAddr, now: EpochMillis) -> Option<Event> {
+        let m = &self.metrics;
+        let classified = classify(&n);
+        let (kind, entity, state, administrative, extra) = match classified {
             Some(c) => {
                 m.inc(Counter::Classified);
-                attributes.extend(c.attributes.into_iter().map(|(k, v)| (std::borrow::Cow::Borrowed(k), v)));
-                (c.kind, c.entity, c.state, c.administrative)
+                (c.kind, c.entity, c.state, c.administrative, c.attributes)
             }
             None if self.config.forward_unclassified => {
-                (EventKind::Other, n.trap_oid.clone(), EventState::Unknown, false)
+                (EventKind::Other, n.trap_oid.clone(), EventState::Unknown, false, Vec::new())
             }
             None => {
                 m.inc(Counter::Unclassified);
-                return Outcome { event: None, reply };
+                return None;
             }
         };
-        let raw: String = n.varbinds.iter().map(|(o, v)| format!("{o}={} ", v.as_text())).collect();
-        let event = Event {
+        let agent = match (n.agent_addr, n.find(SNMP_TRAP_ADDRESS)) {
+            (Some(a), _) => a.to_string(),
+            (None, Some((_, v))) => v.as_text(),
+            (None, None) => self.peer_text.of(peer.ip()),
+        };
+        let mut raw = String::with_capacity(n.varbinds.iter().map(|(o, _)| o.len() + 16).sum());
+        for (o, v) in &n.varbinds {
+            raw.push_str(o);
+            raw.push('=');
+            push_value(&mut raw, v);
+            raw.push(' ');
+        }
+        let mut attributes: std::collections::BTreeMap<std::borrow::Cow<'static, str>, String> =
+            extra.into_iter().map(|(k, v)| (std::borrow::Cow::Borrowed(k), v)).collect();
+        attributes.insert("version".into(), n.version.as_str().to_owned());
+        if let Some(u) = n.user {
+            attributes.insert("user".into(), u);
+        }
+        attributes.insert("trap_oid".into(), n.trap_oid);
+        Some(Event {
             id: next_event_id(),
             received_at: now,
             source: SourceKind::SnmpTrap,
@@ -180,15 +225,38 @@ impl Handler {
             administrative,
             attributes,
             raw: bounded_raw(raw.trim_end()),
-        };
-        Outcome { event: Some(event), reply }
+        })
     }
 
-    fn forward(&self, event: Event) {
-        if self.events.try_send(event).is_err() {
-            self.metrics.inc(Counter::QueueFull);
+    /// Hands the events handled so far to the engine: once per drain, so
+    /// the consumer is woken once for many events.
+    pub(super) fn flush(&mut self) {
+        for event in self.ready.drain(..) {
+            if self.events.try_send(event).is_err() {
+                self.metrics.inc(Counter::QueueFull);
+            }
         }
     }
+
+    /// Events waiting for `flush`.
+    pub(super) fn ready_len(&self) -> usize {
+        self.ready.len()
+    }
+}
+
+/// A value as text, appended without an intermediate `String` for numbers.
+fn push_value(out: &mut String, v: &Value) {
+    use std::fmt::Write as _;
+    let _ = match v {
+        Value::Int(i) => write!(out, "{i}"),
+        Value::Unsigned(u) => write!(out, "{u}"),
+        Value::Ticks(t) => write!(out, "{t}"),
+        Value::Ip(ip) => write!(out, "{ip}"),
+        Value::Str(s) | Value::Oid(s) | Value::Other(s) => {
+            out.push_str(s);
+            Ok(())
+        }
+    };
 }
 
 impl SnmpTrapSource {
@@ -199,65 +267,26 @@ impl SnmpTrapSource {
         shutdown: CancellationToken,
     ) -> std::io::Result<Self> {
         let (socket, granted) = crate::source::bind_udp(config.listen, config.recv_buffer_bytes)?;
-        let socket = UdpSocket::from_std(socket)?;
         let local_addr = socket.local_addr()?;
         tracing::info!(%local_addr, granted, communities = config.communities.len(), v3_users = config.users.len(), "SNMP trap listener");
         let metrics = Arc::new(SourceMetrics::default());
         let usm = Usm::new(&config.engine_id, config.engine_boots, Instant::now(), &config.users, metrics.clone());
         tracing::info!(engine_id = %hex::encode(&config.engine_id), engine_boots = config.engine_boots, "SNMP engine");
-        let handler = Arc::new(Handler {
+        let handler = Handler {
             usm,
             config,
             events,
             metrics: metrics.clone(),
-            log: std::sync::Mutex::new(RateLimitedLog::new(Duration::from_secs(10))),
-        });
-        let task = tokio::spawn(run(socket, handler, shutdown));
-        Ok(Self { local_addr, recv_buffer_bytes: granted, metrics, task })
+            log: RateLimitedLog::new(Duration::from_secs(10)),
+            ready: Vec::new(),
+            peer_text: PeerText::default(),
+        };
+        let receiver = UdpReceiver::spawn(socket, handler, shutdown)?;
+        Ok(Self { local_addr, recv_buffer_bytes: granted, metrics, receiver })
     }
 
-    /// Waits until stopped (after shutdown).
+    /// Waits until stopped (after shutdown): the socket has been drained and closed.
     pub async fn join(self) {
-        let _ = self.task.await;
-    }
-}
-
-async fn run(socket: UdpSocket, h: Arc<Handler>, shutdown: CancellationToken) {
-    let mut buf = vec![0u8; 65_536];
-    let mut draining = false;
-    loop {
-        if !draining {
-            tokio::select! {
-                () = shutdown.cancelled() => draining = true,
-                r = socket.readable() => if r.is_err() { h.metrics.inc(Counter::ReceiveError); continue; },
-            }
-        }
-        let (now, instant) = (EpochMillis::now(), Instant::now());
-        loop {
-            match socket.try_recv_from(&mut buf) {
-                Ok((n, peer)) => {
-                    h.metrics.inc(Counter::Received);
-                    let out = h.handle(&buf[..n], peer, now, instant);
-                    // Awaited, not try_: a fresh socket's write readiness is not yet known to tokio.
-                    if let Some(reply) = out.reply
-                        && let Err(err) = socket.send_to(&reply, peer).await
-                    {
-                        h.metrics.inc(Counter::ReceiveError);
-                        h.warn("cannot answer an inform or probe", peer, &err.to_string());
-                    }
-                    if let Some(e) = out.event {
-                        h.forward(e);
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    h.metrics.inc(Counter::ReceiveError);
-                    break;
-                }
-            }
-        }
-        if draining {
-            return;
-        }
+        self.receiver.join().await;
     }
 }

@@ -18,10 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use rasn_snmp::v2;
-
 use super::ber::{self, BerError, INTEGER, OCTET_STRING, Reader, SEQUENCE};
-use super::decode::{DecodeError, Notification, Version, from_v2_pdu};
+use super::decode::{DecodeError, Notification, Version};
+use super::pdu::{INFORM_REQUEST as PDU_INFORM, REPORT as PDU_REPORT, RESPONSE as PDU_RESPONSE, V2_TRAP as PDU_TRAP};
 use super::usm::{LocalizedUser, UsmUser, decrypt, encrypt, sign, verify};
 use crate::source::metrics::{SourceMetrics, UsmStat};
 
@@ -35,10 +34,6 @@ const FLAG_PRIV: u8 = 0x02;
 const FLAG_REPORTABLE: u8 = 0x04;
 /// msgMaxSize we announce: the largest UDP payload over IPv4.
 const MAX_MESSAGE_BYTES: i64 = 65_507;
-const PDU_RESPONSE: u8 = 0xa2;
-const PDU_INFORM: u8 = 0xa6;
-const PDU_TRAP: u8 = 0xa7;
-const PDU_REPORT: u8 = 0xa8;
 const COUNTER32: u8 = 0x41;
 const OID: u8 = 0x06;
 
@@ -159,7 +154,7 @@ struct Scoped<'a> {
     context_engine_id: &'a [u8],
     context_name: &'a [u8],
     pdu_tag: u8,
-    /// The whole PDU TLV.
+    /// The PDU's contents.
     pdu: &'a [u8],
     request_id: i64,
     /// The VarBindList's contents.
@@ -171,10 +166,8 @@ fn parse_scoped(bytes: &[u8]) -> Result<Scoped<'_>, BerError> {
     let mut s = Reader::new(bytes).sequence()?;
     let context_engine_id = s.octets()?;
     let context_name = s.octets()?;
-    let before = s.rest();
-    let (pdu_tag, content) = s.tlv()?;
-    let pdu = &before[..before.len() - s.rest().len()];
-    let mut p = Reader::new(content);
+    let (pdu_tag, pdu) = s.tlv()?;
+    let mut p = Reader::new(pdu);
     let request_id = p.integer()?;
     let _error_status = p.integer()?;
     let _error_index = p.integer()?;
@@ -335,9 +328,7 @@ impl Usm {
             let what = if scoped.pdu_tag == PDU_REPORT { "report" } else { "request" };
             return V3Outcome::refused(DecodeError::NotNotification(what).into(), None);
         }
-        let result = rasn::ber::decode::<v2::Pdus>(scoped.pdu)
-            .map_err(|e| DecodeError::Malformed(e.to_string()))
-            .and_then(|pdus| from_v2_pdu(Version::V3, &pdus))
+        let result = super::pdu::notification_from_pdu(Version::V3, scoped.pdu_tag, scoped.pdu)
             .map(|mut n| {
                 n.user = Some(user_text());
                 n
