@@ -15,7 +15,7 @@ use super::pdu::{decode_community, inform_response_v2c};
 use super::udp::UdpReceiver;
 use super::usm::UsmUser;
 use super::v3::{Usm, UsmError};
-use crate::event::{Device, Event, EventKind, EventState, SourceKind, bounded_raw, next_event_id};
+use crate::event::{Device, Event, EventKind, EventState, SourceKind, next_event_id};
 use crate::source::metrics::{Counter, RateLimitedLog, SourceMetrics};
 
 /// Settings of the trap listener.
@@ -224,7 +224,7 @@ impl Handler {
             state,
             administrative,
             attributes,
-            raw: bounded_raw(raw.trim_end()),
+            raw: bounded(raw),
         })
     }
 
@@ -242,6 +242,20 @@ impl Handler {
     pub(super) fn ready_len(&self) -> usize {
         self.ready.len()
     }
+}
+
+/// `raw` without its trailing space, cut like [`crate::event::bounded_raw`]
+/// but in place (no second copy of every event's text).
+fn bounded(mut raw: String) -> String {
+    raw.truncate(raw.trim_end().len());
+    if raw.len() > crate::event::RAW_MAX_BYTES {
+        let mut end = crate::event::RAW_MAX_BYTES;
+        while !raw.is_char_boundary(end) {
+            end -= 1;
+        }
+        raw.truncate(end);
+    }
+    raw
 }
 
 /// A value as text, appended without an intermediate `String` for numbers.
