@@ -51,10 +51,23 @@ pub fn oid_text(contents: &[u8]) -> Result<String, BerError> {
     if contents.last().is_some_and(|b| b & 0x80 != 0) {
         return Err(BerError("OID ends inside an arc"));
     }
-    let mut out = Vec::with_capacity(contents.len() * 3 + 4);
+    let mut out = Vec::with_capacity(contents.len() * 4 + 8);
+    // Nearly every OID is under 1.3.6.1 (internet).
+    let (mut first, rest) = match contents {
+        [0x2b, 0x06, 0x01, rest @ ..] => {
+            out.extend_from_slice(b"1.3.6.1");
+            (false, rest)
+        }
+        _ => (true, contents),
+    };
     let mut arc: u64 = 0;
-    let mut first = true;
-    for &b in contents {
+    for &b in rest {
+        // Most arcs are one byte: no accumulation needed.
+        if arc == 0 && b < 0x80 && !first {
+            out.push(b'.');
+            push_small(&mut out, b);
+            continue;
+        }
         if arc == 0 && b == 0x80 {
             return Err(BerError("OID arc with a leading 0x80"));
         }
@@ -82,6 +95,32 @@ pub fn oid_text(contents: &[u8]) -> Result<String, BerError> {
         arc = 0;
     }
     String::from_utf8(out).map_err(|_| BerError("OID text"))
+}
+
+fn push_small(out: &mut Vec<u8>, b: u8) {
+    if b >= 100 {
+        out.extend_from_slice(&[b'0' + b / 100, b'0' + b / 10 % 10, b'0' + b % 10]);
+    } else if b >= 10 {
+        out.extend_from_slice(&[b'0' + b / 10, b'0' + b % 10]);
+    } else {
+        out.push(b'0' + b);
+    }
+}
+
+/// `v` in decimal, appended (what `write!` does, without the formatter).
+pub fn push_decimal_str(out: &mut String, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
 fn push_decimal(out: &mut Vec<u8>, mut v: u64) {
@@ -337,11 +376,19 @@ mod tests {
     }
 
     fn arb_oid() -> impl Strategy<Value = Vec<u32>> {
-        (0u32..3, 0u32..40, proptest::collection::vec(any::<u32>(), 0..12)).prop_map(|(a, b, rest)| {
+        let arc = prop_oneof![0u32..200, any::<u32>()];
+        let any_oid = (0u32..3, 0u32..40, proptest::collection::vec(arc.clone(), 0..12)).prop_map(|(a, b, rest)| {
             let mut arcs = vec![a, b];
             arcs.extend(rest);
             arcs
-        })
+        });
+        // Most real OIDs are under 1.3.6.1, which has its own fast path.
+        let internet = proptest::collection::vec(arc, 0..12).prop_map(|rest| {
+            let mut arcs = vec![1, 3, 6, 1];
+            arcs.extend(rest);
+            arcs
+        });
+        prop_oneof![any_oid, internet]
     }
 
     proptest! {

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::classify::classify;
 use super::decode::{DecodeError, Notification, SNMP_TRAP_ADDRESS, Value, peek_version};
-use super::pdu::{decode_community, inform_response_v2c};
+use super::pdu::{decode_community, inform_response_v2c, push_decimal_str};
 use super::udp::UdpReceiver;
 use super::usm::UsmUser;
 use super::v3::{Usm, UsmError};
@@ -261,16 +261,20 @@ fn bounded(mut raw: String) -> String {
 /// A value as text, appended without an intermediate `String` for numbers.
 fn push_value(out: &mut String, v: &Value) {
     use std::fmt::Write as _;
-    let _ = match v {
-        Value::Int(i) => write!(out, "{i}"),
-        Value::Unsigned(u) => write!(out, "{u}"),
-        Value::Ticks(t) => write!(out, "{t}"),
-        Value::Ip(ip) => write!(out, "{ip}"),
-        Value::Str(s) | Value::Oid(s) | Value::Other(s) => {
-            out.push_str(s);
-            Ok(())
+    match v {
+        Value::Int(i) => {
+            if *i < 0 {
+                out.push('-');
+            }
+            push_decimal_str(out, i.unsigned_abs());
         }
-    };
+        Value::Unsigned(u) => push_decimal_str(out, *u),
+        Value::Ticks(t) => push_decimal_str(out, u64::from(*t)),
+        Value::Ip(ip) => {
+            let _ = write!(out, "{ip}");
+        }
+        Value::Str(s) | Value::Oid(s) | Value::Other(s) => out.push_str(s),
+    }
 }
 
 impl SnmpTrapSource {
