@@ -1,20 +1,28 @@
-//! Any datagram through the SNMP decoders (v1/v2c and v3 with a USM user).
+//! Any datagram through the SNMP decoders (v1/v2c, and v3 through the USM
+//! engine with a user for both a sender engine and megaflex's own).
 #![no_main]
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
+use megaflex_engine::source::metrics::SourceMetrics;
 use megaflex_engine::source::snmp::classify::classify;
 use megaflex_engine::source::snmp::decode::decode_community;
-use megaflex_engine::source::snmp::usm::{AuthProtocol, PrivProtocol, UsmUser, decode_v3};
+use megaflex_engine::source::snmp::usm::{AuthProtocol, PrivProtocol, UsmUser};
+use megaflex_engine::source::snmp::v3::Usm;
 
-fn users() -> &'static [UsmUser] {
-    static USERS: OnceLock<Vec<UsmUser>> = OnceLock::new();
-    USERS.get_or_init(|| {
-        vec![
-            UsmUser::new("u", &[0x80, 0, 0, 1, 1, 2, 3, 4], Some((AuthProtocol::Sha1, "authpass123")), Some((PrivProtocol::Aes128, "privpass123")))
-                .unwrap(),
-        ]
+fn usm() -> &'static Usm {
+    static USM: OnceLock<Usm> = OnceLock::new();
+    USM.get_or_init(|| {
+        let users = [UsmUser::new(
+            "u",
+            Some(&[0x80, 0, 0, 1, 1, 2, 3, 4]),
+            Some((AuthProtocol::Sha1, "authpass123")),
+            Some((PrivProtocol::Aes128, "privpass123")),
+        )
+        .unwrap()];
+        Usm::new(&[0x80, 0, 0, 0, 5, 1, 2, 3, 4], 1, Instant::now(), &users, Arc::new(SourceMetrics::default()))
     })
 }
 
@@ -22,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(n) = decode_community(data) {
         let _ = classify(&n);
     }
-    if let Ok(n) = decode_v3(data, users()) {
+    if let Ok(n) = usm().process(data, Instant::now()).result {
         let _ = classify(&n);
     }
 });

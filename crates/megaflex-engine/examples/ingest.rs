@@ -6,12 +6,14 @@
 //! (also `syslog-tcp`, `syslog-tls` with `MEGAFLEX_TLS_CERT` and
 //! `MEGAFLEX_TLS_KEY` naming PEM files, `snmp`, `webhook`). `MEGAFLEX_WATCH=host/interface`
 //! makes the syslog source forward only that link's events, as the daemon
-//! does with a link configured on them.
+//! does with a link configured on them. `MEGAFLEX_SNMP_V3_USER` adds an
+//! SNMPv3 user to the `snmp` source (see `v3_user`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use megaflex_engine::event::EventKind;
+use megaflex_engine::source::snmp::usm::{AuthProtocol, PrivProtocol, UsmUser};
 use megaflex_engine::source::snmp::{SnmpTrapConfig, SnmpTrapSource};
 use megaflex_engine::source::syslog::tls::TlsFiles;
 use megaflex_engine::source::syslog::watch::Watch;
@@ -69,7 +71,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             m
         }
         "snmp" => {
-            let src = SnmpTrapSource::spawn(SnmpTrapConfig::new(addr), tx, stop.clone()).await?;
+            let mut config = SnmpTrapConfig::new(addr);
+            if let Ok(spec) = std::env::var("MEGAFLEX_SNMP_V3_USER") {
+                config.users.push(v3_user(&spec)?);
+            }
+            let src = SnmpTrapSource::spawn(config, tx, stop.clone()).await?;
             eprintln!("listening on {} (receive buffer {} bytes)", src.local_addr, src.recv_buffer_bytes);
             let m = src.metrics.clone();
             wait(&stop).await;
@@ -91,6 +97,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     out["consumed"] = consumed.load(Ordering::Relaxed).into();
     println!("{out}");
     Ok(())
+}
+
+/// `NAME/SENDER_ENGINE_HEX/AUTH/AUTH_PASSWORD[/PRIV/PRIV_PASSWORD]`: a v3
+/// user for measuring authenticated (and encrypted) traps.
+fn v3_user(spec: &str) -> Result<UsmUser, Box<dyn std::error::Error>> {
+    let f: Vec<&str> = spec.split('/').collect();
+    let bad = || "MEGAFLEX_SNMP_V3_USER: NAME/ENGINE_HEX/AUTH/AUTH_PASSWORD[/PRIV/PRIV_PASSWORD]";
+    let (name, engine, auth, auth_pw) = match f.as_slice() {
+        [n, e, a, p, ..] => (*n, hex::decode(e)?, AuthProtocol::parse(a).ok_or_else(bad)?, *p),
+        _ => return Err(bad().into()),
+    };
+    let privacy = match f.get(4..6) {
+        Some([p, pw]) => Some((PrivProtocol::parse(p).ok_or_else(bad)?, *pw)),
+        _ => None,
+    };
+    Ok(UsmUser::new(name, Some(&engine), Some((auth, auth_pw)), privacy)?)
 }
 
 async fn wait(stop: &CancellationToken) {

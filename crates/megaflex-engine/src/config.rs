@@ -420,6 +420,10 @@ pub enum SourceSection {
         /// v3 users.
         #[serde(default)]
         users: Vec<SnmpUserSection>,
+        /// megaflex's SNMP engine ID, hex (`0x` optional), 5 to 32 bytes.
+        /// Default: one made at random the first time and kept in the store.
+        #[serde(default)]
+        engine_id: Option<String>,
     },
     /// Alertmanager and generic JSON webhooks.
     Webhook {
@@ -475,8 +479,10 @@ impl SourceSection {
 pub struct SnmpUserSection {
     /// User name.
     pub name: String,
-    /// The sender's engine ID, hex (`0x` optional).
-    pub engine_id: String,
+    /// The trap sender's engine ID, hex (`0x` optional); absent: the user
+    /// sends informs only (megaflex's engine is authoritative for those).
+    #[serde(default)]
+    pub engine_id: Option<String>,
     /// `MD5`, `SHA`, `SHA-224`, `SHA-256`, `SHA-384`, `SHA-512`.
     #[serde(default)]
     pub auth: Option<String>,
@@ -736,17 +742,19 @@ impl Config {
                         return Err((at, format!("{listen:?}: tls:// needs tls_cert_file and tls_key_file")));
                     }
                 }
-                SourceSection::SnmpTrap { listen, users, .. } => {
+                SourceSection::SnmpTrap { listen, users, engine_id, .. } => {
                     let addr = listen
                         .strip_prefix("udp://")
                         .ok_or((at, format!("{listen:?}: SNMP traps listen on udp://ADDR:PORT")))?;
                     addr.parse::<std::net::SocketAddr>()
                         .map_err(|_| (at, format!("{addr:?} is not an IP address and port")))?;
+                    if let Some(id) = engine_id {
+                        crate::source::snmp::usm::parse_engine_id(id).map_err(|e| (at, format!("engine_id: {e}")))?;
+                    }
                     for user in users {
-                        let hex_id = user.engine_id.trim_start_matches("0x");
-                        // RFC 3411: snmpEngineID is 5 to 32 octets.
-                        if hex::decode(hex_id).map_or(true, |b| !(5..=32).contains(&b.len())) {
-                            return Err((at, format!("user {}: engine_id must be hex, 5 to 32 bytes", user.name)));
+                        if let Some(id) = &user.engine_id {
+                            crate::source::snmp::usm::parse_engine_id(id)
+                                .map_err(|e| (at, format!("user {}: engine_id: {e}", user.name)))?;
                         }
                         if let Some(a) = &user.auth
                             && crate::source::snmp::usm::AuthProtocol::parse(a).is_none()
@@ -1042,5 +1050,22 @@ restore_after = "10m"
         ));
         assert!(e.message.contains("managed by two circuits"), "{e}");
         assert!(e.to_string().starts_with("megaflex.toml:"), "{e}");
+    }
+
+    #[test]
+    fn snmp_engine_ids_are_checked_with_a_position() {
+        let at = "communities = [\"public\"]";
+        let ok = GOOD.replace(at, &format!("{at}\nengine_id = \"0x80000000050102030405\""));
+        Config::parse(Path::new("megaflex.toml"), &ok).unwrap();
+        let text = GOOD.replace(at, &format!("{at}\nengine_id = \"0x8000\""));
+        let e = err(&text);
+        assert!(e.message.contains("engine_id") && e.message.contains("5 to 32 bytes"), "{e}");
+        // Fields of a [[source]] carry no span of their own: the error points at its table.
+        assert_eq!(e.line, line_of(&text, "type = \"snmp_trap\"") - 1, "{e}");
+        let text = GOOD.replace(
+            at,
+            &format!("{at}\n[[source.users]]\nname = \"u\"\nengine_id = \"nothex00000\"\nauth = \"SHA\"\nauth_password_env = \"X\""),
+        );
+        assert!(err(&text).message.contains("user u: engine_id"), "{}", err(&text));
     }
 }

@@ -58,19 +58,19 @@ async fn start() -> (SnmpTrapSource, mpsc::Receiver<Event>, CancellationToken) {
     config.users = vec![
         UsmUser::new(
             "megaflex-sha",
-            &engine,
+            Some(&engine),
             Some((AuthProtocol::Sha1, "authpass123")),
             Some((PrivProtocol::Aes128, "privpass123")),
         )
         .unwrap(),
         UsmUser::new(
             "megaflex-md5",
-            &engine,
+            Some(&engine),
             Some((AuthProtocol::Md5, "authpass123")),
             Some((PrivProtocol::Des, "privpass123")),
         )
         .unwrap(),
-        UsmUser::new("megaflex-sha256", &engine, Some((AuthProtocol::Sha256, "authpass123")), None).unwrap(),
+        UsmUser::new("megaflex-sha256", Some(&engine), Some((AuthProtocol::Sha256, "authpass123")), None).unwrap(),
     ];
     let src = SnmpTrapSource::spawn(config, tx, stop.clone()).await.unwrap();
     (src, rx, stop)

@@ -332,7 +332,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
     let core = Core::new(&config, snapshot, now);
     // Not a child token: the loop stops the sources itself, then drains them.
     let sources_shutdown = CancellationToken::new();
-    let (running, events_rx) = sources::start(&config, sources_shutdown.clone()).await?;
+    let (running, events_rx) = sources::start(&config, store.as_ref(), sources_shutdown.clone()).await?;
     let (status_tx, status_rx) = watch::channel(core.status(now));
     let (counters_tx, counters_rx) = watch::channel(Counters::default());
     let http_listen =

@@ -12,11 +12,12 @@ use crate::config::{Config, SourceSection};
 use crate::event::Event;
 use crate::source::metrics::SourceMetrics;
 use crate::source::queue::{FairReceiver, PER_SOURCE_CAPACITY};
-use crate::source::snmp::usm::{AuthProtocol, PrivProtocol, UsmUser};
+use crate::source::snmp::usm::{AuthProtocol, PrivProtocol, UsmUser, parse_engine_id};
 use crate::source::snmp::{SnmpTrapConfig, SnmpTrapSource};
 use crate::source::syslog::classify::UserPattern;
 use crate::source::syslog::{Listen, SyslogConfig, SyslogSource};
 use crate::source::webhook::{WebhookConfig, WebhookSource};
+use crate::store::Store;
 
 /// A started source.
 #[derive(Debug)]
@@ -59,8 +60,13 @@ pub fn patterns(config: &Config) -> Result<Arc<[UserPattern]>, String> {
 }
 
 /// Binds every source, each with its own queue; the engine reads them all
-/// in turn through the returned [`FairReceiver`].
-pub async fn start(config: &Config, shutdown: CancellationToken) -> Result<(Vec<Running>, FairReceiver), String> {
+/// in turn through the returned [`FairReceiver`]. `store` keeps the SNMP
+/// engine's ID and engineBoots.
+pub async fn start(
+    config: &Config,
+    store: &dyn Store,
+    shutdown: CancellationToken,
+) -> Result<(Vec<Running>, FairReceiver), String> {
     let patterns = patterns(config)?;
     let watch = Arc::new(crate::source::syslog::watch::Watch::from_config(config));
     let mut running = Vec::new();
@@ -107,16 +113,23 @@ pub async fn start(config: &Config, shutdown: CancellationToken) -> Result<(Vec<
                 let (local_addr, metrics) = (src.local_addr, src.metrics.clone());
                 Running { kind: "syslog", local_addr, transport, metrics, join: tokio::spawn(src.join()) }
             }
-            SourceSection::SnmpTrap { listen, communities, users } => {
+            SourceSection::SnmpTrap { listen, communities, users, engine_id } => {
                 let addr: SocketAddr = listen
                     .trim_start_matches("udp://")
                     .parse()
                     .map_err(|_| format!("snmp_trap source: {listen:?} is not udp://ADDR:PORT"))?;
                 let mut c = SnmpTrapConfig::new(addr);
                 c.communities = communities.clone();
+                let configured = engine_id.as_deref().map(parse_engine_id).transpose()?;
+                (c.engine_id, c.engine_boots) =
+                    store.next_snmp_engine_boots(configured.as_deref()).await.map_err(|e| e.to_string())?;
                 for u in users {
-                    let engine_id = hex::decode(u.engine_id.trim_start_matches("0x"))
-                        .map_err(|_| format!("user {}: engine_id is not hex", u.name))?;
+                    let sender_engine_id = u
+                        .engine_id
+                        .as_deref()
+                        .map(parse_engine_id)
+                        .transpose()
+                        .map_err(|e| format!("user {}: {e}", u.name))?;
                     let auth = match (&u.auth, &u.auth_password_env) {
                         (Some(a), Some(var)) => {
                             let proto = AuthProtocol::parse(a).ok_or(format!("user {}: unknown auth {a:?}", u.name))?;
@@ -134,7 +147,7 @@ pub async fn start(config: &Config, shutdown: CancellationToken) -> Result<(Vec<
                     };
                     let user = UsmUser::new(
                         &u.name,
-                        &engine_id,
+                        sender_engine_id.as_deref(),
                         auth.as_ref().map(|(p, s)| (*p, s.as_str())),
                         privacy.as_ref().map(|(p, s)| (*p, s.as_str())),
                     )?;

@@ -185,6 +185,21 @@ pub fn render_metrics(view: &StatusView, c: &Counters) -> String {
     for (kind, listen, s) in c.sources.iter().filter(|s| s.0 == "webhook") {
         f.sample(&[("source", kind), ("listen", listen)], s.dedupe_evicted);
     }
+    let mut f =
+        Family::new(&mut out, "megaflex_snmp_usm_stats_total", "counter", "SNMPv3 usmStats (RFC 3414) by source.");
+    for (kind, listen, s) in c.sources.iter().filter(|(k, _, _)| k == "snmp_trap") {
+        let u = &s.usm;
+        for (stat, v) in [
+            ("usmStatsUnsupportedSecLevels", u.unsupported_sec_levels),
+            ("usmStatsNotInTimeWindows", u.not_in_time_windows),
+            ("usmStatsUnknownUserNames", u.unknown_user_names),
+            ("usmStatsUnknownEngineIDs", u.unknown_engine_ids),
+            ("usmStatsWrongDigests", u.wrong_digests),
+            ("usmStatsDecryptionErrors", u.decryption_errors),
+        ] {
+            f.sample(&[("source", kind), ("listen", listen), ("stat", stat)], v);
+        }
+    }
     let mut f = Family::new(&mut out, "megaflex_events_total", "counter", "Canonical events reaching the engine.");
     f.sample(&[("outcome", "changed_link")], c.events_changed_state);
     f.sample(&[("outcome", "ignored")], c.events_ignored);

@@ -25,6 +25,7 @@ pub struct SourceMetrics {
     dedupe_evicted: AtomicU64,
     dedupe_entries: AtomicU64,
     queue_depth: AtomicU64,
+    usm: [AtomicU64; 6],
 }
 
 /// A copy of the counters.
@@ -64,6 +65,42 @@ pub struct MetricsSnapshot {
     pub dedupe_entries: u64,
     /// Gauge: events of this source waiting in its queue.
     pub queue_depth: u64,
+    /// SNMPv3 USM statistics (SNMP sources only; zero elsewhere).
+    pub usm: UsmStatsSnapshot,
+}
+
+/// RFC 3414's usmStats counters, as the SNMP-USER-BASED-SM-MIB names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct UsmStatsSnapshot {
+    /// usmStatsUnsupportedSecLevels: a security level the user does not have.
+    pub unsupported_sec_levels: u64,
+    /// usmStatsNotInTimeWindows: outside the 150-second window (replays, clock drift, time sync).
+    pub not_in_time_windows: u64,
+    /// usmStatsUnknownUserNames.
+    pub unknown_user_names: u64,
+    /// usmStatsUnknownEngineIDs (discovery probes included).
+    pub unknown_engine_ids: u64,
+    /// usmStatsWrongDigests: wrong authentication key or tampering.
+    pub wrong_digests: u64,
+    /// usmStatsDecryptionErrors.
+    pub decryption_errors: u64,
+}
+
+/// One of the usmStats counters (RFC 3414 section 5; the OID's last arc before `.0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsmStat {
+    /// usmStatsUnsupportedSecLevels (1.3.6.1.6.3.15.1.1.1).
+    UnsupportedSecLevels = 1,
+    /// usmStatsNotInTimeWindows (1.3.6.1.6.3.15.1.1.2).
+    NotInTimeWindows = 2,
+    /// usmStatsUnknownUserNames (1.3.6.1.6.3.15.1.1.3).
+    UnknownUserNames = 3,
+    /// usmStatsUnknownEngineIDs (1.3.6.1.6.3.15.1.1.4).
+    UnknownEngineIds = 4,
+    /// usmStatsWrongDigests (1.3.6.1.6.3.15.1.1.5).
+    WrongDigests = 5,
+    /// usmStatsDecryptionErrors (1.3.6.1.6.3.15.1.1.6).
+    DecryptionErrors = 6,
 }
 
 /// The counters a source can bump.
@@ -162,6 +199,11 @@ impl SourceMetrics {
         }
     }
 
+    /// Adds one to a usmStats counter and returns its new value (a Report carries it).
+    pub fn inc_usm(&self, stat: UsmStat) -> u64 {
+        self.usm[stat as usize - 1].fetch_add(1, Ordering::Relaxed) + 1
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> MetricsSnapshot {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -183,6 +225,14 @@ impl SourceMetrics {
             dedupe_evicted: g(&self.dedupe_evicted),
             dedupe_entries: g(&self.dedupe_entries),
             queue_depth: g(&self.queue_depth),
+            usm: UsmStatsSnapshot {
+                unsupported_sec_levels: g(&self.usm[0]),
+                not_in_time_windows: g(&self.usm[1]),
+                unknown_user_names: g(&self.usm[2]),
+                unknown_engine_ids: g(&self.usm[3]),
+                wrong_digests: g(&self.usm[4]),
+                decryption_errors: g(&self.usm[5]),
+            },
         }
     }
 }

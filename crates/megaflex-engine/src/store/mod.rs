@@ -5,6 +5,7 @@
 //! so a crash leaves either the whole batch or none of it.
 
 mod outbox;
+mod snmp_engine;
 mod sqlite;
 
 use std::collections::HashMap;
@@ -211,6 +212,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn incidents(&self, limit: u32) -> StoreFuture<'_, Vec<IncidentRow>>;
     /// The newest `limit` outbox entries refused for good or unreadable.
     fn failed_outbox(&self, limit: u32) -> StoreFuture<'_, Vec<OutboxFailure>>;
+    /// Starts megaflex's SNMP engine: its engineBoots raised by one and
+    /// returned with the engine ID (`engine_id`, or when `None` the one made
+    /// at random the first time and kept).
+    fn next_snmp_engine_boots<'a>(&'a self, engine_id: Option<&'a [u8]>) -> StoreFuture<'a, (Vec<u8>, u32)>;
 }
 
 /// An outbox entry that will not be delivered, and why.

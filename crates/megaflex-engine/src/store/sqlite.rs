@@ -361,6 +361,10 @@ impl Store for SqliteStore {
         Box::pin(super::outbox::incidents(&self.pool, limit))
     }
 
+    fn next_snmp_engine_boots<'a>(&'a self, engine_id: Option<&'a [u8]>) -> StoreFuture<'a, (Vec<u8>, u32)> {
+        Box::pin(super::snmp_engine::next_boots(&self.pool, engine_id))
+    }
+
     fn recent_decisions(&self, limit: u32) -> StoreFuture<'_, Vec<DecisionRecord>> {
         Box::pin(async move {
             let rows = sqlx::query(

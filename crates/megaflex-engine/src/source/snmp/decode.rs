@@ -1,12 +1,10 @@
 //! SNMP notifications (v1 traps, v2c traps and informs, v3 with USM) decoded
 //! into one form: a trap OID and varbinds, v1 mapped to v2 per RFC 3584.
+//! The BER is read in `pdu.rs`.
 
-use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use rasn::types::{ObjectIdentifier, OctetString};
-use rasn_smi::{v1 as smi1, v2 as smi2};
-use rasn_snmp::{v1, v2, v2c};
+pub use super::pdu::{decode_community, inform_response_v2c};
 
 /// `snmpTrapOID.0`.
 pub const SNMP_TRAP_OID: &str = "1.3.6.1.6.3.1.1.4.1.0";
@@ -28,6 +26,17 @@ pub enum Version {
     V2c,
     /// SNMPv3.
     V3,
+}
+
+impl Version {
+    /// `V1`, `V2c`, `V3` (the event's `version` attribute).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V1 => "V1",
+            Self::V2c => "V2c",
+            Self::V3 => "V3",
+        }
+    }
 }
 
 /// A varbind value in printable form.
@@ -116,74 +125,6 @@ pub enum DecodeError {
     Version(i64),
 }
 
-/// Dotted text of an OID.
-pub fn oid_text(oid: &ObjectIdentifier) -> String {
-    let mut s = String::with_capacity(oid.len() * 3);
-    for (i, arc) in oid.iter().enumerate() {
-        if i > 0 {
-            s.push('.');
-        }
-        let _ = write!(s, "{arc}");
-    }
-    s
-}
-
-fn octets_text(o: &OctetString) -> String {
-    match std::str::from_utf8(o) {
-        Ok(s) if s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t') => s.to_owned(),
-        _ => hex::encode(o),
-    }
-}
-
-fn ip4(o: &rasn::types::FixedOctetString<4>) -> Ipv4Addr {
-    let b: &[u8] = &o[..];
-    Ipv4Addr::new(b[0], b[1], b[2], b[3])
-}
-
-fn int_i64(i: &rasn::types::Integer) -> i64 {
-    i64::try_from(i).unwrap_or(i64::MAX)
-}
-
-fn value_v1(v: &smi1::ObjectSyntax) -> Value {
-    match v {
-        smi1::ObjectSyntax::Simple(s) => match s {
-            smi1::SimpleSyntax::Number(i) => Value::Int(int_i64(i)),
-            smi1::SimpleSyntax::String(o) => Value::Str(octets_text(o)),
-            smi1::SimpleSyntax::Object(o) => Value::Oid(oid_text(o)),
-            smi1::SimpleSyntax::Empty => Value::Other("null".into()),
-        },
-        smi1::ObjectSyntax::ApplicationWide(a) => match a {
-            smi1::ApplicationSyntax::Address(smi1::NetworkAddress::Internet(ip)) => Value::Ip(ip4(&ip.0)),
-            smi1::ApplicationSyntax::Counter(c) => Value::Unsigned(u64::from(c.0)),
-            smi1::ApplicationSyntax::Gauge(g) => Value::Unsigned(u64::from(g.0)),
-            smi1::ApplicationSyntax::Ticks(t) => Value::Ticks(t.0),
-            smi1::ApplicationSyntax::Arbitrary(o) => Value::Other(hex::encode(o.as_ref())),
-        },
-    }
-}
-
-fn value_v2(v: &v2::VarBindValue) -> Value {
-    match v {
-        v2::VarBindValue::Value(smi2::ObjectSyntax::Simple(s)) => match s {
-            smi2::SimpleSyntax::Integer(i) => Value::Int(int_i64(i)),
-            smi2::SimpleSyntax::String(o) => Value::Str(octets_text(o)),
-            smi2::SimpleSyntax::ObjectId(o) => Value::Oid(oid_text(o)),
-        },
-        v2::VarBindValue::Value(smi2::ObjectSyntax::ApplicationWide(a)) => match a {
-            smi2::ApplicationSyntax::Address(ip) => Value::Ip(ip4(&ip.0)),
-            smi2::ApplicationSyntax::Counter(c) => Value::Unsigned(u64::from(c.0)),
-            smi2::ApplicationSyntax::Ticks(t) => Value::Ticks(t.0),
-            smi2::ApplicationSyntax::Arbitrary(o) => Value::Other(hex::encode(o.as_ref())),
-            smi2::ApplicationSyntax::BigCounter(c) => Value::Unsigned(c.0),
-            smi2::ApplicationSyntax::Unsigned(u) => Value::Unsigned(u64::from(u.0)),
-        },
-        v2::VarBindValue::Unspecified => Value::Other("null".into()),
-        v2::VarBindValue::NoSuchObject => Value::Other("noSuchObject".into()),
-        v2::VarBindValue::NoSuchInstance => Value::Other("noSuchInstance".into()),
-        v2::VarBindValue::EndOfMibView => Value::Other("endOfMibView".into()),
-    }
-}
-
 /// The version field, read without decoding the rest (BER SEQUENCE { INTEGER ... }).
 pub fn peek_version(buf: &[u8]) -> Result<i64, DecodeError> {
     let bad = |m: &str| DecodeError::Malformed(m.to_owned());
@@ -205,104 +146,6 @@ pub fn peek_version(buf: &[u8]) -> Result<i64, DecodeError> {
     }
     let bytes = buf.get(i + 2..i + 2 + n).ok_or_else(|| bad("truncated"))?;
     Ok(bytes.iter().fold(0i64, |acc, b| (acc << 8) | i64::from(*b)))
-}
-
-/// Maps a v1 trap to v2 form (RFC 3584 section 3.1).
-pub(crate) fn v1_to_v2(community: String, trap: &v1::Trap) -> Notification {
-    let enterprise = oid_text(&trap.enterprise);
-    let generic = int_i64(&trap.generic_trap);
-    let specific = int_i64(&trap.specific_trap);
-    let trap_oid = if (0..6).contains(&generic) {
-        format!("1.3.6.1.6.3.1.1.5.{}", generic + 1)
-    } else {
-        format!("{enterprise}.0.{specific}")
-    };
-    let agent = match &trap.agent_addr {
-        smi1::NetworkAddress::Internet(ip) => ip4(&ip.0),
-    };
-    let mut varbinds = vec![
-        (SYS_UP_TIME.to_owned(), Value::Ticks(trap.time_stamp.0)),
-        (SNMP_TRAP_OID.to_owned(), Value::Oid(trap_oid.clone())),
-    ];
-    varbinds.extend(trap.variable_bindings.iter().map(|vb| (oid_text(&vb.name), value_v1(&vb.value))));
-    varbinds.push((SNMP_TRAP_ADDRESS.to_owned(), Value::Ip(agent)));
-    varbinds.push((SNMP_TRAP_COMMUNITY.to_owned(), Value::Str(community.clone())));
-    varbinds.push((SNMP_TRAP_ENTERPRISE.to_owned(), Value::Oid(enterprise)));
-    Notification {
-        version: Version::V1,
-        community: Some(community),
-        user: None,
-        agent_addr: Some(agent),
-        trap_oid,
-        uptime_ticks: Some(trap.time_stamp.0),
-        varbinds,
-        inform_request_id: None,
-    }
-}
-
-/// A v2 PDU (trap or inform) to a notification.
-pub(crate) fn from_v2_pdu(version: Version, pdu: &v2::Pdus) -> Result<Notification, DecodeError> {
-    let (p, inform) = match pdu {
-        v2::Pdus::Trap(t) => (&t.0, false),
-        v2::Pdus::InformRequest(i) => (&i.0, true),
-        v2::Pdus::Report(_) => return Err(DecodeError::NotNotification("report")),
-        v2::Pdus::Response(_) => return Err(DecodeError::NotNotification("response")),
-        _ => return Err(DecodeError::NotNotification("request")),
-    };
-    let varbinds: Vec<(String, Value)> =
-        p.variable_bindings.iter().map(|vb| (oid_text(&vb.name), value_v2(&vb.value))).collect();
-    let trap_oid = varbinds
-        .iter()
-        .find(|(o, _)| o == SNMP_TRAP_OID)
-        .and_then(|(_, v)| if let Value::Oid(o) = v { Some(o.clone()) } else { None })
-        .ok_or_else(|| DecodeError::Malformed("no snmpTrapOID.0 varbind".into()))?;
-    let uptime_ticks = varbinds.iter().find(|(o, _)| o == SYS_UP_TIME).and_then(|(_, v)| v.as_i64()).map(|t| t as u32);
-    Ok(Notification {
-        version,
-        community: None,
-        user: None,
-        agent_addr: None,
-        trap_oid,
-        uptime_ticks,
-        varbinds,
-        inform_request_id: inform.then_some(p.request_id),
-    })
-}
-
-/// Decodes a v1 or v2c datagram.
-pub fn decode_community(buf: &[u8]) -> Result<Notification, DecodeError> {
-    match peek_version(buf)? {
-        0 => {
-            let msg: v1::Message<v1::Pdus> =
-                rasn::ber::decode(buf).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-            let community = octets_text(&msg.community);
-            match &msg.data {
-                v1::Pdus::Trap(t) => Ok(v1_to_v2(community, t)),
-                _ => Err(DecodeError::NotNotification("v1 request")),
-            }
-        }
-        1 => {
-            let msg: v2c::Message<v2::Pdus> =
-                rasn::ber::decode(buf).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-            let mut n = from_v2_pdu(Version::V2c, &msg.data)?;
-            n.community = Some(octets_text(&msg.community));
-            Ok(n)
-        }
-        3 => Err(DecodeError::Malformed("SNMPv3 needs the USM decoder".into())),
-        v => Err(DecodeError::Version(v)),
-    }
-}
-
-/// The v2c Response to an inform: same request id and varbinds.
-pub fn inform_response_v2c(buf: &[u8]) -> Option<Vec<u8>> {
-    let msg: v2c::Message<v2::Pdus> = rasn::ber::decode(buf).ok()?;
-    let v2::Pdus::InformRequest(req) = msg.data else { return None };
-    let resp = v2c::Message {
-        version: msg.version,
-        community: msg.community,
-        data: v2::Pdus::Response(v2::Response(v2::Pdu { error_status: 0, error_index: 0, ..req.0 })),
-    };
-    rasn::ber::encode(&resp).ok()
 }
 
 #[cfg(test)]

@@ -1,19 +1,21 @@
-//! The SNMP trap socket task.
+//! The SNMP trap source: per-datagram handling (decode, authenticate,
+//! classify, build the event); the socket thread is `udp.rs`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use megaport::types::EpochMillis;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::classify::classify;
-use super::decode::{DecodeError, Notification, decode_community, inform_response_v2c, peek_version};
-use super::usm::{UsmError, UsmUser, decode_v3};
-use crate::event::{Device, Event, EventKind, EventState, SourceKind, bounded_raw, next_event_id};
+use super::decode::{DecodeError, Notification, SNMP_TRAP_ADDRESS, Value, peek_version};
+use super::pdu::{decode_community, inform_response_v2c, push_decimal_str};
+use super::udp::UdpReceiver;
+use super::usm::UsmUser;
+use super::v3::{Usm, UsmError};
+use crate::event::{Device, Event, EventKind, EventState, SourceKind, next_event_id};
 use crate::source::metrics::{Counter, RateLimitedLog, SourceMetrics};
 
 /// Settings of the trap listener.
@@ -23,8 +25,13 @@ pub struct SnmpTrapConfig {
     pub listen: SocketAddr,
     /// Accepted v1/v2c communities; empty accepts none (v3 only).
     pub communities: Vec<String>,
-    /// v3 users, per sender engine ID.
+    /// v3 users: informs are authenticated with keys localised to
+    /// `engine_id`, traps with keys localised to the user's sender engine.
     pub users: Vec<UsmUser>,
+    /// megaflex's SNMP engine ID (authoritative for informs).
+    pub engine_id: Vec<u8>,
+    /// megaflex's engineBoots: the daemon counts restarts in the store.
+    pub engine_boots: u32,
     /// Kernel receive buffer to ask for, in bytes.
     pub recv_buffer_bytes: usize,
     /// Forward notifications that are neither link nor BGP as `Other` events.
@@ -32,16 +39,30 @@ pub struct SnmpTrapConfig {
 }
 
 impl SnmpTrapConfig {
-    /// Defaults: community `public`, 8 MiB receive buffer.
+    /// Defaults: community `public`, 8 MiB receive buffer, a random engine
+    /// ID in its first boot (the daemon uses the store's instead).
     pub fn new(listen: SocketAddr) -> Self {
         Self {
             listen,
             communities: vec!["public".into()],
             users: Vec::new(),
+            engine_id: random_engine_id(),
+            engine_boots: 1,
             recv_buffer_bytes: 8 << 20,
             forward_unclassified: false,
         }
     }
+}
+
+/// An engine ID in RFC 3411 form: enterprise bit set, enterprise 0,
+/// format 5 (octets, administratively assigned), 8 random bytes. *Why not
+/// Net-SNMP's enterprise 8072*: it would pass megaflex off as a Net-SNMP agent.
+pub fn random_engine_id() -> Vec<u8> {
+    use std::hash::BuildHasher;
+    let r = std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now());
+    let mut id = vec![0x80, 0, 0, 0, 5];
+    id.extend_from_slice(&r.to_be_bytes());
+    id
 }
 
 /// A running trap source.
@@ -53,92 +74,146 @@ pub struct SnmpTrapSource {
     pub recv_buffer_bytes: usize,
     /// Counters.
     pub metrics: Arc<SourceMetrics>,
-    task: JoinHandle<()>,
+    receiver: UdpReceiver,
 }
 
-struct Handler {
+/// Handles the datagrams of one source; owned by its receiver thread.
+pub(super) struct Handler {
     config: SnmpTrapConfig,
-    events: mpsc::Sender<Event>,
-    metrics: Arc<SourceMetrics>,
-    log: std::sync::Mutex<RateLimitedLog>,
+    usm: Usm,
+    pub(super) events: mpsc::Sender<Event>,
+    pub(super) metrics: Arc<SourceMetrics>,
+    log: RateLimitedLog,
+    /// Events of the datagrams handled since the last `flush`.
+    ready: Vec<Event>,
+    peer_text: PeerText,
 }
 
-/// What one datagram produced: an event to forward and/or a reply to send.
+/// The last sender's address as text: traps come from a few routers, and
+/// formatting an address per event is not free.
 #[derive(Default)]
-struct Outcome {
-    event: Option<Event>,
-    reply: Option<Vec<u8>>,
+struct PeerText(Option<(std::net::IpAddr, String)>);
+
+impl PeerText {
+    fn of(&mut self, ip: std::net::IpAddr) -> String {
+        match &self.0 {
+            Some((last, text)) if *last == ip => text.clone(),
+            _ => {
+                let text = ip.to_string();
+                self.0 = Some((ip, text.clone()));
+                text
+            }
+        }
+    }
 }
 
 impl Handler {
-    fn warn(&self, what: &str, peer: SocketAddr, detail: &str) {
-        if let Some(n) = self.log.lock().unwrap_or_else(|e| e.into_inner()).allow() {
+    pub(super) fn warn(&mut self, what: &str, peer: SocketAddr, detail: &str) {
+        if let Some(n) = self.log.allow() {
             tracing::warn!(%peer, suppressed = n, "{what}: {detail}");
         }
     }
 
-    fn decode(&self, buf: &[u8], peer: SocketAddr) -> Result<Notification, Counter> {
-        let version = peek_version(buf).map_err(|_| Counter::Malformed)?;
+    /// The notification, or the counter it is dropped under; and what to answer.
+    fn decode(
+        &mut self,
+        buf: &[u8],
+        peer: SocketAddr,
+        now: Instant,
+    ) -> (Result<Notification, Counter>, Option<Vec<u8>>) {
+        let version = match peek_version(buf) {
+            Ok(v) => v,
+            Err(_) => return (Err(Counter::Malformed), None),
+        };
         if version == 3 {
-            return decode_v3(buf, &self.config.users).map_err(|e| match e {
-                UsmError::Decode(_) => Counter::Malformed,
-                other => {
+            let out = self.usm.process(buf, now);
+            let result = match out.result {
+                Ok(n) => Ok(n),
+                Err(UsmError::Decode(DecodeError::NotNotification(_))) => Err(Counter::Unclassified),
+                Err(UsmError::Decode(_)) => Err(Counter::Malformed),
+                // Answered with a Report: the sender's normal first step, not a fault.
+                Err(UsmError::Discovery) => Err(Counter::Parsed),
+                Err(other) => {
                     self.warn("SNMPv3 notification refused", peer, &other.to_string());
-                    Counter::Auth
+                    Err(Counter::Auth)
                 }
-            });
+            };
+            return (result, out.reply);
         }
-        let n = decode_community(buf).map_err(|e| match e {
-            DecodeError::NotNotification(_) => Counter::Unclassified,
-            _ => Counter::Malformed,
-        })?;
+        let n = match decode_community(buf) {
+            Ok(n) => n,
+            Err(DecodeError::NotNotification(_)) => return (Err(Counter::Unclassified), None),
+            Err(_) => return (Err(Counter::Malformed), None),
+        };
         let community = n.community.as_deref().unwrap_or_default();
         if !self.config.communities.iter().any(|c| c == community) {
             self.warn("trap with a wrong community dropped", peer, "community not configured");
-            return Err(Counter::Auth);
+            return (Err(Counter::Auth), None);
         }
-        Ok(n)
+        // An inform is acknowledged whether or not we act on it.
+        let reply = if n.inform_request_id.is_some() { inform_response_v2c(buf) } else { None };
+        (Ok(n), reply)
     }
 
-    fn handle(&self, buf: &[u8], peer: SocketAddr, now: EpochMillis) -> Outcome {
-        let m = &self.metrics;
-        let n = match self.decode(buf, peer) {
-            Ok(n) => n,
-            Err(c) => {
-                m.inc(c);
-                return Outcome::default();
+    /// Handles one datagram: its event (if any) waits for `flush`; the
+    /// returned bytes (a Response or Report) go back to `peer`.
+    pub(super) fn handle(
+        &mut self,
+        buf: &[u8],
+        peer: SocketAddr,
+        now: EpochMillis,
+        instant: Instant,
+    ) -> Option<Vec<u8>> {
+        let (n, reply) = match self.decode(buf, peer, instant) {
+            (Ok(n), reply) => (n, reply),
+            (Err(c), reply) => {
+                self.metrics.inc(c);
+                return reply;
             }
         };
-        m.inc(Counter::Parsed);
-        // An inform is acknowledged whether or not we act on it.
-        let reply =
-            if n.inform_request_id.is_some() && n.community.is_some() { inform_response_v2c(buf) } else { None };
-        let agent = n
-            .agent_addr
-            .map(|a| a.to_string())
-            .or_else(|| n.find(super::decode::SNMP_TRAP_ADDRESS).map(|(_, v)| v.as_text()))
-            .unwrap_or_else(|| peer.ip().to_string());
-        let mut attributes: std::collections::BTreeMap<std::borrow::Cow<'static, str>, String> =
-            [("trap_oid".into(), n.trap_oid.clone()), ("version".into(), format!("{:?}", n.version))].into();
-        if let Some(u) = &n.user {
-            attributes.insert("user".into(), u.clone());
+        self.metrics.inc(Counter::Parsed);
+        if let Some(event) = self.event(n, peer, now) {
+            self.ready.push(event);
         }
-        let (kind, entity, state, administrative) = match classify(&n) {
+        reply
+    }
+
+    fn event(&mut self, n: Notification, peer: SocketAddr, now: EpochMillis) -> Option<Event> {
+        let m = &self.metrics;
+        let classified = classify(&n);
+        let (kind, entity, state, administrative, extra) = match classified {
             Some(c) => {
                 m.inc(Counter::Classified);
-                attributes.extend(c.attributes.into_iter().map(|(k, v)| (std::borrow::Cow::Borrowed(k), v)));
-                (c.kind, c.entity, c.state, c.administrative)
+                (c.kind, c.entity, c.state, c.administrative, c.attributes)
             }
             None if self.config.forward_unclassified => {
-                (EventKind::Other, n.trap_oid.clone(), EventState::Unknown, false)
+                (EventKind::Other, n.trap_oid.clone(), EventState::Unknown, false, Vec::new())
             }
             None => {
                 m.inc(Counter::Unclassified);
-                return Outcome { event: None, reply };
+                return None;
             }
         };
-        let raw: String = n.varbinds.iter().map(|(o, v)| format!("{o}={} ", v.as_text())).collect();
-        let event = Event {
+        let agent = match (n.agent_addr, n.find(SNMP_TRAP_ADDRESS)) {
+            (Some(a), _) => a.to_string(),
+            (None, Some((_, v))) => v.as_text(),
+            (None, None) => self.peer_text.of(peer.ip()),
+        };
+        let mut raw = String::with_capacity(n.varbinds.iter().map(|(o, _)| o.len() + 16).sum());
+        for (o, v) in &n.varbinds {
+            raw.push_str(o);
+            raw.push('=');
+            push_value(&mut raw, v);
+            raw.push(' ');
+        }
+        let mut attributes: std::collections::BTreeMap<std::borrow::Cow<'static, str>, String> =
+            extra.into_iter().map(|(k, v)| (std::borrow::Cow::Borrowed(k), v)).collect();
+        attributes.insert("version".into(), n.version.as_str().to_owned());
+        if let Some(u) = n.user {
+            attributes.insert("user".into(), u);
+        }
+        attributes.insert("trap_oid".into(), n.trap_oid);
+        Some(Event {
             id: next_event_id(),
             received_at: now,
             source: SourceKind::SnmpTrap,
@@ -149,15 +224,56 @@ impl Handler {
             state,
             administrative,
             attributes,
-            raw: bounded_raw(raw.trim_end()),
-        };
-        Outcome { event: Some(event), reply }
+            raw: bounded(raw),
+        })
     }
 
-    fn forward(&self, event: Event) {
-        if self.events.try_send(event).is_err() {
-            self.metrics.inc(Counter::QueueFull);
+    /// Hands the events handled so far to the engine: once per drain, so
+    /// the consumer is woken once for many events.
+    pub(super) fn flush(&mut self) {
+        for event in self.ready.drain(..) {
+            if self.events.try_send(event).is_err() {
+                self.metrics.inc(Counter::QueueFull);
+            }
         }
+    }
+
+    /// Events waiting for `flush`.
+    pub(super) fn ready_len(&self) -> usize {
+        self.ready.len()
+    }
+}
+
+/// `raw` without its trailing space, cut like [`crate::event::bounded_raw`]
+/// but in place (no second copy of every event's text).
+fn bounded(mut raw: String) -> String {
+    raw.truncate(raw.trim_end().len());
+    if raw.len() > crate::event::RAW_MAX_BYTES {
+        let mut end = crate::event::RAW_MAX_BYTES;
+        while !raw.is_char_boundary(end) {
+            end -= 1;
+        }
+        raw.truncate(end);
+    }
+    raw
+}
+
+/// A value as text, appended without an intermediate `String` for numbers.
+fn push_value(out: &mut String, v: &Value) {
+    use std::fmt::Write as _;
+    match v {
+        Value::Int(i) => {
+            if *i < 0 {
+                out.push('-');
+            }
+            push_decimal_str(out, i.unsigned_abs());
+        }
+        Value::Unsigned(u) => push_decimal_str(out, *u),
+        Value::Ticks(t) => push_decimal_str(out, u64::from(*t)),
+        Value::Ip(ip) => {
+            let _ = write!(out, "{ip}");
+        }
+        Value::Str(s) | Value::Oid(s) | Value::Other(s) => out.push_str(s),
     }
 }
 
@@ -169,62 +285,26 @@ impl SnmpTrapSource {
         shutdown: CancellationToken,
     ) -> std::io::Result<Self> {
         let (socket, granted) = crate::source::bind_udp(config.listen, config.recv_buffer_bytes)?;
-        let socket = UdpSocket::from_std(socket)?;
         let local_addr = socket.local_addr()?;
         tracing::info!(%local_addr, granted, communities = config.communities.len(), v3_users = config.users.len(), "SNMP trap listener");
         let metrics = Arc::new(SourceMetrics::default());
-        let handler = Arc::new(Handler {
+        let usm = Usm::new(&config.engine_id, config.engine_boots, Instant::now(), &config.users, metrics.clone());
+        tracing::info!(engine_id = %hex::encode(&config.engine_id), engine_boots = config.engine_boots, "SNMP engine");
+        let handler = Handler {
+            usm,
             config,
             events,
             metrics: metrics.clone(),
-            log: std::sync::Mutex::new(RateLimitedLog::new(Duration::from_secs(10))),
-        });
-        let task = tokio::spawn(run(socket, handler, shutdown));
-        Ok(Self { local_addr, recv_buffer_bytes: granted, metrics, task })
+            log: RateLimitedLog::new(Duration::from_secs(10)),
+            ready: Vec::new(),
+            peer_text: PeerText::default(),
+        };
+        let receiver = UdpReceiver::spawn(socket, handler, shutdown)?;
+        Ok(Self { local_addr, recv_buffer_bytes: granted, metrics, receiver })
     }
 
-    /// Waits until stopped (after shutdown).
+    /// Waits until stopped (after shutdown): the socket has been drained and closed.
     pub async fn join(self) {
-        let _ = self.task.await;
-    }
-}
-
-async fn run(socket: UdpSocket, h: Arc<Handler>, shutdown: CancellationToken) {
-    let mut buf = vec![0u8; 65_536];
-    let mut draining = false;
-    loop {
-        if !draining {
-            tokio::select! {
-                () = shutdown.cancelled() => draining = true,
-                r = socket.readable() => if r.is_err() { h.metrics.inc(Counter::ReceiveError); continue; },
-            }
-        }
-        let now = EpochMillis::now();
-        loop {
-            match socket.try_recv_from(&mut buf) {
-                Ok((n, peer)) => {
-                    h.metrics.inc(Counter::Received);
-                    let out = h.handle(&buf[..n], peer, now);
-                    // Awaited, not try_: a fresh socket's write readiness is not yet known to tokio.
-                    if let Some(reply) = out.reply
-                        && let Err(err) = socket.send_to(&reply, peer).await
-                    {
-                        h.metrics.inc(Counter::ReceiveError);
-                        h.warn("cannot answer an inform", peer, &err.to_string());
-                    }
-                    if let Some(e) = out.event {
-                        h.forward(e);
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    h.metrics.inc(Counter::ReceiveError);
-                    break;
-                }
-            }
-        }
-        if draining {
-            return;
-        }
+        self.receiver.join().await;
     }
 }

@@ -1,17 +1,16 @@
-//! SNMPv3 User-based Security Model (RFC 3414, RFC 3826, RFC 7860) for
-//! receiving traps: key localisation, HMAC authentication (MD5, SHA-1,
-//! SHA-2) and privacy (DES-CBC, AES-128-CFB).
+//! SNMPv3 User-based Security Model (RFC 3414, RFC 3826, RFC 7860): key
+//! localisation, HMAC authentication (MD5, SHA-1, SHA-2) and privacy
+//! (DES-CBC, AES-128-CFB), both ways.
 //!
-//! For a trap the sender is the authoritative engine, so each user is set up
-//! per sender engine ID (like net-snmp's `createUser -e`); keys are derived
-//! once, when the configuration is built.
+//! For a trap the sender is the authoritative engine, so a user's keys are
+//! localised to the sender's engine ID (like net-snmp's `createUser -e`);
+//! for an inform megaflex is, and the same user's keys are localised to
+//! megaflex's engine ID. The 1 MiB password digest is done once, when the
+//! configuration is built; localising is one more hash.
 
-use cipher::{BlockModeDecrypt, KeyIvInit};
+use cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
 use digest::{Digest, Mac};
 use hmac::{Hmac, KeyInit};
-use rasn_snmp::v3;
-
-use super::decode::{DecodeError, Notification, Version, from_v2_pdu};
 
 /// Authentication protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,24 +122,97 @@ pub fn localize(auth: AuthProtocol, ku: &[u8], engine_id: &[u8]) -> Vec<u8> {
     }
 }
 
-fn hmac_ok<M: Mac + KeyInit>(key: &[u8], msg: &[u8], tag: &[u8]) -> bool {
-    let Ok(mut mac) = <M as KeyInit>::new_from_slice(key) else { return false };
-    mac.update(msg);
-    mac.verify_truncated_left(tag).is_ok()
+/// The HMAC of `parts` (one message, fed in pieces so the MAC field can be
+/// zeros without copying the datagram).
+fn hmac_over<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]]) -> Option<M> {
+    let mut mac = <M as KeyInit>::new_from_slice(key).ok()?;
+    for p in parts {
+        mac.update(p);
+    }
+    Some(mac)
 }
 
-/// Checks `tag` (the first `mac_len` bytes of the HMAC) over `msg`.
-pub fn verify(auth: AuthProtocol, key: &[u8], msg: &[u8], tag: &[u8]) -> bool {
+fn verify_with<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]], tag: &[u8]) -> bool {
+    hmac_over::<M>(key, parts).is_some_and(|m| m.verify_truncated_left(tag).is_ok())
+}
+
+fn sign_with<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]], out: &mut [u8]) {
+    if let Some(m) = hmac_over::<M>(key, parts) {
+        let full = m.finalize().into_bytes();
+        let n = out.len().min(full.len());
+        out[..n].copy_from_slice(&full[..n]);
+    }
+}
+
+/// Checks `tag` (the first `mac_len` bytes of the HMAC) over the message
+/// made of `parts`, in constant time.
+pub fn verify(auth: AuthProtocol, key: &[u8], parts: &[&[u8]], tag: &[u8]) -> bool {
     if tag.len() != auth.mac_len() {
         return false;
     }
     match auth {
-        AuthProtocol::Md5 => hmac_ok::<Hmac<md5::Md5>>(key, msg, tag),
-        AuthProtocol::Sha1 => hmac_ok::<Hmac<sha1::Sha1>>(key, msg, tag),
-        AuthProtocol::Sha224 => hmac_ok::<Hmac<sha2::Sha224>>(key, msg, tag),
-        AuthProtocol::Sha256 => hmac_ok::<Hmac<sha2::Sha256>>(key, msg, tag),
-        AuthProtocol::Sha384 => hmac_ok::<Hmac<sha2::Sha384>>(key, msg, tag),
-        AuthProtocol::Sha512 => hmac_ok::<Hmac<sha2::Sha512>>(key, msg, tag),
+        AuthProtocol::Md5 => verify_with::<Hmac<md5::Md5>>(key, parts, tag),
+        AuthProtocol::Sha1 => verify_with::<Hmac<sha1::Sha1>>(key, parts, tag),
+        AuthProtocol::Sha224 => verify_with::<Hmac<sha2::Sha224>>(key, parts, tag),
+        AuthProtocol::Sha256 => verify_with::<Hmac<sha2::Sha256>>(key, parts, tag),
+        AuthProtocol::Sha384 => verify_with::<Hmac<sha2::Sha384>>(key, parts, tag),
+        AuthProtocol::Sha512 => verify_with::<Hmac<sha2::Sha512>>(key, parts, tag),
+    }
+}
+
+/// Writes the MAC of the message made of `parts` (its MAC field zeroed)
+/// into `out` (`mac_len` bytes).
+pub fn sign(auth: AuthProtocol, key: &[u8], parts: &[&[u8]], out: &mut [u8]) {
+    match auth {
+        AuthProtocol::Md5 => sign_with::<Hmac<md5::Md5>>(key, parts, out),
+        AuthProtocol::Sha1 => sign_with::<Hmac<sha1::Sha1>>(key, parts, out),
+        AuthProtocol::Sha224 => sign_with::<Hmac<sha2::Sha224>>(key, parts, out),
+        AuthProtocol::Sha256 => sign_with::<Hmac<sha2::Sha256>>(key, parts, out),
+        AuthProtocol::Sha384 => sign_with::<Hmac<sha2::Sha384>>(key, parts, out),
+        AuthProtocol::Sha512 => sign_with::<Hmac<sha2::Sha512>>(key, parts, out),
+    }
+}
+
+/// Encrypts a scopedPDU (DES pads it to 8 bytes). `salt` is the unique
+/// value that goes out as msgPrivacyParameters: for DES its first four bytes
+/// are replaced by engineBoots (RFC 3414 8.1.1.1).
+pub fn encrypt(
+    priv_proto: PrivProtocol,
+    key: &[u8],
+    boots: u32,
+    time: u32,
+    salt: &mut [u8; 8],
+    plain: &[u8],
+) -> Option<Vec<u8>> {
+    if key.len() < 16 {
+        return None;
+    }
+    match priv_proto {
+        PrivProtocol::Des => {
+            salt[..4].copy_from_slice(&boots.to_be_bytes());
+            let mut iv = [0u8; 8];
+            for (i, b) in iv.iter_mut().enumerate() {
+                *b = key[8 + i] ^ salt[i];
+            }
+            let mut data = plain.to_vec();
+            data.resize(plain.len().div_ceil(8) * 8, 0);
+            let mut enc = cbc::Encryptor::<des::Des>::new_from_slices(&key[..8], &iv).ok()?;
+            for chunk in data.chunks_exact_mut(8) {
+                let block: &mut cipher::Block<des::Des> = chunk.try_into().ok()?;
+                enc.encrypt_block(block);
+            }
+            Some(data)
+        }
+        PrivProtocol::Aes128 => {
+            let mut iv = [0u8; 16];
+            iv[..4].copy_from_slice(&boots.to_be_bytes());
+            iv[4..8].copy_from_slice(&time.to_be_bytes());
+            iv[8..].copy_from_slice(salt);
+            let enc = cfb_mode::Encryptor::<aes::Aes128>::new_from_slices(&key[..16], &iv).ok()?;
+            let mut data = plain.to_vec();
+            enc.encrypt(&mut data);
+            Some(data)
+        }
     }
 }
 
@@ -178,24 +250,33 @@ pub fn decrypt(priv_proto: PrivProtocol, key: &[u8], boots: u32, time: u32, salt
     }
 }
 
-/// A configured USM user, keys localised to one sender engine.
+/// An engine ID as configured: hex, `0x` optional, 5 to 32 bytes (RFC 3411 SnmpEngineID).
+pub fn parse_engine_id(text: &str) -> Result<Vec<u8>, String> {
+    let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
+    let bytes = hex::decode(digits).map_err(|_| format!("engine ID {text:?} is not hex"))?;
+    if !(5..=32).contains(&bytes.len()) {
+        return Err(format!("engine ID {text:?} is {} bytes; an engine ID is 5 to 32 bytes", bytes.len()));
+    }
+    Ok(bytes)
+}
+
+/// A configured USM user: its password digests (Ku), not yet localised.
 #[derive(Clone)]
 pub struct UsmUser {
     /// User name.
     pub name: String,
-    /// The sender's (authoritative) engine ID.
-    pub engine_id: Vec<u8>,
-    /// Authentication, with the localised key.
-    pub auth: Option<(AuthProtocol, Vec<u8>)>,
-    /// Privacy, with the localised key.
-    pub privacy: Option<(PrivProtocol, Vec<u8>)>,
+    /// The engine whose traps this user sends (keys localised to it too);
+    /// `None`: the user sends informs only (keys localised to megaflex's engine).
+    pub sender_engine_id: Option<Vec<u8>>,
+    auth: Option<(AuthProtocol, Vec<u8>)>,
+    privacy: Option<(PrivProtocol, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for UsmUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UsmUser")
             .field("name", &self.name)
-            .field("engine_id", &hex::encode(&self.engine_id))
+            .field("sender_engine_id", &self.sender_engine_id.as_ref().map(hex::encode))
             .field("auth", &self.auth.as_ref().map(|(p, _)| p))
             .field("privacy", &self.privacy.as_ref().map(|(p, _)| p))
             .finish()
@@ -203,11 +284,11 @@ impl std::fmt::Debug for UsmUser {
 }
 
 impl UsmUser {
-    /// Derives the localised keys from passwords (slow by design: ~1 MiB of
-    /// hashing per key; do it once at start).
+    /// Digests the passwords (slow by design: ~1 MiB of hashing per key; do
+    /// it once at start).
     pub fn new(
         name: &str,
-        engine_id: &[u8],
+        sender_engine_id: Option<&[u8]>,
         auth: Option<(AuthProtocol, &str)>,
         privacy: Option<(PrivProtocol, &str)>,
     ) -> Result<Self, String> {
@@ -221,96 +302,54 @@ impl UsmUser {
                 return Err(format!("user {name}: the {what} password must be at least 8 characters (RFC 3414)"));
             }
         }
-        let auth_key =
-            auth.map(|(proto, pw)| (proto, localize(proto, &password_to_key(proto, pw.as_bytes()), engine_id)));
+        let auth_ku = auth.map(|(proto, pw)| (proto, password_to_key(proto, pw.as_bytes())));
+        // The privacy key is digested with the authentication protocol's hash.
         let privacy = match (privacy, auth) {
-            (Some((pp, pw)), Some((ap, _))) => Some((pp, localize(ap, &password_to_key(ap, pw.as_bytes()), engine_id))),
+            (Some((pp, pw)), Some((ap, _))) => Some((pp, password_to_key(ap, pw.as_bytes()))),
             _ => None,
         };
-        Ok(Self { name: name.to_owned(), engine_id: engine_id.to_vec(), auth: auth_key, privacy })
+        Ok(Self {
+            name: name.to_owned(),
+            sender_engine_id: sender_engine_id.map(<[u8]>::to_vec),
+            auth: auth_ku,
+            privacy,
+        })
+    }
+
+    /// The user's keys localised to `engine_id`.
+    pub fn localized(&self, engine_id: &[u8]) -> LocalizedUser {
+        let auth = self.auth.as_ref().map(|(p, ku)| (*p, localize(*p, ku, engine_id)));
+        let privacy = match (&self.privacy, &self.auth) {
+            (Some((pp, ku)), Some((ap, _))) => Some((*pp, localize(*ap, ku, engine_id))),
+            _ => None,
+        };
+        LocalizedUser { name: self.name.clone().into_bytes(), engine_id: engine_id.to_vec(), auth, privacy }
     }
 }
 
-/// Why a v3 message was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UsmError {
-    /// Not a decodable v3 message.
-    #[error("{0}")]
-    Decode(#[from] DecodeError),
-    /// No such user for this engine ID.
-    #[error("unknown user {user:?} for engine {engine_id}")]
-    UnknownUser {
-        /// User name.
-        user: String,
-        /// Engine ID, hex.
-        engine_id: String,
-    },
-    /// The message's security level is below the user's.
-    #[error("user {0:?} requires authentication (and privacy if configured)")]
-    SecurityLevel(String),
-    /// The HMAC did not verify.
-    #[error("authentication failed for user {0:?}")]
-    AuthFailed(String),
-    /// The scoped PDU did not decrypt to BER.
-    #[error("decryption failed for user {0:?}")]
-    DecryptFailed(String),
+/// A user's keys for one authoritative engine (one row of usmUserTable).
+#[derive(Clone)]
+pub struct LocalizedUser {
+    /// User name, as on the wire.
+    pub name: Vec<u8>,
+    /// The authoritative engine.
+    pub engine_id: Vec<u8>,
+    /// Authentication, with the localised key.
+    pub auth: Option<(AuthProtocol, Vec<u8>)>,
+    /// Privacy, with the localised key.
+    pub privacy: Option<(PrivProtocol, Vec<u8>)>,
 }
 
-/// Decodes, authenticates and decrypts a v3 notification.
-pub fn decode_v3(buf: &[u8], users: &[UsmUser]) -> Result<Notification, UsmError> {
-    let malformed = |e: String| UsmError::Decode(DecodeError::Malformed(e));
-    let msg: v3::Message = rasn::ber::decode(buf).map_err(|e| malformed(e.to_string()))?;
-    let flags = msg.global_data.flags.first().copied().unwrap_or(0);
-    let (auth_flag, priv_flag) = (flags & 0x01 != 0, flags & 0x02 != 0);
-    let usm: v3::USMSecurityParameters =
-        rasn::ber::decode(&msg.security_parameters).map_err(|e| malformed(format!("USM parameters: {e}")))?;
-    let user_name = String::from_utf8_lossy(&usm.user_name).into_owned();
-    let user = users
-        .iter()
-        .find(|u| u.name == user_name && u.engine_id.as_slice() == usm.authoritative_engine_id.as_ref())
-        .ok_or_else(|| UsmError::UnknownUser {
-            user: user_name.clone(),
-            engine_id: hex::encode(&usm.authoritative_engine_id),
-        })?;
-    if (user.auth.is_some() && !auth_flag)
-        || (user.privacy.is_some() && !priv_flag)
-        || (priv_flag && user.privacy.is_none())
-    {
-        return Err(UsmError::SecurityLevel(user_name));
+impl std::fmt::Debug for LocalizedUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalizedUser")
+            .field("name", &String::from_utf8_lossy(&self.name))
+            .field("engine_id", &hex::encode(&self.engine_id))
+            .field("auth", &self.auth.as_ref().map(|(p, _)| p))
+            .field("privacy", &self.privacy.as_ref().map(|(p, _)| p))
+            .finish()
     }
-    if let Some((proto, key)) = &user.auth {
-        let tag: &[u8] = &usm.authentication_parameters;
-        // The MAC covers the whole message with its own field zeroed.
-        let pos = memchr::memmem::find(buf, tag)
-            .filter(|_| !tag.is_empty())
-            .ok_or_else(|| UsmError::AuthFailed(user_name.clone()))?;
-        let mut zeroed = buf.to_vec();
-        zeroed[pos..pos + tag.len()].fill(0);
-        if !verify(*proto, key, &zeroed, tag) {
-            return Err(UsmError::AuthFailed(user_name));
-        }
-    }
-    let scoped = match msg.scoped_data {
-        v3::ScopedPduData::CleartextPdu(p) => p,
-        v3::ScopedPduData::EncryptedPdu(enc) => {
-            let (proto, key) = user.privacy.as_ref().ok_or_else(|| UsmError::SecurityLevel(user_name.clone()))?;
-            let mut data = enc.to_vec();
-            let boots = u32::try_from(&usm.authoritative_engine_boots).unwrap_or(0);
-            let time = u32::try_from(&usm.authoritative_engine_time).unwrap_or(0);
-            if !decrypt(*proto, key, boots, time, &usm.privacy_parameters, &mut data) {
-                return Err(UsmError::DecryptFailed(user_name));
-            }
-            // DES pads to 8 bytes: decode the leading TLV and ignore the rest.
-            let mut decoder = rasn::ber::de::Decoder::new(&data, rasn::ber::de::DecoderOptions::ber());
-            <v3::ScopedPdu as rasn::Decode>::decode(&mut decoder)
-                .map_err(|_| UsmError::DecryptFailed(user_name.clone()))?
-        }
-    };
-    let mut n = from_v2_pdu(Version::V3, &scoped.data)?;
-    n.user = Some(user_name);
-    Ok(n)
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,16 +371,46 @@ mod tests {
     }
 
     #[test]
+    fn engine_ids_are_hex_of_5_to_32_bytes() {
+        assert_eq!(parse_engine_id("0x8000000001020304"), Ok(vec![0x80, 0, 0, 0, 1, 2, 3, 4]));
+        assert_eq!(parse_engine_id("80000000010203").map(|v| v.len()), Ok(7));
+        assert!(parse_engine_id("80000000").unwrap_err().contains("5 to 32"));
+        assert!(parse_engine_id(&"ab".repeat(33)).unwrap_err().contains("5 to 32"));
+        assert!(parse_engine_id("0xzz00000000").unwrap_err().contains("not hex"));
+    }
+
+    #[test]
+    fn encryption_round_trips() {
+        let key = localize(AuthProtocol::Sha1, &password_to_key(AuthProtocol::Sha1, b"privpass123"), &ENGINE);
+        for proto in [PrivProtocol::Des, PrivProtocol::Aes128] {
+            let plain = b"a scoped PDU that is not a multiple of eight".to_vec();
+            let mut salt = [9u8; 8];
+            let mut data = encrypt(proto, &key, 7, 1234, &mut salt, &plain).unwrap();
+            assert_ne!(&data[..plain.len()], &plain[..]);
+            assert!(decrypt(proto, &key, 7, 1234, &salt, &mut data));
+            assert_eq!(&data[..plain.len()], &plain[..]);
+        }
+    }
+
+    #[test]
+    fn sign_then_verify() {
+        let key = [5u8; 20];
+        let mut tag = [0u8; 12];
+        sign(AuthProtocol::Sha1, &key, &[b"mess", b"age"], &mut tag);
+        assert!(verify(AuthProtocol::Sha1, &key, &[b"message"], &tag));
+        assert!(!verify(AuthProtocol::Sha1, &key, &[b"messagE"], &tag));
+        assert!(!verify(AuthProtocol::Sha1, &key, &[b"message"], &tag[..11]));
+    }
+
+    #[test]
     fn weak_or_inconsistent_users_are_refused() {
+        let e = Some(&ENGINE[..]);
+        assert!(UsmUser::new("u", e, Some((AuthProtocol::Sha1, "short")), None).unwrap_err().contains("at least 8"));
         assert!(
-            UsmUser::new("u", &ENGINE, Some((AuthProtocol::Sha1, "short")), None).unwrap_err().contains("at least 8")
+            UsmUser::new("u", e, None, Some((PrivProtocol::Aes128, "longenough"))).unwrap_err().contains("authPriv")
         );
-        assert!(
-            UsmUser::new("u", &ENGINE, None, Some((PrivProtocol::Aes128, "longenough")))
-                .unwrap_err()
-                .contains("authPriv")
-        );
-        let u = UsmUser::new("u", &ENGINE, Some((AuthProtocol::Sha1, "maplesyrup")), None).unwrap();
+        let u = UsmUser::new("u", e, Some((AuthProtocol::Sha1, "maplesyrup")), None).unwrap();
         assert!(!format!("{u:?}").contains("9fb5"), "no key in Debug");
+        assert!(!format!("{:?}", u.localized(&ENGINE)).contains("6695"), "no key in Debug");
     }
 }
