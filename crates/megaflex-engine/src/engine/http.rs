@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::status::{Counters, StatusView, render_metrics};
+use super::writer::StoreHealth;
 use crate::servicenow::outbox::OutboxStats;
 use crate::source::metrics::SourceMetrics;
 
@@ -27,6 +28,7 @@ struct Views {
     commands: mpsc::Sender<Command>,
     sources: Arc<[SourceRef]>,
     outbox: Option<Arc<OutboxStats>>,
+    store: Arc<StoreHealth>,
 }
 
 /// What an operator asks the running engine to do.
@@ -61,7 +63,8 @@ async fn metrics(State(v): State<Views>) -> Response {
         let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
         [get(&o.pending), get(&o.delivered), get(&o.retried), get(&o.failed)]
     });
-    let text = render_metrics(&v.status.borrow(), &counters);
+    let mut text = render_metrics(&v.status.borrow(), &counters);
+    v.store.render_metrics(&mut text);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
@@ -73,9 +76,12 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready once a reconcile cycle has read the account.
+/// Ready once a reconcile cycle has read the account, and while the store
+/// can be written (a daemon that cannot record cannot act).
 async fn readyz(State(v): State<Views>) -> Response {
-    if v.counters.borrow().reconciles > 0 {
+    if let Some(error) = v.store.state().error {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: the store cannot be written: {error}\n")).into_response()
+    } else if v.counters.borrow().reconciles > 0 {
         (StatusCode::OK, "ready\n").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready: the account has not been read yet\n").into_response()
@@ -90,6 +96,7 @@ pub async fn serve(
     commands: mpsc::Sender<Command>,
     sources: Vec<SourceRef>,
     outbox: Option<Arc<OutboxStats>>,
+    store: Arc<StoreHealth>,
     shutdown: CancellationToken,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -100,7 +107,7 @@ pub async fn serve(
         .route("/readyz", get(readyz))
         .route("/api/status", get(status))
         .route("/api/circuits/{name}/resume", post(resume))
-        .with_state(Views { status: status_rx, counters, commands, sources: sources.into(), outbox });
+        .with_state(Views { status: status_rx, counters, commands, sources: sources.into(), outbox, store });
     tracing::info!(%local, "HTTP listening: /metrics /healthz /readyz /api/status");
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await {
