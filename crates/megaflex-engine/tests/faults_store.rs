@@ -261,7 +261,7 @@ async fn a_second_daemon_on_the_same_store_is_refused_and_named() {
     let text = config_text(&sim, &db, "", "");
     let first = start(&text).await;
     let config = megaflex_engine::config::Config::parse(Path::new("second.toml"), &text).unwrap();
-    let err = engine::start(config, options()).await.err().expect("a second daemon started on the same store");
+    let err = engine::start(config, options()).await.expect_err("a second daemon started on the same store");
     let msg = err.to_string();
     assert!(!err.is_config(), "{err:?}");
     assert!(msg.contains("in use by megaflex") && msg.contains(&format!("pid {}", std::process::id())), "{msg}");

@@ -88,6 +88,15 @@ async fn readyz(State(v): State<Views>) -> Response {
     }
 }
 
+/// What the listener reports besides the core's views.
+#[derive(Debug, Clone)]
+pub struct Health {
+    /// The ServiceNow outbox's counters, when incidents are on.
+    pub outbox: Option<Arc<OutboxStats>>,
+    /// Whether the store can be written (`/readyz`, `/metrics`).
+    pub store: Arc<StoreHealth>,
+}
+
 /// Binds `addr` and serves until `shutdown`.
 pub async fn serve(
     addr: SocketAddr,
@@ -95,10 +104,10 @@ pub async fn serve(
     counters: watch::Receiver<Counters>,
     commands: mpsc::Sender<Command>,
     sources: Vec<SourceRef>,
-    outbox: Option<Arc<OutboxStats>>,
-    store: Arc<StoreHealth>,
+    health: Health,
     shutdown: CancellationToken,
 ) -> std::io::Result<SocketAddr> {
+    let Health { outbox, store } = health;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let app = Router::new()

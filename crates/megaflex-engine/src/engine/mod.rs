@@ -304,8 +304,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
                 counters_rx,
                 commands_tx,
                 source_refs(&running),
-                outbox.as_ref().map(|o| o.1.clone()),
-                health.clone(),
+                http::Health { outbox: outbox.as_ref().map(|o| o.1.clone()), store: health.clone() },
                 shutdown.clone(),
             )
             .await
