@@ -6,7 +6,7 @@
 //! owed to ServiceNow is lost; the daemon never says ready while it cannot
 //! record, and never sends an update whose intent is not committed.
 //!
-//! Tests that need root (mount, chattr) or `sqlite3` say so in one line and
+//! Tests that need root (mount) or `sqlite3` say so in one line and
 //! return when they are missing, unless MEGAFLEX_REQUIRE_PEERS=1.
 
 mod common;
@@ -204,11 +204,18 @@ async fn a_write_lock_held_ten_seconds_by_another_process_loses_nothing() {
     assert_eq!(count(&pool, "SELECT COUNT(*) FROM incidents").await, 1);
 }
 
-/// Makes `file` unwritable: `chattr +i` as root (root ignores modes), the
+/// Makes `file` unwritable with its directory still writable: as root
+/// (which ignores modes) a read-only bind mount of the file itself, the
 /// mode otherwise. Returns whether it could.
 fn make_read_only(file: &Path, on: bool) -> bool {
     if is_root() {
-        Command::new("chattr").arg(if on { "+i" } else { "-i" }).arg(file).status().is_ok_and(|s| s.success())
+        let run =
+            |args: &[&str]| Command::new("mount").args(args).arg(file).arg(file).status().is_ok_and(|s| s.success());
+        if on {
+            run(&["--bind"]) && run(&["-o", "remount,bind,ro"])
+        } else {
+            Command::new("umount").arg(file).status().is_ok_and(|s| s.success())
+        }
     } else {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(file, std::fs::Permissions::from_mode(if on { 0o400 } else { 0o600 })).is_ok()
@@ -225,7 +232,7 @@ async fn start_refuses_a_store_it_cannot_write_and_starts_once_it_can() {
     wait_ready(&d).await;
     d.stop();
     d.join().await;
-    if !peer("chattr +i (root on ext2/3/4)", make_read_only(&db, true)) {
+    if !peer("a read-only bind mount (root)", make_read_only(&db, true)) {
         return;
     }
     let config = megaflex_engine::config::Config::parse(Path::new("ro.toml"), &text).unwrap();

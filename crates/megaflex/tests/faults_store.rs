@@ -70,6 +70,22 @@ fn megaflex(args: &[&str], config: &Path) -> Command {
     c
 }
 
+/// Runs `cmd` to the end, or kills it and fails after 30 s: a command that
+/// should be refused must not hang the test by running instead.
+fn output(mut cmd: Command) -> Output {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("still running after 30 s (it should have been refused): {}", stderr(&out));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 struct Daemon(Child);
 
 impl Drop for Daemon {
@@ -129,7 +145,7 @@ async fn a_second_daemon_exits_1_naming_the_first() {
     let config = write_config(&dir, &db, &sim, None);
     let first = spawn(&config, None);
     claimed_by(&db, first.0.id()).await;
-    let second = megaflex(&["run"], &config).output().unwrap();
+    let second = output(megaflex(&["run"], &config));
     assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
     let err = stderr(&second);
     assert!(err.contains("in use by megaflex") && err.contains(&format!("pid {}", first.0.id())), "{err}");
@@ -146,21 +162,23 @@ async fn a_store_that_cannot_be_written_is_refused_with_exit_1() {
         claimed_by(&db, first.0.id()).await;
     }
     let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-    // Root ignores file modes: the immutable attribute is what stops it.
+    // Root ignores file modes: a read-only bind mount of the file is what
+    // stops it (the directory stays writable).
+    let mount = |args: &[&str]| Command::new("mount").args(args).arg(&db).arg(&db).status().is_ok_and(|s| s.success());
     let locked = if root {
-        Command::new("chattr").arg("+i").arg(&db).status().is_ok_and(|s| s.success())
+        mount(&["--bind"]) && mount(&["-o", "remount,bind,ro"])
     } else {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o400)).is_ok()
     };
     if !locked {
-        assert!(std::env::var_os("MEGAFLEX_REQUIRE_PEERS").is_none(), "chattr +i is required");
-        eprintln!("skipping: cannot make the database read-only here (chattr +i)");
+        assert!(std::env::var_os("MEGAFLEX_REQUIRE_PEERS").is_none(), "a read-only bind mount is required");
+        eprintln!("skipping: cannot make the database read-only here (mount --bind)");
         return;
     }
-    let out = megaflex(&["run"], &config).output().unwrap();
+    let out = output(megaflex(&["run"], &config));
     if root {
-        let _ = Command::new("chattr").arg("-i").arg(&db).status();
+        let _ = Command::new("umount").arg(&db).status();
     }
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot be written"), "{}", stderr(&out));
@@ -193,7 +211,9 @@ async fn resume_never_writes_behind_a_live_daemon() {
     let config = write_config(&dir, &db, &sim, None);
     let d = spawn(&config, None);
     claimed_by(&db, d.0.id()).await;
-    let out = megaflex(&["resume"], &config).arg("backup").output().unwrap();
+    let mut resume = megaflex(&["resume"], &config);
+    resume.arg("backup");
+    let out = output(resume);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!("pid {}", d.0.id())) && stderr(&out).contains("no [http]"),
@@ -220,7 +240,9 @@ async fn resume_never_writes_behind_a_live_daemon() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let out = megaflex(&["resume"], &config).arg("backup").output().unwrap();
+    let mut resume = megaflex(&["resume"], &config);
+    resume.arg("backup");
+    let out = output(resume);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("resumed by the running daemon"));
 }
