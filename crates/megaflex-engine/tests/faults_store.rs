@@ -214,7 +214,9 @@ fn make_read_only(file: &Path, on: bool) -> bool {
         if on {
             run(&["--bind"]) && run(&["-o", "remount,bind,ro"])
         } else {
-            Command::new("umount").arg(file).status().is_ok_and(|s| s.success())
+            // Lazy: the mount goes even if a daemon that should have been
+            // refused still holds the file.
+            Command::new("umount").arg("-l").arg(file).status().is_ok_and(|s| s.success())
         }
     } else {
         use std::os::unix::fs::PermissionsExt;
