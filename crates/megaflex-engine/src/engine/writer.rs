@@ -271,9 +271,13 @@ impl Writer {
                             "store write failed: kept in memory and retried; no update is sent until it succeeds");
                         last_log = Some(Instant::now());
                     }
-                    // Whoever waits (an intent before its update) learns now
-                    // that it is not committed; the records stay queued.
-                    for ack in acks.drain(..) {
+                    // Whoever waits (an intent before its update, a ledger
+                    // entry after one) learns now that it is not committed,
+                    // behind this batch too: nobody blocks on the outage
+                    // (a stop would otherwise wait for the disk). The
+                    // records stay queued.
+                    let queued = self.backlog.iter_mut().filter_map(|(_, ack)| ack.take());
+                    for ack in acks.drain(..).chain(queued) {
                         let _ = ack.send(Err(StoreError::new("write", format!("not committed yet: {}", e.message))));
                     }
                     if closed_at.is_some_and(|t| t.elapsed() >= STOP_GRACE) {
