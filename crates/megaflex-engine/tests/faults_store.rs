@@ -159,6 +159,36 @@ async fn a_full_disk_holds_everything_back_and_writes_it_when_space_returns() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_a_full_disk_ends_within_seconds_and_says_what_it_gives_up() {
+    if !peer("root (mount -t tmpfs)", is_root()) {
+        return;
+    }
+    let sim = sim().await;
+    let mnt = temp_dir("diskfull-stop");
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"]).arg(&mnt).status();
+    assert!(mounted.unwrap().success(), "mount tmpfs");
+    let _umount = Tmpfs(mnt.clone());
+    let db = mnt.join("megaflex.db");
+    let d = start(&config_text(&sim, &db, "", "")).await;
+    wait_ready(&d).await;
+    let fill = mnt.join("fill");
+    let _ = Command::new("dd").arg("if=/dev/zero").arg(format!("of={}", fill.display())).arg("bs=64k").output();
+    send(syslog_addr(&d), &cisco_line(1, "down")).await;
+    wait_for("a failed write", || !d.store_health.is_writable()).await;
+    let health = d.store_health.clone();
+    d.stop();
+    // systemd kills a stop after 90 s: it must not wait for the disk.
+    tokio::time::timeout(Duration::from_secs(40), d.join()).await.expect("the stop waited for the disk");
+    assert!(health.records_dropped() > 0, "what could not be written is counted");
+    // The store itself is intact: the next start (with space) reads it.
+    std::fs::remove_file(&fill).unwrap();
+    let d = start(&config_text(&sim, &db, "", "")).await;
+    wait_ready(&d).await;
+    d.stop();
+    d.join().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_lock_held_ten_seconds_by_another_process_loses_nothing() {
     if !peer("sqlite3", Command::new("sqlite3").arg("-version").output().is_ok()) {
         return;
