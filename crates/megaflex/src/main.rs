@@ -138,6 +138,11 @@ impl CliError {
     pub(crate) fn usage(message: impl Into<String>) -> Self {
         Self { code: exit::USAGE, message: message.into() }
     }
+
+    /// A failure of the machine's state, not of the command line (exit 1).
+    pub(crate) fn failure(message: impl Into<String>) -> Self {
+        Self { code: exit::FAILURE, message: message.into() }
+    }
 }
 
 impl std::fmt::Display for CliError {

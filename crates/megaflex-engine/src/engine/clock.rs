@@ -35,11 +35,7 @@ enum Kind {
         step_logged_ms: std::sync::atomic::AtomicI64,
     },
     /// Follows `GET /_sim/clock`, extrapolated between syncs.
-    Simulator {
-        url: String,
-        http: reqwest::Client,
-        anchor: Mutex<Anchor>,
-    },
+    Simulator { url: String, http: reqwest::Client, anchor: Mutex<Anchor> },
 }
 
 #[derive(serde::Deserialize)]

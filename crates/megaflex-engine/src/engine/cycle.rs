@@ -219,7 +219,10 @@ impl Core {
         self.deadlines_changed();
         // The intents (and everything decided before them) are on disk before
         // any update is sent: a crash from here on is settled on restart.
-        flush(self.take_records()).await.map_err(ReconcileError::Store)?;
+        if let Err(e) = flush(self.take_records()).await {
+            self.abandon_unsent(&jobs, now, &e);
+            return Err(ReconcileError::Store(e));
+        }
         Ok(jobs)
     }
 

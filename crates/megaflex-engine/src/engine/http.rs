@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::http_auth::{HttpAccess, guard};
 use super::status::{Counters, StatusView, render_metrics};
+use super::writer::StoreHealth;
 use crate::net::{ConnLimits, LimitedListener, Peer, track_requests};
 use crate::servicenow::outbox::OutboxStats;
 use crate::source::metrics::SourceMetrics;
@@ -29,6 +30,7 @@ struct Views {
     commands: mpsc::Sender<Command>,
     sources: Arc<[SourceRef]>,
     outbox: Option<Arc<OutboxStats>>,
+    store: Arc<StoreHealth>,
 }
 
 /// What an operator asks the running engine to do.
@@ -63,7 +65,8 @@ async fn metrics(State(v): State<Views>) -> Response {
         let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
         [get(&o.pending), get(&o.delivered), get(&o.retried), get(&o.failed), get(&o.auth_failures)]
     });
-    let text = render_metrics(&v.status.borrow(), &counters);
+    let mut text = render_metrics(&v.status.borrow(), &counters);
+    v.store.render_metrics(&mut text);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
@@ -75,13 +78,25 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready once a reconcile cycle has read the account.
+/// Ready once a reconcile cycle has read the account, and while the store
+/// can be written (a daemon that cannot record cannot act).
 async fn readyz(State(v): State<Views>) -> Response {
-    if v.counters.borrow().reconciles > 0 {
+    if let Some(error) = v.store.state().error {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: the store cannot be written: {error}\n")).into_response()
+    } else if v.counters.borrow().reconciles > 0 {
         (StatusCode::OK, "ready\n").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready: the account has not been read yet\n").into_response()
     }
+}
+
+/// What the listener reports besides the core's views.
+#[derive(Debug, Clone)]
+pub struct Health {
+    /// The ServiceNow outbox's counters, when incidents are on.
+    pub outbox: Option<Arc<OutboxStats>>,
+    /// Whether the store can be written (`/readyz`, `/metrics`).
+    pub store: Arc<StoreHealth>,
 }
 
 /// Binds `addr` and serves until `shutdown`.
@@ -94,9 +109,10 @@ pub async fn serve(
     counters: watch::Receiver<Counters>,
     commands: mpsc::Sender<Command>,
     sources: Vec<SourceRef>,
-    outbox: Option<Arc<OutboxStats>>,
+    health: Health,
     shutdown: CancellationToken,
 ) -> std::io::Result<SocketAddr> {
+    let Health { outbox, store } = health;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     access.allow_addr(local);
@@ -111,7 +127,7 @@ pub async fn serve(
         .route("/readyz", get(readyz))
         .route("/api/status", get(status))
         .route("/api/circuits/{name}/resume", post(resume))
-        .with_state(Views { status: status_rx, counters, commands, sources: sources.into(), outbox })
+        .with_state(Views { status: status_rx, counters, commands, sources: sources.into(), outbox, store })
         .layer(axum::middleware::from_fn_with_state(Arc::new(access), guard))
         .layer(axum::middleware::from_fn(track_requests))
         .into_make_service_with_connect_info::<Peer>();

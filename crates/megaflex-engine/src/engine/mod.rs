@@ -18,6 +18,8 @@ pub mod http_auth;
 pub mod replay;
 pub mod sources;
 pub mod status;
+mod unsent;
+pub mod writer;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -35,58 +37,16 @@ use self::actuator::{Actuator, LiveActuator};
 use self::clock::EngineClock;
 use self::core::{Core, JobResult};
 use self::status::{Counters, StatusView};
+use self::writer::{StoreHealth, WriterLedger, WriterMsg, spawn_writer};
 use crate::config::{ClockSetting, Config};
 use crate::event::Event;
 use crate::servicenow::ServiceNowClient;
 use crate::servicenow::outbox::{Deliverer, OutboxStats};
 use crate::source::queue::FairReceiver;
-use crate::store::{Record, Store, StoreError, StoreLedger};
+use crate::store::{ClaimError, Record, Store, StoreError, StoreLedger};
 
 /// The future a flush returns.
 pub type FlushFuture = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
-
-type WriterMsg = (Vec<Record>, Option<oneshot::Sender<Result<(), StoreError>>>);
-
-/// Appends records in order, batching what queued up into one transaction;
-/// wakes the ServiceNow outbox when a batch added to it.
-fn spawn_writer(
-    store: Arc<dyn Store>,
-    outbox: Option<Arc<Notify>>,
-) -> (mpsc::UnboundedSender<WriterMsg>, tokio::task::JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<WriterMsg>();
-    let task = tokio::spawn(async move {
-        while let Some(first) = rx.recv().await {
-            let mut batch = vec![first];
-            while batch.len() < 256
-                && let Ok(more) = rx.try_recv()
-            {
-                batch.push(more);
-            }
-            let mut records = Vec::new();
-            let mut acks = Vec::new();
-            for (r, ack) in batch {
-                records.extend(r);
-                acks.extend(ack);
-            }
-            let n = records.len();
-            let wakes_outbox = records.iter().any(|r| matches!(r, Record::Outbox(_)));
-            let result = store.write(records).await;
-            if wakes_outbox
-                && result.is_ok()
-                && let Some(w) = &outbox
-            {
-                w.notify_one();
-            }
-            if let Err(e) = &result {
-                tracing::error!(error = %e, records = n, "audit records not written");
-            }
-            for ack in acks {
-                let _ = ack.send(result.as_ref().map(|_| ()).map_err(|e| StoreError::new("write", e)));
-            }
-        }
-    });
-    (tx, task)
-}
 
 /// Records each Megaport call in the store and counts them by status.
 #[derive(Debug)]
@@ -135,6 +95,8 @@ pub struct Daemon {
     pub http_addr: Option<SocketAddr>,
     /// Latest status.
     pub status: watch::Receiver<StatusView>,
+    /// Whether the store can be written, and its counters.
+    pub store_health: Arc<StoreHealth>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -166,6 +128,7 @@ struct Runtime {
     counters: Counters,
     /// The ServiceNow outbox task and its stop signal.
     outbox: Option<(tokio::task::JoinHandle<()>, CancellationToken)>,
+    health: Arc<StoreHealth>,
 }
 
 impl Runtime {
@@ -248,24 +211,57 @@ fn source_refs(running: &[sources::Running]) -> Vec<http::SourceRef> {
         .collect()
 }
 
+/// Why the daemon did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration or the environment it names is not usable
+    /// (credentials, ServiceNow settings).
+    #[error("{0}")]
+    Config(String),
+    /// The store cannot be opened, written or claimed (another daemon has it).
+    #[error(transparent)]
+    Store(#[from] ClaimError),
+    /// Something the daemon needs at run time failed: a port to bind, the
+    /// simulator's clock.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl StartError {
+    /// Whether the fix is in the configuration (exit code "usage"), not in
+    /// the machine's state (exit code "failure").
+    pub fn is_config(&self) -> bool {
+        matches!(self, Self::Config(_))
+    }
+}
+
+impl From<StoreError> for StartError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(ClaimError::Store(e))
+    }
+}
+
 /// Loads the store, starts sources, HTTP and the core loop.
-pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String> {
-    let store = crate::store::open_with(&config.store.url, config.store.fsync).await.map_err(|e| e.to_string())?;
-    let snapshot = store.load().await.map_err(|e| e.to_string())?;
+pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartError> {
+    let store = crate::store::open_with(&config.store.url, config.store.fsync).await?;
+    store.claim().await?;
+    let snapshot = store.load().await?;
     let mut settings = config.megaport.settings();
     if let Some(c) = &options.credentials {
         use secrecy::ExposeSecret;
         settings.access_key = Some(c.access_key.clone());
         settings.secret_key = Some(c.secret_key.expose_secret().to_owned());
     }
-    let resolved = settings.resolve().map_err(|e| e.to_string())?;
+    let resolved = settings.resolve().map_err(|e| StartError::Config(e.to_string()))?;
     let clock = Arc::new(match config.engine.clock {
         ClockSetting::System => match options.wall_clock.clone() {
             Some(wall) => EngineClock::system_from(wall),
             None => EngineClock::system(),
         },
         ClockSetting::Simulator => {
-            EngineClock::simulator(resolved.environment.api_url(), &config.megaport.http_settings()).await?
+            EngineClock::simulator(resolved.environment.api_url(), &config.megaport.http_settings())
+                .await
+                .map_err(StartError::Runtime)?
         }
     });
     // The outbox runs when some circuit opens incidents; credentials are
@@ -275,13 +271,16 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
         (Some(section), true) => {
             let client = match options.servicenow.clone() {
                 Some(c) => c,
-                None => ServiceNowClient::from_config(section)?.with_http(&section.http_settings())?,
+                None => ServiceNowClient::from_config(section)
+                    .and_then(|c| c.with_http(&section.http_settings()))
+                    .map_err(StartError::Config)?,
             };
             Some((section, client, Arc::new(Notify::new())))
         }
         _ => None,
     };
-    let (writer, writer_task) = spawn_writer(store.clone(), servicenow.as_ref().map(|s| s.2.clone()));
+    let health = Arc::new(StoreHealth::default());
+    let (writer, writer_task) = spawn_writer(store.clone(), servicenow.as_ref().map(|s| s.2.clone()), health.clone());
     let calls = Arc::new(CallLog { writer: writer.clone(), by_status: Mutex::default() });
     let mut builder =
         Client::builder_from(resolved).ca_file(config.megaport.ca_file.as_ref().map(|p| p.get_ref().clone()));
@@ -289,12 +288,12 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
         builder = builder.confirm_policy(p);
     }
     let client = builder
-        .ledger(Arc::new(StoreLedger(store.clone())))
+        .ledger(Arc::new(WriterLedger { store: store.clone(), writer: writer.clone() }))
         .clock(clock.clone())
         .observer(calls.clone())
         .budget(megaport::RequestBudget::new(*config.megaport.requests_per_5m.get_ref(), megaport::MEGAPORT_WINDOW))
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| StartError::Config(e.to_string()))?;
     let outbox_stop = CancellationToken::new();
     let outbox = servicenow.map(|(section, sn, wake)| {
         let stats = Arc::new(OutboxStats::default());
@@ -332,7 +331,8 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
     let core = Core::new(&config, snapshot, now);
     // Not a child token: the loop stops the sources itself, then drains them.
     let sources_shutdown = CancellationToken::new();
-    let (running, events_rx) = sources::start(&config, store.as_ref(), sources_shutdown.clone()).await?;
+    let (running, events_rx) =
+        sources::start(&config, store.as_ref(), sources_shutdown.clone()).await.map_err(StartError::Runtime)?;
     let (status_tx, status_rx) = watch::channel(core.status(now));
     let (counters_tx, counters_rx) = watch::channel(Counters::default());
     let http_listen =
@@ -345,17 +345,18 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
                 http_auth::HttpAccess::from_config(
                     config.http.as_ref(),
                     options.http_token.as_ref().map(|t| secrecy::ExposeSecret::expose_secret(t).to_owned()),
-                )?,
+                )
+                .map_err(StartError::Config)?,
                 config.http.as_ref().map(crate::config::HttpSection::limits).unwrap_or_default(),
                 status_rx.clone(),
                 counters_rx,
                 commands_tx,
                 source_refs(&running),
-                outbox.as_ref().map(|o| o.1.clone()),
+                http::Health { outbox: outbox.as_ref().map(|o| o.1.clone()), store: health.clone() },
                 shutdown.clone(),
             )
             .await
-            .map_err(|e| e.to_string())?,
+            .map_err(|e| StartError::Runtime(format!("HTTP listener on {addr}: {e}")))?,
         ),
         None => None,
     };
@@ -372,13 +373,14 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, String
         counters_tx,
         counters: Counters::default(),
         outbox: outbox.map(|(task, _)| (task, outbox_stop)),
+        health: health.clone(),
     };
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
         run_loop(core, rt, events_rx, commands_rx, stop, sources_shutdown, writer_task).await;
         tracing::info!("stopped");
     });
-    Ok(Daemon { sources: source_addrs, http_addr, status: status_rx, shutdown, task })
+    Ok(Daemon { sources: source_addrs, http_addr, status: status_rx, store_health: health, shutdown, task })
 }
 
 async fn run_loop(
@@ -396,6 +398,7 @@ async fn run_loop(
     let mut read_started: Option<Instant> = None;
     let mut next_periodic = rt.clock.now();
     let mut retry_after: Option<Instant> = None;
+    let mut health = rt.health.subscribe();
     let writer = rt.writer.clone();
     let flush = move |records: Vec<Record>| -> FlushFuture {
         let (tx, rx) = oneshot::channel();
@@ -418,6 +421,8 @@ async fn run_loop(
         if core.reconcile_due()
             && read_started.is_none()
             && retry_after.is_none_or(|t| Instant::now() >= t)
+            // No intent can be committed, so no update may be sent.
+            && rt.health.is_writable()
             && !stop.is_cancelled()
         {
             let (scope, uids) = core.take_scope();
@@ -436,7 +441,12 @@ async fn run_loop(
         let wake = wake.min(rt.clock.real_until(next_periodic));
         let wake = retry_after.map_or(wake, |t| wake.min(t.saturating_duration_since(Instant::now())));
         tokio::select! {
-            Some(ev) = events.recv(), if !stop.is_cancelled() => rt.take_events(&mut core, ev, &mut events).await,
+            // Backpressure: while the store's backlog is long, events wait in
+            // the sources' bounded queue instead of growing it.
+            Some(ev) = events.recv(), if !stop.is_cancelled() && !rt.health.backpressure() => {
+                rt.take_events(&mut core, ev, &mut events).await
+            }
+            Ok(()) = health.changed() => {}
             Some(http::Command::Resume { circuit, reply }) = commands.recv() => {
                 let found = core.resume(&circuit, rt.clock.now());
                 let _ = reply.send(found);

@@ -11,7 +11,7 @@ pub mod snmp;
 pub mod syslog;
 pub mod webhook;
 
-/// Binds a non-blocking UDP socket (address reuse on) with the receive
+/// Binds a non-blocking UDP socket (no address reuse) with the receive
 /// buffer asked for; returns the buffer size the kernel granted, which the
 /// callers log: the kernel caps the request at `net.core.rmem_max`, doubled.
 pub(crate) fn bind_udp(
@@ -20,7 +20,9 @@ pub(crate) fn bind_udp(
 ) -> std::io::Result<(std::net::UdpSocket, usize)> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    socket.set_reuse_address(true)?;
+    // Neither SO_REUSEADDR nor SO_REUSEPORT: with either, another local
+    // process (another user's, for SO_REUSEADDR) could bind the same port
+    // and take the routers' datagrams. UDP has no TIME_WAIT to work around.
     if let Err(e) = socket.set_recv_buffer_size(recv_buffer_bytes) {
         tracing::warn!(error = %e, "cannot set the UDP receive buffer");
     }

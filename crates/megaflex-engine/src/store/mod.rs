@@ -4,6 +4,7 @@
 //! trait). Everything is appended in small batches inside one transaction,
 //! so a crash leaves either the whole batch or none of it.
 
+mod instance;
 mod outbox;
 mod snmp_engine;
 mod sqlite;
@@ -18,7 +19,8 @@ use megaport::types::{EpochMillis, ProductUid};
 use megaport::{CallRecord, LedgerFuture, UpdateLedger, UpdateOrigin};
 use serde::Serialize;
 
-pub use sqlite::{SqliteStore, serde_name};
+pub use instance::{ClaimError, Holder};
+pub use sqlite::{BUSY_TIMEOUT, SqliteStore, serde_name};
 
 use crate::circuits::Pending;
 use crate::event::Event;
@@ -43,6 +45,9 @@ impl StoreError {
 
 /// A boxed future returned by [`Store`] methods.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// The future [`Store::claim`] returns.
+pub type ClaimFuture<'a> = Pin<Box<dyn Future<Output = Result<(), ClaimError>> + Send + 'a>>;
 
 /// A decision as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -189,8 +194,19 @@ pub struct Snapshot {
 
 /// Where the engine keeps its record.
 pub trait Store: Send + Sync + fmt::Debug {
+    /// Appends `records` atomically: all of them or, on error, none (the
+    /// caller may try the same slice again).
+    fn write_all<'a>(&'a self, records: &'a [Record]) -> StoreFuture<'a, ()>;
     /// Appends `records` atomically.
-    fn write(&self, records: Vec<Record>) -> StoreFuture<'_, ()>;
+    fn write(&self, records: Vec<Record>) -> StoreFuture<'_, ()> {
+        Box::pin(async move { self.write_all(&records).await })
+    }
+    /// Makes this process the store's only writer for as long as the store
+    /// is open, and proves the store can be written. Fails with
+    /// [`ClaimError::InUse`] naming the holder when another process has it.
+    fn claim(&self) -> ClaimFuture<'_>;
+    /// The process that claimed the store last (it may have stopped since).
+    fn holder(&self) -> StoreFuture<'_, Option<Holder>>;
     /// The state to resume from.
     fn load(&self) -> StoreFuture<'_, Snapshot>;
     /// Update times of `uid` at or after `since`, ascending.

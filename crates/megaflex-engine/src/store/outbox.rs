@@ -121,13 +121,21 @@ pub(super) async fn pending_count(pool: &SqlitePool) -> Result<u64, StoreError> 
 }
 
 pub(super) async fn settled(
-    pool: &SqlitePool,
+    store: &super::SqliteStore,
+    id: i64,
+    outcome: OutboxOutcome,
+    at: EpochMillis,
+) -> Result<(), StoreError> {
+    store.in_write_tx("settle outbox", async move |tx| settle_in(tx, id, outcome, at).await).await
+}
+
+async fn settle_in(
+    tx: &mut sqlx::SqliteConnection,
     id: i64,
     outcome: OutboxOutcome,
     at: EpochMillis,
 ) -> Result<(), StoreError> {
     let err = |e| StoreError::new("settle outbox", e);
-    let mut tx = pool.begin().await.map_err(err)?;
     match outcome {
         OutboxOutcome::Delivered { opened, resolved } => {
             sqlx::query(
@@ -182,7 +190,7 @@ pub(super) async fn settled(
                 .map_err(err)?;
         }
     }
-    tx.commit().await.map_err(err)
+    Ok(())
 }
 
 fn incident_of(r: &sqlx::sqlite::SqliteRow) -> IncidentRow {

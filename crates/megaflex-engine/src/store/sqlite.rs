@@ -4,12 +4,15 @@
 //! also survives power loss, at the cost of an fsync (milliseconds) before
 //! every update is sent.
 
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use megaport::types::{EpochMillis, ProductUid};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
 
+use super::instance::{self, ClaimError, Holder};
 use super::{
     CircuitRow, DecisionRecord, IncidentRow, Intent, LinkRow, OutboxOutcome, OutboxRow, Record, Snapshot, Store,
     StoreError, StoreFuture,
@@ -17,10 +20,29 @@ use super::{
 use crate::circuits::Pending;
 use crate::links::LinkStatus;
 
+/// How long a write waits for another process's write lock. Long enough for
+/// the maintenance an operator runs on a live store (a `VACUUM` of a large
+/// audit trail holds the lock for seconds); the writer retries after it.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// SQLite behind [`Store`].
-#[derive(Debug, Clone)]
+///
+/// Writes go through one dedicated connection, each batch in
+/// `BEGIN IMMEDIATE` (the write lock is taken up front, so a busy database
+/// is waited for at `BEGIN`, never half-way through a batch). After any
+/// error that connection is closed, never reused: a `COMMIT` that failed
+/// with `SQLITE_FULL` leaves SQLite inside the transaction, and a connection
+/// reused from there turns every later "commit" into a savepoint while
+/// holding the file's write lock. Reads use a separate read-only pool, so
+/// they can never hold a write transaction open.
+#[derive(Debug)]
 pub struct SqliteStore {
+    path: PathBuf,
+    write_options: SqliteConnectOptions,
+    writer: tokio::sync::Mutex<Option<SqliteConnection>>,
     pool: SqlitePool,
+    /// The instance lock, held from [`Store::claim`] until the store is dropped.
+    lock: std::sync::Mutex<Option<std::fs::File>>,
 }
 
 impl SqliteStore {
@@ -33,36 +55,132 @@ impl SqliteStore {
     /// Like [`SqliteStore::open`]; `fsync_each_commit` selects `synchronous = FULL`.
     pub async fn open_with(url: &str, fsync_each_commit: bool) -> Result<Self, StoreError> {
         let sync = if fsync_each_commit { SqliteSynchronous::Full } else { SqliteSynchronous::Normal };
-        let options = SqliteConnectOptions::from_str(url)
+        let base = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::new("parse URL", e))?
+            .busy_timeout(BUSY_TIMEOUT);
+        let path = base.get_filename().to_owned();
+        if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+            return Err(StoreError::new("open", format!("{url}: the store must be a file (sqlite://PATH)")));
+        }
+        instance::create_owner_only(&path)
+            .map_err(|e| StoreError::new("create", format!("{}: {e}", path.display())))?;
+        let write_options = base
+            .clone()
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(sync)
-            .busy_timeout(std::time::Duration::from_secs(5))
             // Fewer checkpoints (each one syncs the database) on the update path.
             .pragma("wal_autocheckpoint", "8000");
-        // One writer connection: SQLite serialises writers anyway, and one
-        // connection keeps the order of batches the order they were sent.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
+        let mut conn = SqliteConnection::connect_with(&write_options)
             .await
             .map_err(|e| StoreError::new("open", format!("{url}: {e}")))?;
-        sqlx::migrate!().run(&pool).await.map_err(|e| StoreError::new("migrate", e))?;
-        Ok(Self { pool })
+        sqlx::migrate!().run(&mut conn).await.map_err(|e| StoreError::new("migrate", e))?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(base.read_only(true))
+            .await
+            .map_err(|e| StoreError::new("open", format!("{url}: {e}")))?;
+        Ok(Self {
+            path,
+            write_options,
+            writer: tokio::sync::Mutex::new(Some(conn)),
+            pool,
+            lock: std::sync::Mutex::new(None),
+        })
     }
 
-    /// The pool, for tests and `megaflex status` queries.
+    /// The read-only pool, for tests and `megaflex status` queries.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
 
-    async fn write_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(|e| StoreError::new("begin", e))?;
-        for r in records {
-            write_one(&mut tx, r).await?;
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the write
+    /// connection; on any error the connection is closed (see the type's
+    /// documentation) and the next write opens a fresh one.
+    pub(super) async fn in_write_tx<T>(
+        &self,
+        action: &'static str,
+        f: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut guard = self.writer.lock().await;
+        let conn = match guard.as_mut() {
+            Some(c) => c,
+            None => guard.insert(
+                SqliteConnection::connect_with(&self.write_options)
+                    .await
+                    .map_err(|e| StoreError::new("reconnect", e))?,
+            ),
+        };
+        let result = async {
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(|e| StoreError::new(action, e))?;
+            let value = f(&mut tx).await?;
+            tx.commit().await.map_err(|e| StoreError::new(action, format!("commit: {e}")))?;
+            Ok(value)
         }
-        tx.commit().await.map_err(|e| StoreError::new("commit", e))
+        .await;
+        if result.is_err()
+            && let Some(c) = guard.take()
+        {
+            // Closing the handle rolls back whatever SQLite still holds open.
+            let _ = c.close_hard().await;
+        }
+        result
+    }
+
+    async fn write_all(&self, records: &[Record]) -> Result<(), StoreError> {
+        self.in_write_tx("write", async |conn| {
+            for r in records {
+                write_one(conn, r).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn claim_as(&self, holder: Holder) -> Result<(), ClaimError> {
+        let file = instance::try_lock(&self.path)
+            .map_err(|e| StoreError::new("lock", format!("{}: {e}", instance::lock_path(&self.path).display())))?;
+        let Some(file) = file else {
+            let holder = self.holder().await.ok().flatten();
+            return Err(ClaimError::InUse { path: self.path.clone(), holder });
+        };
+        // A real write: a store that cannot be written (read-only file, full
+        // disk, wrong owner) is refused now, not found out at the first outage.
+        let h = holder.clone();
+        self.in_write_tx("write the instance row", async |conn| {
+            sqlx::query(
+                "INSERT INTO instance (id, pid, host, started_ms, version) VALUES (1, ?, ?, ?, ?) \
+                     ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, host = excluded.host, \
+                     started_ms = excluded.started_ms, version = excluded.version",
+            )
+            .bind(i64::from(h.pid))
+            .bind(&h.host)
+            .bind(h.started_at.as_millis())
+            .bind(&h.version)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| StoreError::new("write the instance row", e))?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| {
+            StoreError::new("probe write", format!("{}: cannot be written: {}", self.path.display(), e.message))
+        })?;
+        *self.lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
+        Ok(())
+    }
+
+    async fn holder(&self) -> Result<Option<Holder>, StoreError> {
+        let row = sqlx::query("SELECT pid, host, started_ms, version FROM instance WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| StoreError::new("read instance", e))?;
+        Ok(row.map(|r| Holder {
+            pid: r.get::<i64, _>(0) as u32,
+            host: r.get(1),
+            started_at: EpochMillis::from_millis(r.get(2)),
+            version: r.get(3),
+        }))
     }
 
     async fn load_all(&self) -> Result<Snapshot, StoreError> {
@@ -149,7 +267,7 @@ pub fn serde_name<T: serde::Serialize>(v: &T) -> String {
     }
 }
 
-async fn write_one(tx: &mut sqlx::SqliteConnection, r: Record) -> Result<(), StoreError> {
+async fn write_one(tx: &mut sqlx::SqliteConnection, r: &Record) -> Result<(), StoreError> {
     let err = |e| StoreError::new("write", e);
     match r {
         Record::Event(e) => {
@@ -228,7 +346,10 @@ async fn write_one(tx: &mut sqlx::SqliteConnection, r: Record) -> Result<(), Sto
         }
         Record::IntentOpened(i) => {
             sqlx::query(
-                "INSERT INTO intents (id, circuit, vxc_uid, target_mbps, created_ms, state) VALUES (?, ?, ?, ?, ?, 'open')",
+                // A batch retried after an error it did not really have (the
+                // commit landed) must not fail on its own intent forever.
+                "INSERT INTO intents (id, circuit, vxc_uid, target_mbps, created_ms, state) VALUES (?, ?, ?, ?, ?, 'open') \
+                 ON CONFLICT (id) DO NOTHING",
             )
             .bind(i.id)
             .bind(&i.circuit)
@@ -276,7 +397,7 @@ async fn write_one(tx: &mut sqlx::SqliteConnection, r: Record) -> Result<(), Sto
             .await
             .map_err(err)?;
         }
-        Record::Outbox(item) => super::outbox::insert(tx, &item).await?,
+        Record::Outbox(item) => super::outbox::insert(tx, item).await?,
         Record::Link(l) => {
             sqlx::query(
                 "INSERT INTO link_state (link, status, since_ms, signals_json, updated_ms) VALUES (?, ?, ?, ?, ?) \
@@ -297,8 +418,16 @@ async fn write_one(tx: &mut sqlx::SqliteConnection, r: Record) -> Result<(), Sto
 }
 
 impl Store for SqliteStore {
-    fn write(&self, records: Vec<Record>) -> StoreFuture<'_, ()> {
-        Box::pin(self.write_all(records))
+    fn write_all<'a>(&'a self, records: &'a [Record]) -> StoreFuture<'a, ()> {
+        Box::pin(SqliteStore::write_all(self, records))
+    }
+
+    fn claim(&self) -> super::ClaimFuture<'_> {
+        Box::pin(self.claim_as(Holder::this_process()))
+    }
+
+    fn holder(&self) -> StoreFuture<'_, Option<Holder>> {
+        Box::pin(SqliteStore::holder(self))
     }
 
     fn load(&self) -> StoreFuture<'_, Snapshot> {
@@ -350,7 +479,7 @@ impl Store for SqliteStore {
     }
 
     fn outbox_settled(&self, id: i64, outcome: OutboxOutcome, at: EpochMillis) -> StoreFuture<'_, ()> {
-        Box::pin(super::outbox::settled(&self.pool, id, outcome, at))
+        Box::pin(super::outbox::settled(self, id, outcome, at))
     }
 
     fn incident<'a>(&'a self, correlation_id: &'a str) -> StoreFuture<'a, Option<IncidentRow>> {

@@ -213,7 +213,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         http_token: None,
         ..RunOptions::default()
     };
-    let daemon = engine::start(config, options).await.map_err(anyhow::Error::msg)?;
+    let daemon = engine::start(config, options).await?;
     let syslog = daemon.sources.iter().find(|s| s.0 == "syslog").map(|s| s.2).expect("demo.toml has a syslog source");
     let http = daemon.http_addr.map_or_else(|| "-".to_owned(), |a| a.to_string());
     let vxc = megaflex_sim::BLOG_VXC_UID;

@@ -1,12 +1,12 @@
 //! `megaflex resume --config FILE CIRCUIT`: resume automation of a circuit
-//! paused after an outside rate change. Asks the running daemon over its
-//! HTTP listener; when no daemon answers, records the resume in the store
-//! for the next start.
+//! paused after an outside rate change. When a daemon holds the store (its
+//! instance lock), asks it over its HTTP listener, or refuses; only when no
+//! daemon runs does it record the resume in the store for the next start.
 
 use std::path::PathBuf;
 
 use megaflex_engine::config::Config;
-use megaflex_engine::store::{self, DecisionRecord, Record};
+use megaflex_engine::store::{self, ClaimError, DecisionRecord, Holder, Record};
 use megaport::types::EpochMillis;
 
 use crate::output::print;
@@ -27,33 +27,15 @@ pub(crate) async fn run(args: ResumeArgs) -> anyhow::Result<u8> {
     if !config.circuits.iter().any(|c| c.get_ref().name.get_ref() == &args.circuit) {
         return Err(CliError::usage(format!("no circuit named {:?} in {}", args.circuit, args.config.display())).into());
     }
-    if let Some(http) = &config.http {
-        let url = format!("http://{}/api/circuits/{}/resume", http.listen.get_ref(), args.circuit);
-        let mut request = local_http()?.post(&url);
-        // The daemon refuses writes without the token `[http] token_env` names.
-        if let Some(var) = &http.token_env {
-            let token = std::env::var(var.get_ref()).map_err(|_| {
-                CliError::usage(format!(
-                    "[http] token_env: environment variable {} is not set; the daemon needs its token",
-                    var.get_ref()
-                ))
-            })?;
-            request = request.bearer_auth(token.trim());
-        }
-        match request.send().await {
-            Ok(r) if r.status().is_success() => {
-                print(&format!("{}: resumed by the running daemon", args.circuit))?;
-                return Ok(exit::OK);
-            }
-            Ok(r) => {
-                let text = r.text().await.unwrap_or_default();
-                return Err(CliError::usage(format!("the daemon refused: {}", text.trim())).into());
-            }
-            Err(e) if e.is_connect() => {} // not running: fall through to the store
-            Err(e) => return Err(e.into()),
-        }
+    let store = store::open(&config.store.url).await.map_err(|e| CliError::failure(e.to_string()))?;
+    // The instance lock tells whether a daemon runs on this store: a resume
+    // written behind a live daemon is overwritten by it (the circuit stays
+    // paused and the next outage gets no boost), so it goes to the daemon.
+    match store.claim().await {
+        Ok(()) => {}
+        Err(ClaimError::InUse { holder, .. }) => return resume_through_daemon(&config, &args.circuit, holder).await,
+        Err(e) => return Err(CliError::failure(e.to_string()).into()),
     }
-    let store = store::open(&config.store.url).await.map_err(|e| CliError::usage(e.to_string()))?;
     let snap = store.load().await?;
     let Some(mut row) = snap.circuits.into_iter().find(|r| r.circuit == args.circuit) else {
         print(&format!("{}: nothing recorded yet; nothing to resume", args.circuit))?;
@@ -84,4 +66,43 @@ pub(crate) async fn run(args: ResumeArgs) -> anyhow::Result<u8> {
 /// `HTTP_PROXY` (a proxy would not reach the daemon's loopback listener).
 fn local_http() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder().no_proxy().timeout(std::time::Duration::from_secs(10)).build()?)
+}
+
+/// Asks the daemon that holds the store; refuses when it cannot be asked.
+async fn resume_through_daemon(config: &Config, circuit: &str, holder: Option<Holder>) -> anyhow::Result<u8> {
+    let who = holder.map_or_else(|| "a running megaflex daemon".to_owned(), |h| h.to_string());
+    let Some(http) = &config.http else {
+        return Err(CliError::failure(format!(
+            "{who} holds the store and has no [http] listener to ask; not writing behind it \
+             (it would overwrite the resume). Add [http] listen to its configuration, or stop it, \
+             resume, and start it again"
+        ))
+        .into());
+    };
+    let url = format!("http://{}/api/circuits/{circuit}/resume", http.listen.get_ref());
+    let mut request = local_http()?.post(&url);
+    // The daemon refuses writes without the token `[http] token_env` names.
+    if let Some(var) = &http.token_env {
+        let token = std::env::var(var.get_ref()).map_err(|_| {
+            CliError::usage(format!(
+                "[http] token_env: environment variable {} is not set; the daemon needs its token",
+                var.get_ref()
+            ))
+        })?;
+        request = request.bearer_auth(token.trim());
+    }
+    match request.send().await {
+        Ok(r) if r.status().is_success() => {
+            print(&format!("{circuit}: resumed by the running daemon"))?;
+            Ok(exit::OK)
+        }
+        Ok(r) => {
+            let text = r.text().await.unwrap_or_default();
+            Err(CliError::failure(format!("the daemon refused: {}", text.trim())).into())
+        }
+        Err(e) => Err(CliError::failure(format!(
+            "{who} holds the store but does not answer on {url} ({e}); not writing behind it"
+        ))
+        .into()),
+    }
 }

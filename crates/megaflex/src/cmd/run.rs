@@ -34,7 +34,10 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let daemon =
         engine::start(config, RunOptions { http_listen: args.http_listen, known_updates, ..RunOptions::default() })
             .await
-            .map_err(|e| CliError::usage(format!("cannot start: {e}")))?;
+            .map_err(|e| {
+                let message = format!("cannot start: {e}");
+                if e.is_config() { CliError::usage(message) } else { CliError::failure(message) }
+            })?;
     for (kind, transport, addr) in &daemon.sources {
         tracing::info!("listening: {kind} on {transport}://{addr}");
     }

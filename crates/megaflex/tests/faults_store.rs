@@ -1,0 +1,257 @@
+//! Store faults seen from the command line, with the real binary: a store
+//! it cannot write and a store another daemon holds are refused at start
+//! with exit code 1 (a failure of the machine, not of the command line);
+//! files are created owner-only whatever the umask; `megaflex resume`
+//! never writes behind a live daemon.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use megaflex_sim::{SimConfig, SimHandle};
+
+const VXC: &str = megaflex_sim::BLOG_VXC_UID;
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("megaflex-fs-{tag}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A config on the simulator; `http` adds an `[http]` listener.
+fn write_config(dir: &Path, db: &Path, sim: &SimHandle, http: Option<u16>) -> PathBuf {
+    let http = http.map_or(String::new(), |p| format!("[http]\nlisten = \"127.0.0.1:{p}\"\n"));
+    let text = format!(
+        r#"
+[megaport]
+environment = {{ api_url = "{api}", token_url = "{token}" }}
+[engine]
+clock = "simulator"
+[store]
+url = "sqlite://{db}"
+{http}
+[[source]]
+type = "syslog"
+listen = "udp://127.0.0.1:0"
+[[link]]
+name = "primary"
+signals = [ {{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }} ]
+[[circuit]]
+name = "backup"
+vxc = "{VXC}"
+normal_mbps = 10
+boost_mbps = 500
+boost_when_down = ["primary"]
+"#,
+        api = sim.base_url(),
+        token = sim.token_url(),
+        db = db.display(),
+    );
+    let path = dir.join("megaflex.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn megaflex(args: &[&str], config: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_megaflex"));
+    c.args(args)
+        .arg("--config")
+        .arg(config)
+        .env("MEGAPORT_ACCESS_KEY", megaflex_sim::DEFAULT_ACCESS_KEY)
+        .env("MEGAPORT_SECRET_KEY", megaflex_sim::DEFAULT_SECRET_KEY)
+        .env("MEGAFLEX_LOG", "info")
+        .env("NO_COLOR", "1");
+    c
+}
+
+/// Runs `cmd` to the end, or kills it and fails after 30 s: a command that
+/// should be refused must not hang the test by running instead.
+fn output(mut cmd: Command) -> Output {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("still running after 30 s (it should have been refused): {}", stderr(&out));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Undoes the read-only bind mount however the test ends.
+struct Unmount(Option<PathBuf>);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = Command::new("umount").arg("-l").arg(p).status();
+        }
+    }
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(config: &Path, umask: Option<&str>) -> Daemon {
+    let mut c = match umask {
+        Some(m) => {
+            let mut sh = Command::new("sh");
+            sh.arg("-c").arg(format!("umask {m}; exec \"$0\" \"$@\"")).arg(env!("CARGO_BIN_EXE_megaflex"));
+            sh.args(["run", "--config"]).arg(config);
+            sh.env("MEGAPORT_ACCESS_KEY", megaflex_sim::DEFAULT_ACCESS_KEY)
+                .env("MEGAPORT_SECRET_KEY", megaflex_sim::DEFAULT_SECRET_KEY);
+            sh
+        }
+        None => megaflex(&["run"], config),
+    };
+    Daemon(c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
+}
+
+/// Waits until the daemon `pid` has claimed the store at `db`: its row is
+/// in the instance table (written after the lock is taken).
+async fn claimed_by(db: &Path, pid: u32) {
+    for _ in 0..1500 {
+        if db.exists()
+            && let Ok(pool) = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", db.display())).await
+        {
+            let row: Option<i64> =
+                sqlx::query_scalar("SELECT pid FROM instance WHERE id = 1").fetch_optional(&pool).await.unwrap_or(None);
+            pool.close().await;
+            if row == Some(i64::from(pid)) {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("daemon {pid} never claimed {}", db.display());
+}
+
+async fn sim() -> SimHandle {
+    megaflex_sim::spawn(SimConfig { clock_scale: 0.0, ..SimConfig::default() }).await.unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_daemon_exits_1_naming_the_first() {
+    let sim = sim().await;
+    let dir = temp_dir("second");
+    let db = dir.join("megaflex.db");
+    let config = write_config(&dir, &db, &sim, None);
+    let first = spawn(&config, None);
+    claimed_by(&db, first.0.id()).await;
+    let second = output(megaflex(&["run"], &config));
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+    let err = stderr(&second);
+    assert!(err.contains("in use by megaflex") && err.contains(&format!("pid {}", first.0.id())), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_cannot_be_written_is_refused_with_exit_1() {
+    let sim = sim().await;
+    let dir = temp_dir("readonly");
+    let db = dir.join("megaflex.db");
+    let config = write_config(&dir, &db, &sim, None);
+    {
+        let first = spawn(&config, None);
+        claimed_by(&db, first.0.id()).await;
+    }
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    // Root ignores file modes: a read-only bind mount of the file is what
+    // stops it (the directory stays writable).
+    let mount = |args: &[&str]| Command::new("mount").args(args).arg(&db).arg(&db).status().is_ok_and(|s| s.success());
+    let locked = if root {
+        mount(&["--bind"]) && mount(&["-o", "remount,bind,ro"])
+    } else {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o400)).is_ok()
+    };
+    if !locked {
+        assert!(std::env::var_os("MEGAFLEX_REQUIRE_PEERS").is_none(), "a read-only bind mount is required");
+        eprintln!("skipping: cannot make the database read-only here (mount --bind)");
+        return;
+    }
+    let _unmount = Unmount(root.then(|| db.clone()));
+    let out = output(megaflex(&["run"], &config));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot be written"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_directory_and_database_are_owner_only_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let sim = sim().await;
+    let dir = temp_dir("perms");
+    let state = dir.join("state");
+    let db = state.join("megaflex.db");
+    let config = write_config(&dir, &db, &sim, None);
+    let d = spawn(&config, Some("000"));
+    claimed_by(&db, d.0.id()).await;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state), 0o700, "state directory");
+    for name in ["megaflex.db", "megaflex.db-wal", "megaflex.db-shm", "megaflex.db.lock"] {
+        let p = state.join(name);
+        assert_eq!(mode(&p), 0o600, "{}", p.display());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_never_writes_behind_a_live_daemon() {
+    let sim = sim().await;
+    // No [http]: nobody to ask, so it refuses and writes nothing.
+    let dir = temp_dir("resume");
+    let db = dir.join("megaflex.db");
+    let config = write_config(&dir, &db, &sim, None);
+    let d = spawn(&config, None);
+    claimed_by(&db, d.0.id()).await;
+    let mut resume = megaflex(&["resume"], &config);
+    resume.arg("backup");
+    let out = output(resume);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("pid {}", d.0.id())) && stderr(&out).contains("no [http]"),
+        "{}",
+        stderr(&out)
+    );
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", db.display())).await.unwrap();
+    let resumed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM decisions WHERE action = 'resumed'").fetch_one(&pool).await.unwrap();
+    assert_eq!(resumed, 0, "resume wrote behind the daemon");
+    drop(d);
+
+    // With [http]: it asks the daemon.
+    let dir = temp_dir("resume-http");
+    let db = dir.join("megaflex.db");
+    let port = free_tcp_port();
+    let config = write_config(&dir, &db, &sim, Some(port));
+    let d = spawn(&config, None);
+    claimed_by(&db, d.0.id()).await;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..500 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut resume = megaflex(&["resume"], &config);
+    resume.arg("backup");
+    let out = output(resume);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("resumed by the running daemon"));
+}
