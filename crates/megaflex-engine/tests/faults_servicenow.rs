@@ -138,7 +138,7 @@ async fn deliverer(sim: &SimHandle, tag: &str) -> (Arc<dyn Store>, Deliverer, Ar
         fields: fields(),
         close_code: "Solution provided".into(),
         pricing: None,
-        clock: Arc::new(EngineClock::SYSTEM),
+        clock: Arc::new(EngineClock::system()),
         wake: Arc::default(),
         stats: stats.clone(),
     };

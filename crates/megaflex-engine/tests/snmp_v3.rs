@@ -404,10 +404,9 @@ async fn default_engine_id_kept_and_boots_counted_across_restarts() {
     let mut seen = Vec::new();
     for engine_id in ["", "", "engine_id = \"0x80000000050102030405\""] {
         let store = SqliteStore::open(&url).await.unwrap();
-        let (tx, _rx) = mpsc::channel(8);
         let stop = CancellationToken::new();
-        let running =
-            megaflex_engine::engine::sources::start(&config(engine_id), &store, tx, stop.clone()).await.unwrap();
+        let (running, _events) =
+            megaflex_engine::engine::sources::start(&config(engine_id), &store, stop.clone()).await.unwrap();
         let report = exchange(running[0].local_addr, &hex::decode(PROBE).unwrap()).await;
         let (engine, boots, time, oid) = report_fields(&report);
         assert_eq!(oid, UNKNOWN_ENGINE_IDS);

@@ -392,9 +392,11 @@ async fn the_daemons_sources_start_a_tls_listener_from_the_config() {
         pki.ca.display()
     ));
     let config = megaflex_engine::config::Config::parse(Path::new("megaflex.toml"), &text).unwrap();
-    let (tx, mut rx) = mpsc::channel(16);
+    let store = megaflex_engine::store::SqliteStore::open(&format!("sqlite://{}", dir.join("megaflex.db").display()))
+        .await
+        .unwrap();
     let stop = CancellationToken::new();
-    let running = megaflex_engine::engine::sources::start(&config, tx, stop.clone()).await.unwrap();
+    let (running, mut rx) = megaflex_engine::engine::sources::start(&config, &store, stop.clone()).await.unwrap();
     assert_eq!((running[0].kind, running[0].transport), ("syslog", "tls"));
     let addr = running[0].local_addr;
     let mut stream = connect(addr, client_config(&pki.ca, Some((&pki.client_cert, &pki.client_key)))).await.unwrap();
