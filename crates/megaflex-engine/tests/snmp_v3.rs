@@ -398,7 +398,10 @@ async fn default_engine_id_kept_and_boots_counted_across_restarts() {
     let dir = temp_dir("boots");
     let url = format!("sqlite://{}", dir.join("megaflex.db").display());
     let config = |engine_id: &str| {
-        let text = format!("[[source]]\ntype = \"snmp_trap\"\nlisten = \"udp://127.0.0.1:0\"\n{engine_id}\n");
+        // A circuit too: a configuration without one is refused.
+        let text = format!(
+            "[[source]]\ntype = \"snmp_trap\"\nlisten = \"udp://127.0.0.1:0\"\n{engine_id}\n{LINK_AND_CIRCUIT}"
+        );
         Config::parse(std::path::Path::new("megaflex.toml"), &text).unwrap()
     };
     let mut seen = Vec::new();
@@ -422,3 +425,17 @@ async fn default_engine_id_kept_and_boots_counted_across_restarts() {
     assert_eq!(seen[1], (default_id.clone(), 2), "same engine ID, next boot");
     assert_eq!(seen[2], ("80000000050102030405".to_owned(), 1), "a configured engine ID counts its own boots");
 }
+
+/// The smallest link and circuit a configuration needs to be accepted.
+const LINK_AND_CIRCUIT: &str = r#"
+[[link]]
+name = "bne-mel-primary"
+signals = [{ syslog = { host = "core-b1", interface = "TenGigabitEthernet0/1/0" } }]
+
+[[circuit]]
+name = "bne-mel-backup"
+vxc = "61a2b3c4-5b6d-44e8-af90-b6c1d2e3f4a5"
+normal_mbps = 10
+boost_mbps = 500
+boost_when_down = ["bne-mel-primary"]
+"#;

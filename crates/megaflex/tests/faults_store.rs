@@ -26,7 +26,10 @@ fn free_tcp_port() -> u16 {
 
 /// A config on the simulator; `http` adds an `[http]` listener.
 fn write_config(dir: &Path, db: &Path, sim: &SimHandle, http: Option<u16>) -> PathBuf {
-    let http = http.map_or(String::new(), |p| format!("[http]\nlisten = \"127.0.0.1:{p}\"\n"));
+    // The daemon's write routes need a token: both sides read it from the same variable.
+    let http = http.map_or(String::new(), |p| {
+        format!("[http]\nlisten = \"127.0.0.1:{p}\"\ntoken_env = \"MEGAFLEX_TEST_HTTP_TOKEN\"\n")
+    });
     let text = format!(
         r#"
 [megaport]
@@ -66,6 +69,7 @@ fn megaflex(args: &[&str], config: &Path) -> Command {
         .env("MEGAPORT_ACCESS_KEY", megaflex_sim::DEFAULT_ACCESS_KEY)
         .env("MEGAPORT_SECRET_KEY", megaflex_sim::DEFAULT_SECRET_KEY)
         .env("MEGAFLEX_LOG", "info")
+        .env("MEGAFLEX_TEST_HTTP_TOKEN", "resume-token-for-tests")
         .env("NO_COLOR", "1");
     c
 }
@@ -113,7 +117,8 @@ fn spawn(config: &Path, umask: Option<&str>) -> Daemon {
             sh.arg("-c").arg(format!("umask {m}; exec \"$0\" \"$@\"")).arg(env!("CARGO_BIN_EXE_megaflex"));
             sh.args(["run", "--config"]).arg(config);
             sh.env("MEGAPORT_ACCESS_KEY", megaflex_sim::DEFAULT_ACCESS_KEY)
-                .env("MEGAPORT_SECRET_KEY", megaflex_sim::DEFAULT_SECRET_KEY);
+                .env("MEGAPORT_SECRET_KEY", megaflex_sim::DEFAULT_SECRET_KEY)
+                .env("MEGAFLEX_TEST_HTTP_TOKEN", "resume-token-for-tests");
             sh
         }
         None => megaflex(&["run"], config),

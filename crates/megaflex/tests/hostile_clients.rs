@@ -166,7 +166,7 @@ fn idle_connections_cannot_exhaust_a_1024_descriptor_daemon() {
     let (_, metrics) = get(http, "/metrics").expect("/metrics answers");
     let evicted: u64 = metrics
         .lines()
-        .filter(|l| l.starts_with("megaflex_source_connections_closed_total") && l.contains("evicted_idle"))
+        .filter(|l| l.starts_with("megaflex_source_connections_closed_total") && l.contains("reason=\"evicted\""))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum();
     assert!(evicted >= 2 * (1_100 - 128), "evictions counted: {evicted}\n{metrics}");

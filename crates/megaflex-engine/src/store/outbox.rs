@@ -22,7 +22,8 @@ pub(super) async fn insert(tx: &mut sqlx::SqliteConnection, item: &OutboxItem) -
     Ok(())
 }
 
-pub(super) async fn pending(pool: &SqlitePool, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
+pub(super) async fn pending(store: &super::SqliteStore, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
+    let pool = store.pool();
     let rows = sqlx::query(
         "SELECT id, correlation_id, circuit, episode, kind, payload, created_ms, attempts FROM servicenow_outbox \
          WHERE state = 'pending' ORDER BY id LIMIT ?",
@@ -59,7 +60,7 @@ pub(super) async fn pending(pool: &SqlitePool, limit: u32) -> Result<Vec<OutboxR
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
                 let why = format!("unreadable outbox entry: {e}");
                 tracing::error!(id, error = %why, "ServiceNow outbox entry set aside as failed; the others go on");
-                set_aside(pool, id, &why).await?;
+                set_aside(store, id, &why).await?;
                 continue;
             }
         };
@@ -79,14 +80,19 @@ pub(super) async fn pending(pool: &SqlitePool, limit: u32) -> Result<Vec<OutboxR
     Ok(out)
 }
 
-async fn set_aside(pool: &SqlitePool, id: i64, why: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE servicenow_outbox SET state = 'failed', last_error = ? WHERE id = ?")
-        .bind(why)
-        .bind(id)
-        .execute(pool)
+/// Written on the store's write connection: reads go through a read-only pool.
+async fn set_aside(store: &super::SqliteStore, id: i64, why: &str) -> Result<(), StoreError> {
+    store
+        .in_write_tx("set aside an outbox entry", async move |tx| {
+            sqlx::query("UPDATE servicenow_outbox SET state = 'failed', last_error = ? WHERE id = ?")
+                .bind(why)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::new("set aside an outbox entry", e))?;
+            Ok(())
+        })
         .await
-        .map_err(|e| StoreError::new("set aside an outbox entry", e))?;
-    Ok(())
 }
 
 /// Entries ServiceNow refused for good (or that could not be read), newest first.

@@ -1,16 +1,19 @@
 //! megaflex's SNMP engine identity: the engine ID made the first time and
 //! engineBoots, raised at every start (RFC 3414 2.2.2).
 
-use sqlx::SqlitePool;
+use sqlx::SqliteConnection;
 
 use super::StoreError;
 
 /// engineBoots' ceiling (RFC 3414: the engine then needs new keys).
 const MAX_BOOTS: i64 = i32::MAX as i64;
 
-pub(super) async fn next_boots(pool: &SqlitePool, engine_id: Option<&[u8]>) -> Result<(Vec<u8>, u32), StoreError> {
+/// Runs inside the store's write transaction (`tx`).
+pub(super) async fn next_boots(
+    tx: &mut SqliteConnection,
+    engine_id: Option<&[u8]>,
+) -> Result<(Vec<u8>, u32), StoreError> {
     let err = |e| StoreError::new("SNMP engine boots", e);
-    let mut tx = pool.begin().await.map_err(err)?;
     let engine_id = match engine_id {
         Some(id) => id.to_vec(),
         None => {
@@ -42,6 +45,5 @@ pub(super) async fn next_boots(pool: &SqlitePool, engine_id: Option<&[u8]>) -> R
     .fetch_one(&mut *tx)
     .await
     .map_err(err)?;
-    tx.commit().await.map_err(err)?;
     Ok((engine_id, u32::try_from(boots).unwrap_or(i32::MAX as u32)))
 }

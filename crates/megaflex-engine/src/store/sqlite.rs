@@ -467,7 +467,7 @@ impl Store for SqliteStore {
     }
 
     fn pending_outbox(&self, limit: u32) -> StoreFuture<'_, Vec<OutboxRow>> {
-        Box::pin(super::outbox::pending(&self.pool, limit))
+        Box::pin(super::outbox::pending(self, limit))
     }
 
     fn outbox_pending_count(&self) -> StoreFuture<'_, u64> {
@@ -491,7 +491,11 @@ impl Store for SqliteStore {
     }
 
     fn next_snmp_engine_boots<'a>(&'a self, engine_id: Option<&'a [u8]>) -> StoreFuture<'a, (Vec<u8>, u32)> {
-        Box::pin(super::snmp_engine::next_boots(&self.pool, engine_id))
+        Box::pin(
+            self.in_write_tx("SNMP engine boots", async move |conn| {
+                super::snmp_engine::next_boots(conn, engine_id).await
+            }),
+        )
     }
 
     fn recent_decisions(&self, limit: u32) -> StoreFuture<'_, Vec<DecisionRecord>> {

@@ -97,8 +97,10 @@ async fn resume_through_daemon(config: &Config, circuit: &str, holder: Option<Ho
             Ok(exit::OK)
         }
         Ok(r) => {
-            let text = r.text().await.unwrap_or_default();
-            Err(CliError::failure(format!("the daemon refused: {}", text.trim())).into())
+            // 4xx: the request is wrong (token, circuit name): fix and rerun.
+            let usage = r.status().is_client_error();
+            let message = format!("the daemon refused: {}", r.text().await.unwrap_or_default().trim());
+            Err(if usage { CliError::usage(message) } else { CliError::failure(message) }.into())
         }
         Err(e) => Err(CliError::failure(format!(
             "{who} holds the store but does not answer on {url} ({e}); not writing behind it"
