@@ -9,7 +9,7 @@ use megaport::types::TelemetryResponse;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use crate::CliError;
+use crate::error::CliError;
 
 const WIDTH: u32 = 1200;
 const HEIGHT: u32 = 600;

@@ -31,7 +31,7 @@ pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<u8> {
     };
     if ctx.json() {
         print_json(&view)?;
-        return Ok(crate::exit::OK);
+        return Ok(crate::error::exit::OK);
     }
     let expires = info.expires_at.map_or_else(
         || "-".to_owned(),
@@ -50,5 +50,5 @@ pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<u8> {
         ])
         .to_string(),
     )?;
-    Ok(crate::exit::OK)
+    Ok(crate::error::exit::OK)
 }

@@ -8,8 +8,8 @@ use megaflex_engine::config::Config;
 use megaport::types::ProductUid;
 
 use crate::context::Ctx;
+use crate::error::{CliError, exit};
 use crate::output::{print, print_json};
-use crate::{CliError, exit};
 
 /// Options of `megaflex check`.
 #[derive(Debug, clap::Args)]

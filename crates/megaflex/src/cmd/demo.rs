@@ -17,7 +17,7 @@ use megaflex_engine::servicenow::ServiceNowClient;
 use megaflex_sim::{SimConfig, SimState};
 use serde_json::Value;
 
-use crate::exit;
+use crate::error::exit;
 
 /// The configuration the demo runs (also a file users can read and copy).
 const DEMO_TOML: &str = include_str!("../../../../examples/demo.toml");

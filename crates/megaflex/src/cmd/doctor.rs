@@ -7,7 +7,7 @@ use megaport::{Environment, Error};
 use serde::Serialize;
 
 use crate::context::Ctx;
-use crate::exit;
+use crate::error::exit;
 use crate::output::{print, print_json, print_rows};
 use crate::state::Journal;
 

@@ -3,8 +3,8 @@
 use megaport::types::{MaintenanceState, OutageState};
 
 use crate::context::Ctx;
+use crate::error::{CliError, exit};
 use crate::output::{opt, print, print_json, print_rows};
-use crate::{CliError, exit};
 
 /// Options of `megaflex events`.
 #[derive(Debug, clap::Args)]

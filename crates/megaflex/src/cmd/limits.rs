@@ -7,7 +7,7 @@ use megaport::UpdatePolicy;
 use serde::Serialize;
 
 use crate::context::Ctx;
-use crate::exit;
+use crate::error::exit;
 use crate::output::{opt, print, print_json, print_rows};
 use crate::state::{FileLedger, Journal};
 use crate::timearg::human;

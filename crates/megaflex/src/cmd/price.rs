@@ -3,8 +3,8 @@
 use megaport::types::ProductUid;
 
 use crate::context::Ctx;
+use crate::error::{CliError, exit};
 use crate::output::{kv_table, print, print_json};
-use crate::{CliError, exit};
 
 /// Options of `megaflex price`.
 #[derive(Debug, clap::Args)]

@@ -72,7 +72,7 @@ pub(crate) async fn run(ctx: &Ctx, args: ProductsArgs) -> anyhow::Result<u8> {
             megaport::Client::vxcs_of(&products).into_iter().filter(|v| keep(&v.provisioning_status)).collect();
         if ctx.json() {
             print_json(&serde_json::json!({ "products": selected, "vxcs": vxcs }))?;
-            return Ok(crate::exit::OK);
+            return Ok(crate::error::exit::OK);
         }
         let mut rows: Vec<Vec<String>> = selected.iter().map(|p| product_row(ctx, p)).collect();
         rows.extend(vxcs.iter().map(|v| {
@@ -86,15 +86,15 @@ pub(crate) async fn run(ctx: &Ctx, args: ProductsArgs) -> anyhow::Result<u8> {
             ]
         }));
         print_rows(ctx.global.output, &HEADER, &rows)?;
-        return Ok(crate::exit::OK);
+        return Ok(crate::error::exit::OK);
     }
     if ctx.json() {
         print_json(&selected)?;
-        return Ok(crate::exit::OK);
+        return Ok(crate::error::exit::OK);
     }
     let rows: Vec<Vec<String>> = selected.iter().map(|p| product_row(ctx, p)).collect();
     print_rows(ctx.global.output, &HEADER, &rows)?;
-    Ok(crate::exit::OK)
+    Ok(crate::error::exit::OK)
 }
 
 const HEADER: [&str; 6] = ["UID", "NAME", "TYPE", "STATUS", "MBPS", "LOCATION"];
@@ -113,7 +113,7 @@ fn product_row(ctx: &Ctx, p: &Product) -> Vec<String> {
 pub(crate) fn print_vxcs(ctx: &Ctx, vxcs: &[Vxc]) -> anyhow::Result<u8> {
     if ctx.global.output == OutputFormat::Json {
         print_json(vxcs)?;
-        return Ok(crate::exit::OK);
+        return Ok(crate::error::exit::OK);
     }
     let rows: Vec<Vec<String>> = vxcs
         .iter()
@@ -129,5 +129,5 @@ pub(crate) fn print_vxcs(ctx: &Ctx, vxcs: &[Vxc]) -> anyhow::Result<u8> {
         })
         .collect();
     print_rows(ctx.global.output, &["UID", "NAME", "STATUS", "RATE MBPS", "A-END", "B-END"], &rows)?;
-    Ok(crate::exit::OK)
+    Ok(crate::error::exit::OK)
 }

@@ -11,8 +11,8 @@ use megaflex_engine::engine::sources::patterns;
 use megaport::types::{EpochMillis, ProductUid};
 
 use crate::context::Ctx;
+use crate::error::{CliError, exit};
 use crate::output::{print, print_json, table};
-use crate::{CliError, exit};
 
 /// Options of `megaflex replay`.
 #[derive(Debug, clap::Args)]

@@ -9,8 +9,8 @@ use megaflex_engine::config::Config;
 use megaflex_engine::store::{self, ClaimError, DecisionRecord, Holder, Record};
 use megaport::types::EpochMillis;
 
+use crate::error::{CliError, exit};
 use crate::output::print;
-use crate::{CliError, exit};
 
 /// Options of `megaflex resume`.
 #[derive(Debug, clap::Args)]

@@ -8,8 +8,8 @@ use megaflex_engine::engine::{self, RunOptions};
 use megaport::UpdateLedger;
 use megaport::types::{EpochMillis, ProductUid};
 
+use crate::error::{CliError, exit};
 use crate::state::{FileLedger, StateDir};
-use crate::{CliError, exit};
 
 /// Options of `megaflex run`.
 #[derive(Debug, clap::Args)]

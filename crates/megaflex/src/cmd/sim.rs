@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use megaflex_sim::{LimitMode, SimConfig, SimState, WorldFile};
 
-use crate::exit;
+use crate::error::exit;
 
 /// Options of `megaflex sim`.
 #[derive(Debug, clap::Args)]

@@ -11,8 +11,8 @@ use megaport::UpdatePolicy;
 use megaport::types::{EpochMillis, ProductUid};
 
 use crate::context::Ctx;
+use crate::error::{CliError, exit};
 use crate::output::{opt, print, print_json, table};
-use crate::{CliError, exit};
 
 /// Options of `megaflex status`.
 #[derive(Debug, clap::Args)]

@@ -9,7 +9,7 @@ use megaport::types::EpochMillis;
 use serde::Serialize;
 
 use crate::context::Ctx;
-use crate::exit;
+use crate::error::exit;
 use crate::output::print;
 use crate::state::Journal;
 

@@ -7,9 +7,9 @@ use megaport::TelemetryRange;
 use megaport::types::{AnyProduct, EpochMillis, ProductType, ProductUid, TelemetryProductType, TelemetryResponse};
 
 use crate::context::{Ctx, OutputFormat};
+use crate::error::{CliError, exit};
 use crate::output::{print, print_csv, print_json, print_rows};
 use crate::timearg::parse_time;
-use crate::{CliError, exit};
 
 /// Options of `megaflex telemetry`.
 #[derive(Debug, clap::Args)]

@@ -7,9 +7,9 @@ use megaport::types::{ProductUid, Vxc};
 use serde::Serialize;
 
 use crate::context::Ctx;
+use crate::error::{CliError, exit};
 use crate::output::{kv_table, opt, print, print_json, status};
 use crate::timearg::{human, parse_duration};
-use crate::{CliError, exit};
 
 /// `megaflex vxc ...`
 #[derive(Debug, clap::Subcommand)]
