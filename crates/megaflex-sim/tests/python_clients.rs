@@ -1,10 +1,10 @@
 //! The ServiceNow emulator against the clients administrators really run:
-//! pysnow (plain HTTP) and ServiceNow's own pysnc (HTTPS only, Basic and OAuth, through the
-//! test-only TLS front in `tests/py/tls_front.py` with a certificate made by
-//! `openssl req` here). The Python scripts in `tests/py/` print what the
-//! client saw; this file checks it and the emulator's own state. Skipped
-//! when python3, pysnow, pysnc or openssl is missing, unless
-//! MEGAFLEX_REQUIRE_PEERS is set (CI).
+//! pysnow (plain HTTP) and ServiceNow's own pysnc (HTTPS only, Basic and
+//! OAuth, against the simulator serving HTTPS itself, as `megaflex sim --tls`
+//! does, with its generated CA given to pysnc). The Python scripts in
+//! `tests/py/` print what the client saw; this file checks it and the
+//! emulator's own state. Skipped when python3, pysnow or pysnc is missing,
+//! unless MEGAFLEX_REQUIRE_PEERS is set (CI).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,18 +15,15 @@ use megaflex_sim::{
 };
 use serde_json::{Value, json};
 
-/// Whether `python3` can import `modules` (and `openssl` runs, when asked).
-fn peers(modules: &str, openssl: bool) -> bool {
+/// Whether `python3` can import `modules`.
+fn peers(modules: &str) -> bool {
     let python = Command::new("python3").args(["-c", &format!("import {modules}")]).output();
-    let python_ok = python.as_ref().is_ok_and(|o| o.status.success());
-    let openssl_ok = !openssl || Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success());
-    let ok = python_ok && openssl_ok;
-    let what = format!("python3 with {modules}{}", if openssl { " and openssl" } else { "" });
+    let ok = python.as_ref().is_ok_and(|o| o.status.success());
     if !ok && std::env::var_os("MEGAFLEX_REQUIRE_PEERS").is_some() {
-        panic!("{what} required (pip install pysnow pysnc; apt-get install openssl)");
+        panic!("python3 with {modules} required (pip install pysnow pysnc)");
     }
     if !ok {
-        eprintln!("skipping: {what} not available");
+        eprintln!("skipping: python3 with {modules} not available");
     }
     ok
 }
@@ -54,7 +51,7 @@ async fn sim() -> megaflex_sim::SimHandle {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pysnow_creates_finds_notes_and_resolves() {
-    if !peers("pysnow", false) {
+    if !peers("pysnow") {
         return;
     }
     let sim = sim().await;
@@ -100,29 +97,20 @@ async fn pysnow_creates_finds_notes_and_resolves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pysnc_over_https_creates_finds_notes_and_resolves() {
-    if !peers("pysnc, requests_oauthlib", true) {
+    if !peers("pysnc, requests_oauthlib") {
         return;
     }
     let dir = std::env::temp_dir().join(format!("megaflex-pysnc-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let identity = megaflex_sim::TlsIdentity::generate().unwrap();
+    let ca = dir.join("sim-ca.pem");
+    std::fs::write(&ca, identity.ca_pem.as_deref().expect("a generated identity has its CA")).unwrap();
 
-    let sim = sim().await;
+    let sim = megaflex_sim::spawn_tls(SimConfig { clock_scale: 0.0, ..SimConfig::default() }, &identity).await.unwrap();
     let cid = "megaflex:bne-mel-backup:7";
     let args = vec![
         script("pysnc_client.py").display().to_string(),
-        cert.display().to_string(),
-        key.display().to_string(),
-        sim.addr().to_string(),
+        sim.base_url(),
         USER.into(),
         PASSWORD.into(),
         cid.into(),
@@ -130,7 +118,7 @@ async fn pysnc_over_https_creates_finds_notes_and_resolves() {
         DEFAULT_SERVICENOW_CLIENT_SECRET.into(),
     ];
     // The private CA reaches pysnc the way a user's would: through requests.
-    let seen = run_python(args, vec![("REQUESTS_CA_BUNDLE", cert.display().to_string())]).await;
+    let seen = run_python(args, vec![("REQUESTS_CA_BUNDLE", ca.display().to_string())]).await;
     let _ = std::fs::remove_dir_all(&dir);
 
     assert!(seen["instance"].as_str().unwrap().starts_with("https://127.0.0.1:"));

@@ -1,26 +1,20 @@
 """ServiceNow's own pysnc against the simulator's ServiceNow emulator, over
-HTTPS (pysnc refuses http://) through tls_front.py. The CA certificate comes
-from REQUESTS_CA_BUNDLE, as a user behind a private CA would set it. Prints
-what the client saw as one JSON object; the Rust test
-(tests/python_clients.rs) checks it and the emulator's state.
+HTTPS (pysnc refuses http://), served by the simulator itself (`megaflex sim
+--tls`). The CA certificate comes from REQUESTS_CA_BUNDLE, as a user behind a
+private CA would set it. Prints what the client saw as one JSON object; the
+Rust test (tests/python_clients.rs) checks it and the emulator's state.
 
-    python3 pysnc_client.py CERT KEY HOST:PORT USER PASSWORD CORRELATION_ID CLIENT_ID CLIENT_SECRET
+    python3 pysnc_client.py https://HOST:PORT USER PASSWORD CORRELATION_ID CLIENT_ID CLIENT_SECRET
 """
 
 import json
-import os
 import sys
 
 from pysnc import ServiceNowClient
 from pysnc.auth import ServiceNowPasswordGrantFlow
 from pysnc.exceptions import AuthenticationException, RoleException, UpdateException
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import tls_front  # noqa: E402
-
-cert, key, target, user, password, cid, client_id, client_secret = sys.argv[1:9]
-host, _, port = target.rpartition(":")
-instance = "https://127.0.0.1:%d" % tls_front.start(cert, key, host, int(port))
+instance, user, password, cid, client_id, client_secret = sys.argv[1:7]
 out = {"instance": instance}
 
 client = ServiceNowClient(instance, (user, password))
