@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod queue;
 pub mod snmp;
 pub mod syslog;
+mod udp_batch;
 pub mod webhook;
 
 /// Binds a non-blocking UDP socket (no address reuse) with the receive

@@ -8,20 +8,17 @@
 //! The socket helpers are the syslog receiver's, kept apart so the two
 //! sources can be tuned apart.
 
-use std::io::IoSliceMut;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 use megaport::types::EpochMillis;
-use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
+use nix::sys::socket::{MultiHeaders, SockaddrStorage};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::server::Handler;
 use crate::source::metrics::{Counter, RateLimitedLog};
+use crate::source::udp_batch::{recv_batch, wait_readable};
 
 /// Datagrams taken per `recvmmsg` call.
 const RECV_BATCH: usize = 64;
@@ -131,41 +128,4 @@ fn run(socket: &UdpSocket, mut handler: Handler, shutdown: &CancellationToken) {
             std::thread::sleep(GATHER);
         }
     }
-}
-
-/// Whether the socket became readable within `timeout`.
-fn wait_readable(socket: &UdpSocket, timeout: Duration) -> std::io::Result<bool> {
-    let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
-    let timeout = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
-    match poll(&mut fds, timeout) {
-        Ok(n) => Ok(n > 0),
-        Err(Errno::EINTR) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// One `recvmmsg` into `bufs`; `(length, sender)` per datagram into `out`.
-/// `WouldBlock` when nothing is queued.
-fn recv_batch(
-    socket: &UdpSocket,
-    headers: &mut MultiHeaders<SockaddrStorage>,
-    bufs: &mut [Vec<u8>],
-    out: &mut Vec<(usize, Option<SocketAddr>)>,
-) -> std::io::Result<()> {
-    let mut iovs: Vec<[IoSliceMut<'_>; 1]> = bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
-    let results = match recvmmsg(socket.as_raw_fd(), headers, iovs.iter_mut(), MsgFlags::MSG_DONTWAIT, None) {
-        Ok(results) => results,
-        Err(Errno::EAGAIN | Errno::EINTR) => return Err(std::io::ErrorKind::WouldBlock.into()),
-        Err(e) => return Err(e.into()),
-    };
-    out.clear();
-    out.extend(results.map(|r| (r.bytes, r.address.and_then(|a| to_socket_addr(&a)))));
-    if out.is_empty() { Err(std::io::ErrorKind::WouldBlock.into()) } else { Ok(()) }
-}
-
-fn to_socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
-    if let Some(v4) = a.as_sockaddr_in() {
-        return Some(SocketAddr::from((v4.ip(), v4.port())));
-    }
-    a.as_sockaddr_in6().map(|v6| SocketAddr::from((v6.ip(), v6.port())))
 }
