@@ -15,7 +15,7 @@ RATE=${RATE:-300000}
 COUNT=${COUNT:-3000000}
 
 cargo build --release -q -p megaflex -p megaflex-loadgen
-cargo build --release -q -p megaflex-engine --example engine_bench
+cargo build --release -q -p megaflex-runtime --example engine_bench
 BENCH=./target/release/examples/engine_bench
 MEGAFLEX=./target/release/megaflex
 GEN=./target/release/megaflex-loadgen

@@ -15,7 +15,7 @@ COUNT=${COUNT:-20000}
 RATE=${RATE:-4000}
 PORT=${PORT:-11199}
 TARGET=${CARGO_TARGET_DIR:-target}
-[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p megaflex-loadgen -p megaflex-engine --example ingest
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p megaflex-loadgen -p megaflex-runtime --example ingest
 GEN=${GEN:-$TARGET/release/megaflex-loadgen}
 INGEST=${INGEST:-$TARGET/release/examples/ingest}
 work=$(mktemp -d)

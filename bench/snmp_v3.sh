@@ -15,7 +15,7 @@ SNMPTRAPD_COUNT=${SNMPTRAPD_COUNT:-40000}
 SNMPTRAPD_RATE=${SNMPTRAPD_RATE:-4000}
 TARGET=${CARGO_TARGET_DIR:-target}
 command -v snmptrapd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq snmp snmptrapd >/dev/null; }
-cargo build --release -q -p megaflex-engine --example ingest
+cargo build --release -q -p megaflex-runtime --example ingest
 INGEST=$TARGET/release/examples/ingest
 work=$(mktemp -d)
 cleanup() { pkill -P $$ 2>/dev/null || true; rm -rf "$work"; }

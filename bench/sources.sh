@@ -26,7 +26,7 @@ if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteract
 systemctl stop rsyslog 2>/dev/null || true
 
 cargo build --release -q -p megaflex-loadgen
-cargo build --release -q -p megaflex-engine --example ingest
+cargo build --release -q -p megaflex-runtime --example ingest
 GEN=./target/release/megaflex-loadgen
 INGEST=./target/release/examples/ingest
 work=$(mktemp -d)

@@ -24,7 +24,7 @@ command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; fi
 
 cargo build --profile "$BENCH_PROFILE" -q -p megaflex-loadgen
-cargo build --profile "$BENCH_PROFILE" -q -p megaflex-engine --example ingest
+cargo build --profile "$BENCH_PROFILE" -q -p megaflex-runtime --example ingest
 out_dir=${CARGO_TARGET_DIR:-./target}/$([ "$BENCH_PROFILE" = dev ] && echo debug || echo "$BENCH_PROFILE")
 GEN=$out_dir/megaflex-loadgen
 INGEST=$out_dir/examples/ingest

@@ -6,11 +6,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
-use megaflex_engine::source::metrics::SourceMetrics;
-use megaflex_engine::source::snmp::classify::classify;
-use megaflex_engine::source::snmp::decode::decode_community;
-use megaflex_engine::source::snmp::usm::{AuthProtocol, PrivProtocol, UsmUser};
-use megaflex_engine::source::snmp::v3::Usm;
+use megaflex_sources::metrics::SourceMetrics;
+use megaflex_sources::snmp::classify::classify;
+use megaflex_sources::snmp::decode::decode_community;
+use megaflex_sources::snmp::usm::{AuthProtocol, PrivProtocol, UsmUser};
+use megaflex_sources::snmp::v3::Usm;
 
 fn usm() -> &'static Usm {
     static USM: OnceLock<Usm> = OnceLock::new();

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use megaflex_engine::source::syslog::{classify::classify, parse::parse};
+use megaflex_sources::syslog::{classify::classify, parse::parse};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(msg) = parse(data) {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use megaflex_engine::source::syslog::framing::{Frame, Framer};
+use megaflex_sources::syslog::framing::{Frame, Framer};
 
 fn frames(chunks: &[&[u8]]) -> Vec<Result<Vec<u8>, Frame>> {
     let mut f = Framer::new(512);

@@ -99,7 +99,9 @@ fn init_logging(verbose: u8, format: LogFormat, quiet: bool) {
     let default = match verbose {
         // The demo prints its own timeline; the engine's info lines would bury it.
         0 if quiet => "warn",
-        0 => "warn,megaflex=info,megaflex_engine=info,megaflex_sim=info",
+        0 => {
+            "warn,megaflex=info,megaflex_runtime=info,megaflex_sources=info,megaflex_store=info,servicenow_table=info,megaflex_sim=info"
+        }
         1 => "info",
         2 => "debug",
         _ => "trace",

@@ -2,25 +2,10 @@
 //! or a duration meaning "that long ago") from the command line.
 
 use std::str::FromStr;
-use std::time::Duration;
+
+pub(crate) use megaflex_domain::duration::{human_duration as human, parse_duration};
 
 use megaport::types::EpochMillis;
-
-/// `30s`, `10m`, `1h30m`, `24h`, `7d`.
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    // jiff's friendly format has no calendar-free days; a day here is 24 hours.
-    let normalised = match t.strip_suffix('d').and_then(|n| n.trim().parse::<u64>().ok()) {
-        Some(days) => format!("{}h", days * 24),
-        None => t.to_owned(),
-    };
-    let d = jiff::SignedDuration::from_str(&normalised)
-        .map_err(|_| format!("invalid duration {s:?}: use a number with a unit, like 30s, 10m, 24h or 7d"))?;
-    if d.is_negative() {
-        return Err(format!("invalid duration {s:?}: it must not be negative"));
-    }
-    Duration::try_from(d).map_err(|e| format!("invalid duration {s:?}: {e}"))
-}
 
 /// RFC 3339 (`2026-11-22T10:00:00Z`), `now`, or a duration ago (`2h`).
 pub(crate) fn parse_time(s: &str, now: EpochMillis) -> Result<EpochMillis, String> {
@@ -39,20 +24,10 @@ pub(crate) fn parse_time(s: &str, now: EpochMillis) -> Result<EpochMillis, Strin
     }
 }
 
-/// `2h 5m`, for "in ..." and "... ago".
-pub(crate) fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m {}s", s / 60, s % 60),
-        3600..86_400 => format!("{}h {}m", s / 3600, (s % 3600) / 60),
-        _ => format!("{}d {}h", s / 86_400, (s % 86_400) / 3600),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn durations_and_times() {

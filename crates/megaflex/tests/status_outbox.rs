@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
-use megaflex_engine::incident::{OutboxItem, OutboxKind};
-use megaflex_engine::store::{self, OutboxOutcome, Record};
+use megaflex_domain::incident::{OutboxItem, OutboxKind};
+use megaflex_store::{self as store, OutboxOutcome, Record};
 use megaport::types::EpochMillis;
 
 #[tokio::test]

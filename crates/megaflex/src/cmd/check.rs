@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use megaflex_engine::config::Config;
+use megaflex_runtime::config::Config;
 use megaport::types::ProductUid;
 
 use crate::context::Ctx;
@@ -90,9 +90,7 @@ pub(crate) async fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<u8> {
     if !args.offline
         && let Some(sn) = &config.servicenow
     {
-        match megaflex_engine::servicenow::ServiceNowClient::from_config(sn)
-            .and_then(|c| c.with_http(&sn.http_settings()))
-        {
+        match sn.client().and_then(|c| c.with_http(&sn.http_settings())) {
             Ok(client) => {
                 // A read of the incident table proves the credentials and the
                 // role (itil) without writing anything.

@@ -10,12 +10,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use megaflex_engine::config::Config;
-use megaflex_engine::engine::{self, Daemon, RunOptions};
-use megaflex_engine::links::LinkStatus;
-use megaflex_engine::servicenow::ServiceNowClient;
+use megaflex_domain::links::LinkStatus;
+use megaflex_runtime::config::Config;
+use megaflex_runtime::{self as engine, Daemon, RunOptions};
 use megaflex_sim::{SimConfig, SimState};
 use serde_json::Value;
+use servicenow_table::ServiceNowClient;
 
 use crate::error::exit;
 
@@ -73,7 +73,7 @@ impl Demo {
             && self.seen.link != Some(l.status)
         {
             if self.seen.link.is_some() {
-                self.line(&format!("link {} is {}", l.name, megaflex_engine::store::serde_name(&l.status)));
+                self.line(&format!("link {} is {}", l.name, megaflex_store::serde_name(&l.status)));
             }
             self.seen.link = Some(l.status);
         }

@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
-use megaflex_engine::config::Config;
-use megaflex_engine::engine::replay::{read_events, replay, updates_of};
-use megaflex_engine::engine::sources::patterns;
+use megaflex_runtime::config::Config;
+use megaflex_runtime::replay::{read_events, replay, updates_of};
+use megaflex_runtime::sources::patterns;
 use megaport::types::{EpochMillis, ProductUid};
 
 use crate::context::Ctx;

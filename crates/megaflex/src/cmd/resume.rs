@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use megaflex_engine::config::Config;
-use megaflex_engine::store::{self, ClaimError, DecisionRecord, Holder, Record};
+use megaflex_runtime::config::Config;
+use megaflex_store::{self as store, ClaimError, DecisionRecord, Holder, Record};
 use megaport::types::EpochMillis;
 
 use crate::error::{CliError, exit};

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use megaflex_engine::config::Config;
-use megaflex_engine::engine::{self, RunOptions};
+use megaflex_runtime::config::Config;
+use megaflex_runtime::{self as engine, RunOptions};
 use megaport::UpdateLedger;
 use megaport::types::{EpochMillis, ProductUid};
 
@@ -26,7 +26,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let config = Config::load(&args.config).map_err(|e| CliError::usage(e.to_string()))?;
     // Before anything opens a descriptor: the listeners size their
     // connection limits from what is allowed.
-    match megaflex_engine::net::raise_nofile_limit() {
+    match megaflex_sources::net::raise_nofile_limit() {
         Ok(nofile) => tracing::info!(nofile, "file descriptor limit"),
         Err(e) => tracing::warn!(error = %e, "cannot read or raise the file descriptor limit"),
     }

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use megaflex_engine::config::Config;
-use megaflex_engine::store::{self, StoreLedger};
+use megaflex_runtime::config::Config;
+use megaflex_store::{self as store, StoreLedger};
 use megaport::UpdatePolicy;
 use megaport::types::{EpochMillis, ProductUid};
 

@@ -1,0 +1,307 @@
+//! The ServiceNow incident lifecycle as data: which decisions open an
+//! incident, which become work notes, which resolve it. Pure; the core turns
+//! its decisions into [`OutboxItem`]s written in the same transaction as the
+//! decisions, and the runtime's outbox delivers them later, so
+//! ServiceNow being slow or down never holds up a bandwidth change.
+
+use megaport_types::EpochMillis;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::duration::human_duration;
+use serde_json::{Value, json};
+
+/// The incident of the episode in progress, kept with the circuit's state so
+/// a restart goes on with the same incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpisodeIncident {
+    /// The episode that opened it (its `correlation_id`).
+    pub episode: u64,
+    /// When the boost was decided.
+    pub started_at: EpochMillis,
+    /// Confirmed updates of the VXC since.
+    pub updates: u32,
+}
+
+/// What an outbox entry asks ServiceNow to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxKind {
+    /// Find the active incident with this `correlation_id` or create it.
+    Open,
+    /// Append a work note.
+    Note,
+    /// Resolve with close notes.
+    Resolve,
+}
+
+impl OutboxKind {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Note => "note",
+            Self::Resolve => "resolve",
+        }
+    }
+
+    /// From the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(Self::Open),
+            "note" => Some(Self::Note),
+            "resolve" => Some(Self::Resolve),
+            _ => None,
+        }
+    }
+}
+
+/// One ServiceNow call to make, in order with the others of its incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    /// `megaflex:<circuit>:<episode>`.
+    pub correlation_id: String,
+    /// Circuit.
+    pub circuit: String,
+    /// Episode.
+    pub episode: u64,
+    /// What to do.
+    pub kind: OutboxKind,
+    /// Open: `short_description`, `description`. Note: `work_notes`.
+    /// Resolve: `close_notes` and the facts for the cost estimate
+    /// (`vxc_uid`, `normal_mbps`, `boost_mbps`, `duration_secs`).
+    pub payload: Value,
+    /// When the engine decided it.
+    pub at: EpochMillis,
+}
+
+/// The correlation id of a circuit's episode.
+pub fn correlation_id(circuit: &str, episode: u64) -> String {
+    format!("megaflex:{circuit}:{episode}")
+}
+
+/// What the lifecycle needs to know about the circuit at a decision.
+#[derive(Debug, Clone, Copy)]
+pub struct CircuitFacts<'a> {
+    /// Circuit name.
+    pub circuit: &'a str,
+    /// The VXC's product UID.
+    pub vxc_uid: &'a str,
+    /// Watched links.
+    pub links: &'a [String],
+    /// Normal rate.
+    pub normal_mbps: u32,
+    /// Boost rate.
+    pub boost_mbps: u32,
+    /// Current episode number.
+    pub episode: u64,
+    /// Wants the boost rate now.
+    pub boosted: bool,
+    /// A hold-down or hold-up is running.
+    pub timer_running: bool,
+    /// The rate last read or confirmed.
+    pub actual_mbps: Option<u32>,
+}
+
+fn time(at: EpochMillis) -> String {
+    at.to_timestamp().map_or_else(|| at.as_millis().to_string(), |t| format!("{t:.0}"))
+}
+
+fn item(facts: &CircuitFacts<'_>, episode: u64, kind: OutboxKind, payload: Value, at: EpochMillis) -> OutboxItem {
+    OutboxItem {
+        correlation_id: correlation_id(facts.circuit, episode),
+        circuit: facts.circuit.to_owned(),
+        episode,
+        kind,
+        payload,
+        at,
+    }
+}
+
+fn note(facts: &CircuitFacts<'_>, episode: u64, at: EpochMillis, text: String) -> OutboxItem {
+    item(facts, episode, OutboxKind::Note, json!({ "work_notes": format!("[{}] {text}", time(at)) }), at)
+}
+
+/// How a decision's action reads in a work note.
+fn headline(action: &str) -> Option<&'static str> {
+    Some(match action {
+        "boost" => "Boost decided",
+        "update" => "Update requested",
+        "confirmed" => "Update confirmed",
+        "intent_confirmed" => "Update found in force after a restart",
+        "intent_dropped" => "Update not applied before a restart",
+        "wait" => "Deferred by the Megaport update rules",
+        "refuse" => "Refused",
+        "failed" => "Update failed",
+        "outside_change" => "Changed outside megaflex",
+        "resumed" => "Automation resumed",
+        "hold_up" => "Watched links up again",
+        "cancel_timer" => "Watched link down again",
+        "restore" => "Restore decided",
+        "coalesced" => "No update needed",
+        "in_sync" => "Back at the normal rate",
+        "applying" => "Megaport is applying the change",
+        "deferred" => "Deferred at a stop",
+        "flapping" => "Link flapping",
+        _ => return None,
+    })
+}
+
+/// The outbox entries a decision produces, updating `open` (the circuit's
+/// incident in progress). Incidents start at the first boost of an episode;
+/// a failure during the restore of the previous one goes on in the same
+/// incident, because the VXC never went back to normal.
+pub fn on_decision(
+    open: &mut Option<EpisodeIncident>,
+    facts: &CircuitFacts<'_>,
+    at: EpochMillis,
+    action: &str,
+    reason: &str,
+) -> Vec<OutboxItem> {
+    let mut out = Vec::new();
+    if action == "boost" && open.is_none() {
+        let inc = EpisodeIncident { episode: facts.episode, started_at: at, updates: 0 };
+        *open = Some(inc);
+        let links = facts.links.join(", ");
+        let short = format!(
+            "megaflex: {links} down; backup VXC {} raised {} -> {} Mbps ({})",
+            facts.vxc_uid, facts.normal_mbps, facts.boost_mbps, facts.circuit
+        );
+        let description = format!(
+            "megaflex detected that {links} went down and raised the bandwidth of the backup Megaport VXC {} \
+             (circuit {}) from {} Mbps to {} Mbps at {}. It lowers it back and resolves this incident once \
+             the link has been stable for the configured hold-up. Work notes record each step.\n\
+             Correlation id: {}",
+            facts.vxc_uid,
+            facts.circuit,
+            facts.normal_mbps,
+            facts.boost_mbps,
+            time(at),
+            correlation_id(facts.circuit, facts.episode),
+        );
+        out.push(item(
+            facts,
+            inc.episode,
+            OutboxKind::Open,
+            json!({ "short_description": short, "description": description }),
+            at,
+        ));
+    }
+    let Some(inc) = open.as_mut() else { return out };
+    if matches!(action, "confirmed" | "intent_confirmed") {
+        inc.updates += 1;
+    }
+    let inc = *inc;
+    if let Some(head) = headline(action) {
+        out.push(note(facts, inc.episode, at, format!("{head}: {reason}")));
+    }
+    let back_to_normal = !facts.boosted && !facts.timer_running && facts.actual_mbps == Some(facts.normal_mbps);
+    // Every way an episode can end reaches one of these: a confirmation, a
+    // restart that finds the rate in force, or a cycle that finds the VXC
+    // back at normal after a confirmation ran out (`in_sync`). `open` is
+    // cleared here, so the resolve is queued exactly once.
+    if back_to_normal && matches!(action, "confirmed" | "intent_confirmed" | "coalesced" | "in_sync") {
+        *open = None;
+        let duration_secs = (at.as_millis() - inc.started_at.as_millis()).max(0) / 1000;
+        let close_notes = format!(
+            "Primary path stable again; backup VXC {} back at {} Mbps at {}. Episode {} lasted {}, \
+             {} VXC update(s) made.",
+            facts.vxc_uid,
+            facts.normal_mbps,
+            time(at),
+            inc.episode,
+            human_duration(Duration::from_secs(duration_secs.max(0) as u64)),
+            inc.updates,
+        );
+        out.push(item(
+            facts,
+            inc.episode,
+            OutboxKind::Resolve,
+            json!({
+                "close_notes": close_notes,
+                "vxc_uid": facts.vxc_uid,
+                "normal_mbps": facts.normal_mbps,
+                "boost_mbps": facts.boost_mbps,
+                "duration_secs": duration_secs,
+            }),
+            at,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(boosted: bool, timer_running: bool, actual: u32, episode: u64) -> CircuitFacts<'static> {
+        static LINKS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| vec!["primary".to_owned()]);
+        CircuitFacts {
+            circuit: "c",
+            vxc_uid: "vxc-1",
+            links: &LINKS,
+            normal_mbps: 10,
+            boost_mbps: 500,
+            episode,
+            boosted,
+            timer_running,
+            actual_mbps: Some(actual),
+        }
+    }
+
+    fn ms(s: i64) -> EpochMillis {
+        EpochMillis::from_millis(1_764_000_000_000 + s * 1000)
+    }
+
+    #[test]
+    fn an_episode_opens_notes_and_resolves_once() {
+        let mut open = None;
+        assert!(on_decision(&mut open, &facts(false, true, 10, 0), ms(0), "hold_down", "x").is_empty());
+        let out = on_decision(&mut open, &facts(true, false, 10, 1), ms(30), "boost", "boost to 500");
+        assert_eq!(out.iter().map(|o| o.kind).collect::<Vec<_>>(), [OutboxKind::Open, OutboxKind::Note]);
+        assert_eq!(out[0].correlation_id, "megaflex:c:1");
+        assert!(out[0].payload["short_description"].as_str().unwrap().contains("vxc-1 raised 10 -> 500 Mbps"));
+        let out = on_decision(&mut open, &facts(true, false, 500, 1), ms(31), "confirmed", "at 500");
+        assert_eq!(out.len(), 1);
+        assert!(out[0].payload["work_notes"].as_str().unwrap().ends_with("Update confirmed: at 500"));
+        on_decision(&mut open, &facts(false, false, 500, 1), ms(700), "restore", "restore");
+        // A confirmation that is not back at normal does not resolve.
+        let out = on_decision(&mut open, &facts(false, false, 500, 1), ms(701), "failed", "boom");
+        assert!(out.iter().all(|o| o.kind == OutboxKind::Note));
+        let out = on_decision(&mut open, &facts(false, false, 10, 1), ms(730), "confirmed", "at 10");
+        assert_eq!(out.iter().map(|o| o.kind).collect::<Vec<_>>(), [OutboxKind::Note, OutboxKind::Resolve]);
+        let close = out[1].payload["close_notes"].as_str().unwrap();
+        assert!(close.contains("lasted 11m 40s, 2 VXC update(s)"), "{close}");
+        assert_eq!(out[1].payload["duration_secs"], 700);
+        assert!(open.is_none());
+        // The next failure is a new incident.
+        let out = on_decision(&mut open, &facts(true, false, 10, 2), ms(900), "boost", "again");
+        assert_eq!(out[0].correlation_id, "megaflex:c:2");
+    }
+
+    #[test]
+    fn a_failure_during_the_restore_stays_in_the_same_incident() {
+        let mut open = None;
+        on_decision(&mut open, &facts(true, false, 10, 1), ms(0), "boost", "b");
+        on_decision(&mut open, &facts(false, false, 500, 1), ms(600), "restore", "r");
+        on_decision(&mut open, &facts(false, false, 500, 1), ms(600), "wait", "deferred");
+        let out = on_decision(&mut open, &facts(true, false, 500, 2), ms(620), "boost", "again");
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].kind, out[0].correlation_id.as_str()), (OutboxKind::Note, "megaflex:c:1"));
+        let out = on_decision(&mut open, &facts(true, false, 500, 2), ms(621), "coalesced", "in sync");
+        assert!(out.iter().all(|o| o.kind == OutboxKind::Note), "still boosted: not resolved");
+    }
+
+    #[test]
+    fn an_episode_ended_by_a_cycle_in_sync_is_resolved_once() {
+        let mut open = None;
+        on_decision(&mut open, &facts(true, false, 10, 1), ms(0), "boost", "b");
+        on_decision(&mut open, &facts(false, false, 500, 1), ms(600), "restore", "r");
+        on_decision(&mut open, &facts(false, false, 500, 1), ms(720), "failed", "not confirmed in time");
+        let out = on_decision(&mut open, &facts(false, false, 10, 1), ms(900), "in_sync", "at 10");
+        assert_eq!(out.iter().filter(|o| o.kind == OutboxKind::Resolve).count(), 1);
+        assert!(open.is_none());
+        assert!(on_decision(&mut open, &facts(false, false, 10, 1), ms(901), "in_sync", "at 10").is_empty());
+    }
+}

@@ -1,0 +1,188 @@
+//! A simulator with a frozen clock, an engine on it (real UDP syslog, real
+//! SQLite file, real HTTP to the simulator), and helpers to move time and
+//! wait for what the engine does.
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use megaflex_runtime::config::Config;
+use megaflex_runtime::{Daemon, RunOptions};
+use megaflex_sim::{SimConfig, SimHandle};
+use megaport::Credentials;
+
+pub const VXC: &str = megaflex_sim::BLOG_VXC_UID;
+
+/// A fresh directory under the system temp dir.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "megaflex-{tag}-{}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `[megaport]` on the simulator, its clock, a store at `db`, syslog on UDP.
+fn header(sim: &SimHandle, db: &std::path::Path) -> String {
+    format!(
+        r#"
+[megaport]
+environment = {{ api_url = "{api}", token_url = "{token}" }}
+
+[engine]
+clock = "simulator"
+reconcile_every = "60s"
+confirm_within = "2m"
+
+[store]
+url = "sqlite://{db}"
+
+[[source]]
+type = "syslog"
+listen = "udp://127.0.0.1:0"
+"#,
+        api = sim.base_url(),
+        token = sim.token_url(),
+        db = db.display(),
+    )
+}
+
+/// The scenario configuration: one link watched over syslog, one circuit.
+pub fn config_text(sim: &SimHandle, db: &std::path::Path, circuit_extra: &str, link_extra: &str) -> String {
+    header(sim, db)
+        + &format!(
+            r#"
+[[link]]
+name = "bne-mel-primary"
+signals = [ {{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }} ]
+{link_extra}
+
+[[circuit]]
+name = "bne-mel-backup"
+vxc = "{VXC}"
+normal_mbps = 10
+boost_mbps = 500
+boost_when_down = ["bne-mel-primary"]
+boost_after = "30s"
+restore_after = "10m"
+{circuit_extra}
+"#
+        )
+}
+
+pub async fn sim() -> SimHandle {
+    megaflex_sim::spawn(SimConfig { clock_scale: 0.0, ..SimConfig::default() }).await.unwrap()
+}
+
+pub fn options() -> RunOptions {
+    RunOptions {
+        http_listen: Some("127.0.0.1:0".parse().unwrap()),
+        credentials: Some(Credentials::new(megaflex_sim::DEFAULT_ACCESS_KEY, megaflex_sim::DEFAULT_SECRET_KEY)),
+        confirm_policy: Some(megaport::ConfirmPolicy {
+            initial_poll: Duration::from_millis(20),
+            max_poll: Duration::from_millis(100),
+        }),
+        servicenow: None,
+        http_token: Some(HTTP_TOKEN.into()),
+        ..RunOptions::default()
+    }
+}
+
+/// The HTTP write token the test daemons take.
+pub const HTTP_TOKEN: &str = "test-http-token";
+
+pub async fn start(text: &str) -> Daemon {
+    let config = Config::parse(std::path::Path::new("scenario.toml"), text).unwrap();
+    megaflex_runtime::start(config, options()).await.unwrap()
+}
+
+pub fn syslog_addr(d: &Daemon) -> SocketAddr {
+    d.sources.iter().find(|s| s.0 == "syslog").unwrap().2
+}
+
+/// A Cisco IOS line from core-b1 about the primary's interface.
+pub fn cisco_line(seq: u32, state: &str) -> String {
+    format!(
+        "<189>{seq}: core-b1: *Dec  2 05:00:00.000: %LINEPROTO-5-UPDOWN: Line protocol on Interface TenGigabitEthernet0/1/0, changed state to {state}"
+    )
+}
+
+pub async fn send(to: SocketAddr, line: &str) {
+    let s = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    s.send_to(line.as_bytes(), to).await.unwrap();
+}
+
+pub fn advance(sim: &SimHandle, secs: f64) {
+    sim.state().clock().advance_secs(secs);
+}
+
+/// Polls `cond` every 10 ms for up to 15 s of real time.
+pub async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..1500 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Rates of the accepted updates, in order.
+pub fn update_rates(sim: &SimHandle) -> Vec<u32> {
+    sim.state().stats().updates.iter().filter_map(|u| u.rate_limit).collect()
+}
+
+pub fn breaches(sim: &SimHandle) -> u64 {
+    let s = sim.state().stats();
+    s.rate_limit_breaches + s.update_interval_breaches + s.monthly_update_breaches
+}
+
+pub fn has_decision(d: &Daemon, action: &str) -> bool {
+    d.status.borrow().recent_decisions.iter().any(|x| x.action == action)
+}
+
+pub fn count_decisions(d: &Daemon, action: &str) -> usize {
+    d.status.borrow().recent_decisions.iter().filter(|x| x.action == action).count()
+}
+
+/// Waits for the first reconcile (the VXC's rate read).
+pub async fn wait_ready(d: &Daemon) {
+    wait_for("the first reconcile", || d.status.borrow().circuits.iter().all(|c| c.actual_mbps.is_some())).await;
+}
+
+pub async fn db(path: &std::path::Path) -> sqlx::SqlitePool {
+    sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display())).await.unwrap()
+}
+
+pub async fn count(pool: &sqlx::SqlitePool, sql: &'static str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await.unwrap()
+}
+
+/// The default world plus `n` copies of the blog VXC.
+pub fn world_with_vxcs(n: usize) -> megaflex_sim::WorldFile {
+    megaflex_sim::default_world_with_vxcs(megaport::types::EpochMillis::now(), n)
+}
+
+pub fn bench_vxc(i: usize) -> String {
+    megaflex_sim::extra_vxc_uid(i)
+}
+
+/// `n` links (`core-{i}` Te0/1/0) and `n` circuits on the bench VXCs.
+pub fn scale_config(sim: &SimHandle, db: &std::path::Path, n: usize, boost_after: &str) -> String {
+    let mut text = header(sim, db);
+    for i in 0..n {
+        text.push_str(&format!(
+            "[[link]]\nname = \"link-{i}\"\nsignals = [ {{ syslog = {{ host = \"core-{i}\", interface = \"TenGigabitEthernet0/1/0\" }} }} ]\n\
+             [[circuit]]\nname = \"circuit-{i}\"\nvxc = \"{vxc}\"\nnormal_mbps = 10\nboost_mbps = 500\n\
+             boost_when_down = [\"link-{i}\"]\nboost_after = \"{boost_after}\"\nrestore_after = \"1h\"\n",
+            vxc = bench_vxc(i)
+        ));
+    }
+    text
+}

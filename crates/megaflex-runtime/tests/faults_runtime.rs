@@ -1,0 +1,156 @@
+//! The runtime under faults (issue 15, items 7, 9 and 10), on the simulator
+//! over loopback with real SQLite files: a refused update waits for the time
+//! Megaport names instead of looping; a fresh store learns the account's
+//! recent updates; a stop ends within seconds and records what is deferred;
+//! a VXC still being applied is waited for, not updated again; a wall-clock
+//! step does not stretch a hold-down.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+use megaflex_sim::{SimConfig, SimHandle};
+use megaport::types::{EpochMillis, ProductUid, VxcUpdate};
+use megaport::{Client, Clock, Credentials};
+
+/// `megaflex vxc speed VXC <mbps> --yes`, as another tool would: one PUT.
+async fn change_outside(sim: &SimHandle, mbps: u32) -> EpochMillis {
+    let client = Client::builder()
+        .urls(sim.base_url(), sim.token_url())
+        .credentials(Credentials::new(megaflex_sim::DEFAULT_ACCESS_KEY, megaflex_sim::DEFAULT_SECRET_KEY))
+        .build()
+        .unwrap();
+    let at = sim.state().now();
+    client.update_vxc(&ProductUid::new(VXC), &VxcUpdate::rate_limit(mbps)).await.unwrap();
+    at
+}
+
+fn puts(sim: &SimHandle) -> (usize, u64) {
+    let s = sim.state().stats();
+    (s.updates.len(), s.update_interval_breaches)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_update_waits_for_the_time_megaport_names_instead_of_looping() {
+    let sim = sim().await;
+    change_outside(&sim, 500).await;
+    let dir = temp_dir("refused");
+    let db_path = dir.join("megaflex.db");
+    // A fresh store: the daemon does not know the update just made.
+    let d = start(&config_text(&sim, &db_path, "", "")).await;
+    wait_for("the refused restore to be deferred", || has_decision(&d, "wait")).await;
+    assert_eq!(puts(&sim), (1, 1), "one refused PUT, not a loop of them");
+    assert_eq!(count_decisions(&d, "update"), 1);
+    let c = d.status.borrow().circuits[0].clone();
+    assert!(!c.in_flight);
+    // Periodic cycles while the rule holds send nothing; once it allows,
+    // the restore is made.
+    advance(&sim, 120.0);
+    advance(&sim, 200.0);
+    wait_for("the restore once allowed", || has_decision(&d, "confirmed")).await;
+    assert_eq!(update_rates(&sim), vec![500, 10]);
+    assert_eq!(puts(&sim), (2, 1), "the only breach is the first, refused PUT");
+    d.stop();
+    d.join().await;
+    let pool = db(&db_path).await;
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM updates WHERE origin = 'observed'").await, 1, "learned from the 429");
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM api_calls WHERE method = 'PUT'").await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_store_told_of_the_clis_update_sends_nothing_before_the_rule_allows() {
+    let sim = sim().await;
+    let at = change_outside(&sim, 500).await;
+    let dir = temp_dir("known");
+    let db_path = dir.join("megaflex.db");
+    let config = megaflex_runtime::config::Config::parse(
+        std::path::Path::new("scenario.toml"),
+        &config_text(&sim, &db_path, "", ""),
+    )
+    .unwrap();
+    let options = megaflex_runtime::RunOptions { known_updates: vec![(ProductUid::new(VXC), at)], ..options() };
+    let d = megaflex_runtime::start(config, options).await.unwrap();
+    wait_for("the restore to be deferred", || has_decision(&d, "wait")).await;
+    assert_eq!(puts(&sim), (1, 0), "nothing sent: the update rule was known");
+    advance(&sim, 301.0);
+    wait_for("the restore once allowed", || has_decision(&d, "confirmed")).await;
+    assert_eq!(puts(&sim), (2, 0));
+    d.stop();
+    d.join().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_a_long_confirmation_ends_in_seconds_and_the_next_start_carries_on() {
+    let sim = megaflex_sim::spawn(SimConfig { clock_scale: 0.0, apply_delay_secs: 600.0, ..SimConfig::default() })
+        .await
+        .unwrap();
+    change_outside(&sim, 500).await;
+    advance(&sim, 601.0);
+    let dir = temp_dir("stop");
+    let db_path = dir.join("megaflex.db");
+    let text = config_text(&sim, &db_path, "", "");
+    let d = start(&text).await;
+    // The restore is accepted; Megaport takes 10 (frozen) minutes to apply it.
+    wait_for("the restore to be sent", || puts(&sim).0 == 2).await;
+    wait_for("the update in flight", || d.status.borrow().circuits[0].in_flight).await;
+    let asked = Instant::now();
+    d.stop();
+    tokio::time::timeout(Duration::from_secs(5), d.join())
+        .await
+        .expect("stopped within seconds, not after the confirmation");
+    assert!(asked.elapsed() < Duration::from_secs(5));
+    let pool = db(&db_path).await;
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM decisions WHERE action = 'deferred'").await, 1);
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM intents WHERE state = 'open'").await, 1, "left for the next start");
+    pool.close().await;
+
+    // The next start, while Megaport still applies it, waits: no second PUT.
+    let d = start(&text).await;
+    wait_for("the change being applied is waited for", || has_decision(&d, "applying")).await;
+    assert_eq!(puts(&sim), (2, 0));
+    advance(&sim, 600.0);
+    wait_for("the intent found in force", || has_decision(&d, "intent_confirmed")).await;
+    assert_eq!(puts(&sim), (2, 0), "one update for one intent");
+    d.stop();
+    d.join().await;
+    let pool = db(&db_path).await;
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM intents WHERE state = 'open'").await, 0);
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM intents WHERE state = 'confirmed'").await, 1);
+}
+
+/// The system clock plus an offset a test can step.
+#[derive(Debug, Default)]
+struct SteppedWall(AtomicI64);
+
+impl Clock for SteppedWall {
+    fn now(&self) -> EpochMillis {
+        EpochMillis::from_millis(EpochMillis::now().as_millis() + self.0.load(Ordering::Relaxed))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wall_clock_stepped_back_an_hour_does_not_delay_the_boost() {
+    let sim = megaflex_sim::spawn(SimConfig { clock_scale: 1.0, ..SimConfig::default() }).await.unwrap();
+    let dir = temp_dir("step");
+    let db_path = dir.join("megaflex.db");
+    let text = config_text(&sim, &db_path, "", "")
+        .replace(r#"clock = "simulator""#, r#"clock = "system""#)
+        .replace(r#"boost_after = "30s""#, r#"boost_after = "2s""#);
+    let config = megaflex_runtime::config::Config::parse(std::path::Path::new("scenario.toml"), &text).unwrap();
+    let wall = Arc::new(SteppedWall::default());
+    let options = megaflex_runtime::RunOptions { wall_clock: Some(wall.clone()), ..options() };
+    let d = megaflex_runtime::start(config, options).await.unwrap();
+    wait_ready(&d).await;
+    let sent = Instant::now();
+    send(syslog_addr(&d), &cisco_line(1, "down")).await;
+    wait_for("hold-down", || has_decision(&d, "hold_down")).await;
+    wall.0.store(-3_600_000, Ordering::Relaxed);
+    wait_for("the boost after the 2 s hold-down", || has_decision(&d, "boost")).await;
+    let took = sent.elapsed();
+    assert!(took >= Duration::from_millis(1_900) && took < Duration::from_secs(10), "boost after {took:?}");
+    d.stop();
+    d.join().await;
+}
