@@ -168,7 +168,10 @@ fn crates_depend_directly_only_on_the_layers_they_may_use() {
         let Some(id) = meta.workspace_id(rule.krate) else { continue };
         for dep in meta.direct_workspace_deps(id) {
             if !rule.may_use.contains(&dep) {
-                errors.push(format!("{} depends on {dep}, which is not in its may_use (see docs/ARCHITECTURE.md)", rule.krate));
+                errors.push(format!(
+                    "{} depends on {dep}, which is not in its may_use (see docs/ARCHITECTURE.md)",
+                    rule.krate
+                ));
             }
         }
     }
@@ -234,9 +237,9 @@ fn no_import_circles_between_modules_except_the_known_ones() {
     }
     let mut errors = Vec::new();
     for (krate, circle) in &found {
-        let known = KNOWN_CIRCLES
-            .iter()
-            .any(|(k, files)| k == krate && files.iter().map(|f| f.to_string()).collect::<BTreeSet<_>>() == circle.files);
+        let known = KNOWN_CIRCLES.iter().any(|(k, files)| {
+            k == krate && files.iter().map(|f| f.to_string()).collect::<BTreeSet<_>>() == circle.files
+        });
         if !known {
             errors.push(format!("{krate}: new import {circle}"));
         }

@@ -141,7 +141,10 @@ pub async fn wait_processed(d: &Daemon, n: u64) {
     let wait = progress.wait_for(|p| p.events >= n);
     let waited = tokio::time::timeout(Duration::from_secs(15), wait).await.map(|r| r.is_ok());
     let last = *progress.borrow();
-    assert!(waited.unwrap_or_else(|_| panic!("timed out waiting for {n} events processed; {last:?}")), "engine stopped");
+    assert!(
+        waited.unwrap_or_else(|_| panic!("timed out waiting for {n} events processed; {last:?}")),
+        "engine stopped"
+    );
 }
 
 /// Waits until the engine has caught up with the simulator's clock as it
@@ -154,7 +157,10 @@ pub async fn wait_settled(d: &Daemon, sim: &SimHandle) {
     let wait = progress.wait_for(|p| p.now >= at && p.idle);
     let waited = tokio::time::timeout(Duration::from_secs(15), wait).await.map(|r| r.is_ok());
     let last = *progress.borrow();
-    assert!(waited.unwrap_or_else(|_| panic!("timed out waiting for the engine to settle at {at:?}; {last:?}")), "engine stopped");
+    assert!(
+        waited.unwrap_or_else(|_| panic!("timed out waiting for the engine to settle at {at:?}; {last:?}")),
+        "engine stopped"
+    );
 }
 
 /// Events the core has applied so far.

@@ -76,10 +76,7 @@ fn run_cargo_metadata() -> Metadata {
                 Some((kind.to_string(), PathBuf::from(t["src_path"].as_str()?)))
             })
             .collect();
-        let package = Package {
-            name: p["name"].as_str().expect("name").to_string(),
-            roots,
-        };
+        let package = Package { name: p["name"].as_str().expect("name").to_string(), roots };
         packages.insert(p["id"].as_str().expect("id").to_string(), package);
     }
     let workspace = json["workspace_members"]

@@ -248,7 +248,12 @@ fn defined_name(toks: &[Tok], i: usize) -> Option<String> {
 }
 
 /// Flattens a use tree into (segments, bound name, glob).
-fn parse_tree(toks: &[Tok], pos: &mut usize, mut prefix: Vec<String>, out: &mut Vec<(Vec<String>, Option<String>, bool)>) {
+fn parse_tree(
+    toks: &[Tok],
+    pos: &mut usize,
+    mut prefix: Vec<String>,
+    out: &mut Vec<(Vec<String>, Option<String>, bool)>,
+) {
     if toks.get(*pos) == Some(&Tok::PathSep) {
         if prefix.is_empty() {
             prefix.push("::".into()); // `use ::extern_crate::…`: never crate-local
@@ -481,8 +486,14 @@ fn strongly_connected(n: usize, edges: &BTreeMap<(usize, usize), BTreeSet<String
             st.out.push(component);
         }
     }
-    let mut st =
-        State { index: vec![None; n], low: vec![0; n], on_stack: vec![false; n], stack: Vec::new(), next: 0, out: Vec::new() };
+    let mut st = State {
+        index: vec![None; n],
+        low: vec![0; n],
+        on_stack: vec![false; n],
+        stack: Vec::new(),
+        next: 0,
+        out: Vec::new(),
+    };
     for v in 0..n {
         if st.index[v].is_none() {
             visit(v, &adj, &mut st);

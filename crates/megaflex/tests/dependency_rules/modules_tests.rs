@@ -46,7 +46,10 @@ fn a_chain_through_a_module_directory_and_a_path_in_code_is_a_circle() {
         ("lib.rs", "pub mod circuits;\npub mod links;\npub mod store;"),
         ("circuits.rs", "use crate::links::LinkStatus;\npub enum Pending { A }"),
         ("links.rs", "pub enum LinkStatus { Up }\nfn row() -> crate::store::LinkRow { crate::store::LinkRow }"),
-        ("store/mod.rs", "mod sqlite;\npub use sqlite::SqliteStore;\nuse crate::circuits::Pending;\npub struct LinkRow;"),
+        (
+            "store/mod.rs",
+            "mod sqlite;\npub use sqlite::SqliteStore;\nuse crate::circuits::Pending;\npub struct LinkRow;",
+        ),
         ("store/sqlite.rs", "use super::LinkRow;\npub struct SqliteStore;"),
     ]);
     assert_eq!(found.len(), 1, "{found:?}");
@@ -59,19 +62,26 @@ fn a_chain_through_a_module_directory_and_a_path_in_code_is_a_circle() {
 #[test]
 fn parent_and_child_are_a_circle_only_when_the_parent_uses_the_child() {
     let child = ("a/x.rs", "pub struct X;\nimpl super::Source for X {}\npub fn make() -> X { X }");
-    let facade = run(&[("lib.rs", "pub mod a;"), ("a/mod.rs", "mod x;\npub use x::{X, make};\npub trait Source {}"), child]);
+    let facade =
+        run(&[("lib.rs", "pub mod a;"), ("a/mod.rs", "mod x;\npub use x::{X, make};\npub trait Source {}"), child]);
     assert!(facade.is_empty(), "a facade re-export is no edge: {facade:?}");
 
-    let uses_child =
-        run(&[("lib.rs", "pub mod a;"), ("a/mod.rs", "mod x;\npub trait Source {}\npub fn all() { x::make(); }"), child]);
+    let uses_child = run(&[
+        ("lib.rs", "pub mod a;"),
+        ("a/mod.rs", "mod x;\npub trait Source {}\npub fn all() { x::make(); }"),
+        child,
+    ]);
     assert_eq!(uses_child.len(), 1);
     assert_eq!(files_of(&uses_child[0]), ["a/mod.rs", "a/x.rs"]);
     assert_eq!(names(&uses_child[0], "a/x.rs", "a/mod.rs"), ["Source"]);
     assert_eq!(names(&uses_child[0], "a/mod.rs", "a/x.rs"), ["make"]);
 
     // Re-exported and also used by the parent itself: an edge.
-    let reexport_used =
-        run(&[("lib.rs", "pub mod a;"), ("a/mod.rs", "mod x;\npub use x::X;\npub trait Source {}\nfn f(_: X) {}"), child]);
+    let reexport_used = run(&[
+        ("lib.rs", "pub mod a;"),
+        ("a/mod.rs", "mod x;\npub use x::X;\npub trait Source {}\nfn f(_: X) {}"),
+        child,
+    ]);
     assert_eq!(reexport_used.len(), 1);
 }
 
@@ -80,9 +90,18 @@ fn parent_and_child_are_a_circle_only_when_the_parent_uses_the_child() {
 #[test]
 fn crate_paths_between_top_level_modules_form_one_circle_without_the_facade_root() {
     let found = run(&[
-        ("lib.rs", "mod faults;\nmod http;\nmod servicenow;\nmod state;\npub use state::SimState;\npub use faults::Fault;"),
-        ("state.rs", "use crate::faults::Fault;\nuse crate::servicenow::ServiceNow;\npub struct SimState;\npub fn lock() {}"),
-        ("faults.rs", "use crate::http::ApiError;\nuse crate::state::{SimState, lock};\npub struct Fault;\npub fn apply() {}"),
+        (
+            "lib.rs",
+            "mod faults;\nmod http;\nmod servicenow;\nmod state;\npub use state::SimState;\npub use faults::Fault;",
+        ),
+        (
+            "state.rs",
+            "use crate::faults::Fault;\nuse crate::servicenow::ServiceNow;\npub struct SimState;\npub fn lock() {}",
+        ),
+        (
+            "faults.rs",
+            "use crate::http::ApiError;\nuse crate::state::{SimState, lock};\npub struct Fault;\npub fn apply() {}",
+        ),
         ("http.rs", "use crate::state::SimState;\npub struct ApiError;\nfn f() { crate::faults::apply(); }"),
         ("servicenow.rs", "use crate::state::{SimState as S, lock};\npub struct ServiceNow;"),
     ]);
