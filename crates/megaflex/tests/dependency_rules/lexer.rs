@@ -156,15 +156,15 @@ pub fn strip_test_items(toks: &[Tok]) -> (Vec<Tok>, Vec<String>) {
     let mut test_modules = Vec::new();
     let mut i = 0;
     while i < toks.len() {
-        if let Some(end) = attribute_end(toks, i) {
-            if is_cfg_test(&toks[i..end]) {
-                let item_end = item_end(toks, end);
-                if let Some(name) = out_of_line_module(&toks[end..item_end]) {
-                    test_modules.push(name);
-                }
-                i = item_end;
-                continue;
+        if let Some(end) = attribute_end(toks, i)
+            && is_cfg_test(&toks[i..end])
+        {
+            let item_end = item_end(toks, end);
+            if let Some(name) = out_of_line_module(&toks[end..item_end]) {
+                test_modules.push(name);
             }
+            i = item_end;
+            continue;
         }
         out.push(toks[i].clone());
         i += 1;
