@@ -25,7 +25,7 @@ use crate::config::{ClockSetting, Config};
 use crate::core::{Core, JobResult};
 use crate::cycle::FlushFuture;
 use crate::outbox::{Deliverer, OutboxStats};
-use crate::status::{Counters, StatusView};
+use crate::status::{Counters, Progress, StatusView};
 use crate::writer::{StoreHealth, WriterLedger, WriterMsg, spawn_writer};
 use crate::{core, cycle, http, http_auth, sources};
 use megaflex_domain::event::Event;
@@ -80,6 +80,8 @@ pub struct Daemon {
     pub http_addr: Option<SocketAddr>,
     /// Latest status.
     pub status: watch::Receiver<StatusView>,
+    /// The core's progress (see [`Progress`]).
+    pub progress: watch::Receiver<Progress>,
     /// Whether the store can be written, and its counters.
     pub store_health: Arc<StoreHealth>,
     shutdown: CancellationToken,
@@ -111,6 +113,7 @@ struct Runtime {
     status_tx: watch::Sender<StatusView>,
     counters_tx: watch::Sender<Counters>,
     counters: Counters,
+    progress_tx: watch::Sender<Progress>,
     /// The ServiceNow outbox task and its stop signal.
     outbox: Option<(tokio::task::JoinHandle<()>, CancellationToken)>,
     health: Arc<StoreHealth>,
@@ -320,6 +323,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
         sources::start(&config, store.as_ref(), sources_shutdown.clone()).await.map_err(StartError::Runtime)?;
     let (status_tx, status_rx) = watch::channel(core.status(now));
     let (counters_tx, counters_rx) = watch::channel(Counters::default());
+    let (progress_tx, progress_rx) = watch::channel(Progress::default());
     let http_listen =
         options.http_listen.or_else(|| config.http.as_ref().and_then(|h| h.listen.get_ref().parse().ok()));
     let (commands_tx, commands_rx) = mpsc::channel(16);
@@ -357,6 +361,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
         status_tx,
         counters_tx,
         counters: Counters::default(),
+        progress_tx,
         outbox: outbox.map(|(task, _)| (task, outbox_stop)),
         health: health.clone(),
     };
@@ -365,7 +370,15 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
         run_loop(core, rt, events_rx, commands_rx, stop, sources_shutdown, writer_task).await;
         tracing::info!("stopped");
     });
-    Ok(Daemon { sources: source_addrs, http_addr, status: status_rx, store_health: health, shutdown, task })
+    Ok(Daemon {
+        sources: source_addrs,
+        http_addr,
+        status: status_rx,
+        progress: progress_rx,
+        store_health: health,
+        shutdown,
+        task,
+    })
 }
 
 async fn run_loop(
@@ -419,6 +432,9 @@ async fn run_loop(
             });
         }
         rt.flush(&mut core);
+        let applied = core.events_changed_state + core.events_ignored;
+        let idle = read_started.is_none() && in_flight == 0;
+        let _ = rt.progress_tx.send(Progress { events: applied, now, idle });
         if sources_stop.is_cancelled() && in_flight == 0 && read_started.is_none() {
             break;
         }

@@ -99,6 +99,20 @@ pub struct Counters {
     pub servicenow: Option<[u64; 5]>,
 }
 
+/// How far the core has got, sent at the end of every turn of its loop:
+/// what the turn took in (events, a clock advance, a read, an update's
+/// outcome) has been decided and published by then. Tests wait on it
+/// instead of sleeping before they assert that nothing happened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Events the core has applied (changed a link or not).
+    pub events: u64,
+    /// The engine time the turn decided at (its timers are fired up to it).
+    pub now: EpochMillis,
+    /// No read of the API and no update is in flight.
+    pub idle: bool,
+}
+
 fn escape(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }

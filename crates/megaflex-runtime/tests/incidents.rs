@@ -6,7 +6,6 @@
 mod common;
 
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use common::*;
 use megaflex_runtime::Daemon;
@@ -206,10 +205,13 @@ async fn servicenow_down_during_a_boost_delays_only_the_incident() {
     let update = sim.state().stats().updates[0].clone();
     assert_eq!(update.rate_limit, Some(500));
     assert!(update.at - before_ms <= 31_000, "boost at the end of the hold-down");
-    // Several simulated minutes of ServiceNow being down.
+    // Several simulated minutes of ServiceNow being down, the outbox trying
+    // in each of them (a try is refused with a 503 the simulator counts).
     for _ in 0..5 {
+        let refused = sim.state().stats().faults_injected;
         advance(&sim, 60.0);
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        wait_settled(&d, &sim).await;
+        wait_for("a refused ServiceNow call", || sim.state().stats().faults_injected > refused).await;
     }
     assert!(incidents(&sim).is_empty());
     let pool = db(&db_path).await;

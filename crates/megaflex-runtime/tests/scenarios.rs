@@ -19,8 +19,9 @@ async fn link_down_boosts_after_hold_down_and_link_up_restores_after_hold_up() {
     send(to, &cisco_line(1, "down")).await;
     wait_for("hold-down", || has_decision(&d, "hold_down")).await;
     advance(&sim, 29.0);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    wait_settled(&d, &sim).await;
     assert!(update_rates(&sim).is_empty(), "no boost inside the hold-down");
+    assert_eq!(d.status.borrow().circuits[0].wanted_mbps, 10, "no boost decided inside the hold-down");
     advance(&sim, 2.0);
     wait_for("boost confirmed", || has_decision(&d, "confirmed")).await;
     assert_eq!(update_rates(&sim), vec![500]);
@@ -30,8 +31,9 @@ async fn link_down_boosts_after_hold_down_and_link_up_restores_after_hold_up() {
     send(to, &cisco_line(2, "up")).await;
     wait_for("hold-up", || has_decision(&d, "hold_up")).await;
     advance(&sim, 599.0);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    wait_settled(&d, &sim).await;
     assert_eq!(update_rates(&sim), vec![500], "no restore inside the hold-up");
+    assert_eq!(d.status.borrow().circuits[0].wanted_mbps, 500, "no restore decided inside the hold-up");
     advance(&sim, 2.0);
     wait_for("restore confirmed", || count_decisions(&d, "confirmed") == 2).await;
     assert_eq!(update_rates(&sim), vec![500, 10]);
@@ -61,16 +63,18 @@ async fn flap_storm_makes_at_most_one_update_per_five_minutes_and_ends_normal() 
     let d = start(&config_text(&sim, &db_path, "", flap)).await;
     wait_ready(&d).await;
     let to = syslog_addr(&d);
-    // 200 transitions in one simulated hour: one every 18 s.
+    // 200 transitions in one simulated hour: one every 18 s, each applied
+    // before the clock moves on.
+    let before = processed(&d);
     for i in 0..200u32 {
         send(to, &cisco_line(i, if i % 2 == 0 { "down" } else { "up" })).await;
-        tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+        wait_processed(&d, before + u64::from(i) + 1).await;
         advance(&sim, 18.0);
     }
     // Quiet: flapping ends after 10 minutes, the hold-up after 10 more.
     for _ in 0..30 {
         advance(&sim, 60.0);
-        tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+        wait_settled(&d, &sim).await;
     }
     wait_for("the final restore", || {
         let c = d.status.borrow().circuits[0].clone();
@@ -126,7 +130,7 @@ async fn with_99_updates_used_the_boost_is_refused_with_a_recorded_reason() {
     wait_for("the refusal", || has_decision(&d, "refuse")).await;
     let reason = d.status.borrow().recent_decisions.iter().find(|x| x.action == "refuse").unwrap().reason.clone();
     assert!(reason.contains("99 of 100") && reason.contains("restore"), "{reason}");
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    wait_settled(&d, &sim).await;
     assert!(update_rates(&sim).is_empty());
     assert_eq!(breaches(&sim), 0);
     d.stop();
@@ -156,9 +160,9 @@ async fn a_rate_changed_outside_megaflex_is_detected_and_not_overridden() {
     send(syslog_addr(&d), &cisco_line(1, "down")).await;
     wait_for("hold-down", || has_decision(&d, "hold_down")).await;
     advance(&sim, 400.0);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    wait_settled(&d, &sim).await;
     advance(&sim, 61.0);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    wait_settled(&d, &sim).await;
     assert_eq!(update_rates(&sim), vec![200], "megaflex did not fight the outside change");
     assert_eq!(d.status.borrow().circuits[0].wanted_mbps, 500);
     let paused = d.status.borrow().circuits[0].paused.clone().unwrap();
@@ -291,7 +295,7 @@ async fn a_reconcile_cycle_over_1000_circuits_uses_one_read() {
     for cycle in 2..=4 {
         advance(&sim, 61.0);
         wait_for("a periodic cycle", || sim.state().stats().requests == cycle).await;
-        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        wait_settled(&d, &sim).await;
         assert_eq!(sim.state().stats().requests, cycle, "one read per cycle, whatever the number of circuits");
     }
     // A link among the thousand fails: one boost, one update, the rest untouched.

@@ -135,7 +135,7 @@ async fn v1_v2c_and_inform_from_net_snmp() {
         ["-v", "2c", "-c", "public", &target, "", "1.3.6.1.6.3.1.1.5.3"].map(str::to_owned).to_vec();
     args.extend(link_varbinds(9, 1, 2));
     assert!(net_snmp("snmptrap", &args).status.success());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_counted(&src.metrics, "the wrong-community trap", |m| m.dropped_auth >= 1).await;
     stop.cancel();
     let metrics = src.metrics.clone();
     src.join().await;
@@ -201,11 +201,25 @@ async fn v3_auth_priv_from_net_snmp() {
         ["-v", "3", "-e", &engine, "-u", "nobody", "-l", "noAuthNoPriv"].map(str::to_owned).to_vec();
     args.extend([target.clone(), String::new(), "1.3.6.1.6.3.1.1.5.3".into()]);
     assert!(net_snmp("snmptrap", &args).status.success());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_counted(&src.metrics, "the unknown user's trap", |m| m.dropped_auth >= 2).await;
     stop.cancel();
     let metrics = src.metrics.clone();
     src.join().await;
     let m = metrics.snapshot();
     assert_eq!((m.classified, m.dropped_auth), (3, 2), "{m:?}");
     assert!(rx.try_recv().is_err());
+}
+
+/// Waits until the source has counted what a test sent (up to 10 s): the
+/// signal that it handled it, before asserting what it did not forward.
+async fn wait_counted(
+    metrics: &megaflex_engine::source::metrics::SourceMetrics,
+    what: &str,
+    done: impl Fn(&megaflex_engine::source::metrics::MetricsSnapshot) -> bool,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !done(&metrics.snapshot()) {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}: {:?}", metrics.snapshot());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

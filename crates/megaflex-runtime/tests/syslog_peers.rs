@@ -129,7 +129,7 @@ async fn a_full_queue_drops_and_counts_instead_of_blocking() {
     for i in 0..10 {
         sock.send_to(format!("<189>{i}: r1: *Jun  1 12:00:00: {LINK_DOWN}").as_bytes(), src.local_addr).unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_counted(&src.metrics, "the eight lines that do not fit", |m| m.dropped_queue_full >= 8).await;
     stop.cancel();
     let metrics = src.metrics.clone();
     src.join().await;
@@ -230,4 +230,18 @@ async fn relayed_lines_match_the_routers_watched_link_not_the_relay() {
     let m = metrics.snapshot();
     assert_eq!((m.classified, m.unwatched), (3, 1), "{m:?}");
     assert!(rx.try_recv().is_err(), "the relay's own line was not forwarded");
+}
+
+/// Waits until the source has counted what a test sent (up to 10 s): the
+/// signal that it handled it, before asserting what it did not forward.
+async fn wait_counted(
+    metrics: &megaflex_engine::source::metrics::SourceMetrics,
+    what: &str,
+    done: impl Fn(&megaflex_engine::source::metrics::MetricsSnapshot) -> bool,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !done(&metrics.snapshot()) {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}: {:?}", metrics.snapshot());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

@@ -1,38 +1,267 @@
-//! The dependency rules of docs/ARCHITECTURE.md, checked on every test run.
+//! The dependency rules of docs/ARCHITECTURE.md, checked on every test run:
+//! the layering between the workspace crates, what each crate must never
+//! reach through the resolved dependency graph, and no import circles
+//! between the modules (files) of a crate.
+//!
+//! The tables below are the rules. A crate named in them that is missing from
+//! the workspace fails the test (a rename cannot silently drop a rule), and so
+//! does a workspace crate that is not in `CRATES`.
 
-use std::path::Path;
+#[path = "dependency_rules/lexer.rs"]
+mod lexer;
+#[path = "dependency_rules/metadata.rs"]
+mod metadata;
+#[path = "dependency_rules/modules.rs"]
+mod modules;
+#[path = "dependency_rules/modules_tests.rs"]
+mod modules_tests;
 
-fn deps(krate: &str, table: &str) -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(krate).join("Cargo.toml");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Vec::new(); // crate not created yet
-    };
-    let manifest: toml::Table = text.parse().unwrap();
-    manifest.get(table).and_then(|t| t.as_table()).map(|t| t.keys().cloned().collect()).unwrap_or_default()
+use std::collections::BTreeSet;
+
+struct Rule {
+    krate: &'static str,
+    /// Workspace crates it may depend on directly (normal or build dependency).
+    may_use: &'static [&'static str],
+    /// Packages it must not reach at all, through any chain of normal or build
+    /// dependencies. Each must be a package of the resolved graph (of some
+    /// workspace crate), so a misspelt name fails instead of passing forever.
+    must_not_reach: &'static [&'static str],
 }
 
-fn forbid(krate: &str, forbidden: &[&str]) {
-    for dep in deps(krate, "dependencies") {
-        assert!(!forbidden.contains(&dep.as_str()), "{krate} must not depend on {dep} (see docs/ARCHITECTURE.md)");
+/// Lower layers first. Dev-dependencies are free (the engine's tests run the
+/// simulator), which is why only normal and build edges are followed.
+const CRATES: &[Rule] = &[
+    // The wire model is pure data: no HTTP, async, TLS, database or CLI.
+    Rule {
+        krate: "megaport-types",
+        may_use: &[],
+        must_not_reach: &["tokio", "hyper", "reqwest", "axum", "rustls", "aws-lc-sys", "sqlx", "clap", "anyhow"],
+    },
+    // An independent implementation of the API contract: never the client,
+    // so a client bug cannot be "confirmed" by its own server.
+    Rule {
+        krate: "megaflex-sim",
+        may_use: &["megaport-types"],
+        must_not_reach: &["megaport", "megaflex-engine", "megaflex", "reqwest", "sqlx", "clap", "anyhow"],
+    },
+    // The client: no server, no database, no CLI.
+    Rule {
+        krate: "megaport",
+        may_use: &["megaport-types"],
+        must_not_reach: &["megaflex-sim", "megaflex-engine", "megaflex", "axum", "sqlx", "clap", "anyhow"],
+    },
+    // The daemon as a library picks no CLI and no log format.
+    Rule {
+        krate: "megaflex-engine",
+        may_use: &["megaport-types", "megaport"],
+        must_not_reach: &["megaflex", "megaflex-sim", "clap", "tracing-subscriber", "anyhow"],
+    },
+    // A load sender: blocking sockets, none of the product.
+    Rule {
+        krate: "megaflex-loadgen",
+        may_use: &[],
+        must_not_reach: &["megaport-types", "megaport", "megaflex-sim", "megaflex-engine", "megaflex", "tokio", "sqlx"],
+    },
+    // The binary: everything above, but not the benchmark tool.
+    Rule {
+        krate: "megaflex",
+        may_use: &["megaport-types", "megaport", "megaflex-sim", "megaflex-engine"],
+        must_not_reach: &["megaflex-loadgen"],
+    },
+];
+
+/// Import circles between files that exist today and are being broken
+/// (issue 16). Each entry is one strongly connected set of files of a crate,
+/// relative to its `src/`. Empty this list as the circles go: the test fails
+/// when a circle is not listed here AND when a listed one no longer exists
+/// exactly as written (so the list cannot go stale).
+const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
+    // The binary's root defines `version_string`, which the support bundle uses.
+    ("megaflex", &["cmd/support.rs", "main.rs"]),
+    // `decode` re-exports `pdu`'s functions; `pdu` builds `decode`'s types.
+    ("megaflex-engine", &["source/snmp/decode.rs", "source/snmp/pdu.rs"]),
+    // The receiving thread calls back into the server's `Handler`.
+    ("megaflex-engine", &["source/snmp/server.rs", "source/snmp/udp.rs"]),
+    ("megaflex-engine", &["source/syslog/server.rs", "source/syslog/stream.rs", "source/syslog/udp.rs"]),
+    // Store rows are built from domain types that build store rows
+    // (circuits -> links -> store -> circuits); inside `store`, `mod.rs`
+    // defines the trait and rows and uses its SQLite implementation.
+    (
+        "megaflex-engine",
+        &[
+            "circuits.rs",
+            "links.rs",
+            "store/instance.rs",
+            "store/mod.rs",
+            "store/outbox.rs",
+            "store/snmp_engine.rs",
+            "store/sqlite.rs",
+        ],
+    ),
+    // `engine/mod.rs` defines `FlushFuture`, which `cycle` takes, and calls `cycle`.
+    ("megaflex-engine", &["engine/cycle.rs", "engine/mod.rs"]),
+    // state <-> faults <-> http <-> servicenow, and `lib.rs` defines
+    // `SimConfig` (used by state and servicenow) while building the router
+    // from every handler module.
+    (
+        "megaflex-sim",
+        &[
+            "admin.rs",
+            "auth.rs",
+            "faults.rs",
+            "http.rs",
+            "lib.rs",
+            "limits.rs",
+            "pricing.rs",
+            "products.rs",
+            "servicenow.rs",
+            "servicenow_oauth.rs",
+            "servicenow_record.rs",
+            "state.rs",
+            "status_api.rs",
+            "telemetry.rs",
+        ],
+    ),
+];
+
+#[test]
+fn every_workspace_crate_has_a_rule_and_every_rule_a_crate() {
+    let meta = metadata::load();
+    let mut errors = Vec::new();
+    for rule in CRATES {
+        if meta.workspace_id(rule.krate).is_none() {
+            errors.push(format!("CRATES names {:?}, which is not a workspace crate (renamed?)", rule.krate));
+        }
+        for name in rule.may_use {
+            if meta.workspace_id(name).is_none() {
+                errors.push(format!("{}: may_use names {name:?}, which is not a workspace crate", rule.krate));
+            }
+        }
+        for name in rule.must_not_reach {
+            if !meta.is_package(name) {
+                errors.push(format!(
+                    "{}: must_not_reach names {name:?}, which no workspace crate resolves (misspelt? then the rule checks nothing)",
+                    rule.krate
+                ));
+            }
+        }
     }
+    for id in &meta.workspace {
+        let name = meta.name(id);
+        if !CRATES.iter().any(|r| r.krate == name) {
+            errors.push(format!("workspace crate {name:?} has no entry in CRATES"));
+        }
+    }
+    for (krate, _) in KNOWN_CIRCLES {
+        if meta.workspace_id(krate).is_none() {
+            errors.push(format!("KNOWN_CIRCLES names {krate:?}, which is not a workspace crate"));
+        }
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
 }
 
 #[test]
-fn simulator_is_independent_of_the_client() {
-    forbid("megaflex-sim", &["megaport", "megaflex-engine", "megaflex", "anyhow", "clap"]);
+fn crates_depend_directly_only_on_the_layers_they_may_use() {
+    let meta = metadata::load();
+    let mut errors = Vec::new();
+    for rule in CRATES {
+        let Some(id) = meta.workspace_id(rule.krate) else { continue };
+        for dep in meta.direct_workspace_deps(id) {
+            if !rule.may_use.contains(&dep) {
+                errors.push(format!(
+                    "{} depends on {dep}, which is not in its may_use (see docs/ARCHITECTURE.md)",
+                    rule.krate
+                ));
+            }
+        }
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
 }
 
 #[test]
-fn wire_types_are_pure_data() {
-    forbid("megaport-types", &["reqwest", "hyper", "tokio", "axum", "sqlx", "rusqlite", "anyhow", "clap"]);
+fn no_crate_reaches_what_it_must_not() {
+    let meta = metadata::load();
+    let mut errors = Vec::new();
+    for rule in CRATES {
+        let Some(id) = meta.workspace_id(rule.krate) else { continue };
+        let reached = meta.reachable(id);
+        for name in rule.must_not_reach {
+            if let Some(chain) = reached.get(*name) {
+                errors.push(format!("{} must not reach {name}, but does: {}", rule.krate, chain.join(" -> ")));
+            }
+        }
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+/// Every `.rs` file under the directory of the crate's root file, relative
+/// to it, with the root's file name (`lib.rs` when there is a library,
+/// otherwise the binary's `main.rs`).
+fn crate_sources(package: &metadata::Package) -> (Vec<(String, String)>, String) {
+    let root = package
+        .roots
+        .iter()
+        .find(|(kind, _)| kind != "bin")
+        .or_else(|| package.roots.first())
+        .map(|(_, path)| path.clone())
+        .unwrap_or_else(|| panic!("{} has no lib or bin target", package.name));
+    let dir = root.parent().expect("root dir").to_path_buf();
+    let mut files = Vec::new();
+    let mut todo = vec![dir.clone()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let rel = path.strip_prefix(&dir).expect("under src").to_string_lossy().replace('\\', "/");
+                files.push((rel, std::fs::read_to_string(&path).expect("read source")));
+            }
+        }
+    }
+    files.sort();
+    let root_name = root.file_name().expect("root file").to_string_lossy().into_owned();
+    (files, root_name)
 }
 
 #[test]
-fn client_has_no_cli_database_or_engine() {
-    forbid("megaport", &["clap", "anyhow", "sqlx", "rusqlite", "megaflex-engine", "megaflex-sim", "megaflex"]);
+fn no_import_circles_between_modules_except_the_known_ones() {
+    let meta = metadata::load();
+    let mut found: Vec<(String, modules::Circle)> = Vec::new();
+    for id in &meta.workspace {
+        let package = &meta.packages[id];
+        let (files, root) = crate_sources(package);
+        for circle in modules::circles(&files, &root) {
+            found.push((package.name.clone(), circle));
+        }
+    }
+    let mut errors = Vec::new();
+    for (krate, circle) in &found {
+        let known = KNOWN_CIRCLES.iter().any(|(k, files)| {
+            k == krate && files.iter().map(|f| f.to_string()).collect::<BTreeSet<_>>() == circle.files
+        });
+        if !known {
+            errors.push(format!("{krate}: new import {circle}"));
+        }
+    }
+    for (krate, files) in KNOWN_CIRCLES {
+        let set: BTreeSet<String> = files.iter().map(|f| f.to_string()).collect();
+        if !found.iter().any(|(k, c)| k == krate && c.files == set) {
+            errors.push(format!(
+                "{krate}: KNOWN_CIRCLES lists {files:?}, which is no longer a circle (or has changed): \
+                 remove or update the entry"
+            ));
+        }
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
 }
 
+/// The scan reads the sources it checks; a path mistake must not make it vacuous.
 #[test]
-fn engine_picks_no_cli_or_log_format() {
-    forbid("megaflex-engine", &["clap", "tracing-subscriber", "anyhow", "megaflex"]);
+fn the_module_scan_finds_every_crate_root() {
+    let meta = metadata::load();
+    for id in &meta.workspace {
+        let (files, root) = crate_sources(&meta.packages[id]);
+        assert!(files.iter().any(|(rel, _)| *rel == root), "{}: {root} not among {} files", meta.name(id), files.len());
+    }
 }

@@ -133,6 +133,41 @@ pub async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// Waits until the core has applied `n` events in all and decided on them
+/// (timers fired, a read started if one is due): the signal to wait on
+/// before asserting what an event did not cause.
+pub async fn wait_processed(d: &Daemon, n: u64) {
+    let mut progress = d.progress.clone();
+    let wait = progress.wait_for(|p| p.events >= n);
+    let waited = tokio::time::timeout(Duration::from_secs(15), wait).await.map(|r| r.is_ok());
+    let last = *progress.borrow();
+    assert!(
+        waited.unwrap_or_else(|_| panic!("timed out waiting for {n} events processed; {last:?}")),
+        "engine stopped"
+    );
+}
+
+/// Waits until the engine has caught up with the simulator's clock as it
+/// is now (its timers fired up to it) and has nothing in flight: whatever
+/// that time made it decide has been read and sent, so an assertion that
+/// no update was made cannot pass merely because it came too early.
+pub async fn wait_settled(d: &Daemon, sim: &SimHandle) {
+    let at = sim.state().now();
+    let mut progress = d.progress.clone();
+    let wait = progress.wait_for(|p| p.now >= at && p.idle);
+    let waited = tokio::time::timeout(Duration::from_secs(15), wait).await.map(|r| r.is_ok());
+    let last = *progress.borrow();
+    assert!(
+        waited.unwrap_or_else(|_| panic!("timed out waiting for the engine to settle at {at:?}; {last:?}")),
+        "engine stopped"
+    );
+}
+
+/// Events the core has applied so far.
+pub fn processed(d: &Daemon) -> u64 {
+    d.progress.borrow().events
+}
+
 /// Rates of the accepted updates, in order.
 pub fn update_rates(sim: &SimHandle) -> Vec<u32> {
     sim.state().stats().updates.iter().filter_map(|u| u.rate_limit).collect()
