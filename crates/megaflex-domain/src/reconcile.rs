@@ -5,8 +5,8 @@
 //! fall inside a wait never reach Megaport, because by the time an update is
 //! allowed the wanted rate equals the actual one again.
 
-use megaport::{UpdateBudget, rate_in_force};
 use megaport_types::{EpochMillis, ProvisioningStatus, Vxc};
+use megaport_types::{UpdateBudget, rate_in_force};
 use serde::Serialize;
 
 /// What to do about one circuit now.
@@ -104,7 +104,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
     if v.maximum_rate_mbps.is_some_and(|m| mbps > m) {
         return Plan::Refuse { mbps, reason: format!("{mbps} Mbps is above the VXC's maximum rate") };
     }
-    let cap = i.max_updates_per_month.min(megaport::MEGAPORT_UPDATES_PER_MONTH);
+    let cap = i.max_updates_per_month.min(megaport_types::MEGAPORT_UPDATES_PER_MONTH);
     let used = i.budget.used_this_month;
     // A boost spends two updates: itself and the restore that must follow.
     let needed = if i.wanting_boost { 2 } else { 1 };

@@ -287,7 +287,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
         let stats = Arc::new(OutboxStats::default());
         let mut sn = sn;
         // The outbox retries itself without holding up other incidents.
-        sn.retries = 0;
+        sn.retry.max_retries = 0;
         let deliverer = Deliverer {
             client: sn,
             store: store.clone(),

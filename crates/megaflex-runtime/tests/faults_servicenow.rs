@@ -40,7 +40,7 @@ fn fields() -> Map<String, Value> {
 
 fn client(sim: &SimHandle) -> ServiceNowClient {
     let mut c = ServiceNowClient::new(&sim.base_url(), USER, PASSWORD.to_owned().into());
-    c.initial_backoff = Duration::from_millis(20);
+    c.retry.initial_backoff = Duration::from_millis(20);
     c
 }
 
@@ -130,7 +130,7 @@ async fn deliverer(sim: &SimHandle, tag: &str) -> (Arc<dyn Store>, Deliverer, Ar
     let db = dir.join("megaflex.db");
     let store = store::open(&format!("sqlite://{}", db.display())).await.unwrap();
     let mut sn = client(sim);
-    sn.retries = 0;
+    sn.retry.max_retries = 0;
     let stats = Arc::new(OutboxStats::default());
     let d = Deliverer {
         client: sn,

@@ -213,9 +213,9 @@ async fn v3_auth_priv_from_net_snmp() {
 /// Waits until the source has counted what a test sent (up to 10 s): the
 /// signal that it handled it, before asserting what it did not forward.
 async fn wait_counted(
-    metrics: &megaflex_engine::source::metrics::SourceMetrics,
+    metrics: &megaflex_sources::metrics::SourceMetrics,
     what: &str,
-    done: impl Fn(&megaflex_engine::source::metrics::MetricsSnapshot) -> bool,
+    done: impl Fn(&megaflex_sources::metrics::MetricsSnapshot) -> bool,
 ) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !done(&metrics.snapshot()) {

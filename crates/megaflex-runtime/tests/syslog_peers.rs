@@ -235,9 +235,9 @@ async fn relayed_lines_match_the_routers_watched_link_not_the_relay() {
 /// Waits until the source has counted what a test sent (up to 10 s): the
 /// signal that it handled it, before asserting what it did not forward.
 async fn wait_counted(
-    metrics: &megaflex_engine::source::metrics::SourceMetrics,
+    metrics: &megaflex_sources::metrics::SourceMetrics,
     what: &str,
-    done: impl Fn(&megaflex_engine::source::metrics::MetricsSnapshot) -> bool,
+    done: impl Fn(&megaflex_sources::metrics::MetricsSnapshot) -> bool,
 ) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !done(&metrics.snapshot()) {

@@ -161,7 +161,7 @@ async fn servicenow_client_over_https_through_a_connect_proxy_with_a_ca_bundle()
     let mut untrusted = ServiceNowClient::new(&sim.base_url(), USER, PASSWORD.to_owned().into())
         .with_http(&megaport::HttpSettings { proxy: Some(proxy.url.clone()), ..Default::default() })
         .unwrap();
-    untrusted.retries = 0;
+    untrusted.retry.max_retries = 0;
     let err = untrusted.find_active("megaflex:c:1").await.unwrap_err();
     assert!(matches!(err, servicenow_table::ServiceNowError::Transport { .. }), "{err}");
 }

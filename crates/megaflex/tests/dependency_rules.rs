@@ -31,41 +31,121 @@ struct Rule {
 /// Lower layers first. Dev-dependencies are free (the engine's tests run the
 /// simulator), which is why only normal and build edges are followed.
 const CRATES: &[Rule] = &[
-    // The wire model is pure data: no HTTP, async, TLS, database or CLI.
+    // The wire model and Megaport's pure update rules: no HTTP, async, TLS,
+    // database or CLI.
     Rule {
         krate: "megaport-types",
         may_use: &[],
         must_not_reach: &["tokio", "hyper", "reqwest", "axum", "rustls", "aws-lc-sys", "sqlx", "clap", "anyhow"],
+    },
+    // The HTTP policy every client shares (settings, retries): no server,
+    // no database, nothing of megaflex.
+    Rule {
+        krate: "megaflex-http",
+        may_use: &[],
+        must_not_reach: &["megaport-types", "axum", "sqlx", "clap", "anyhow"],
     },
     // An independent implementation of the API contract: never the client,
     // so a client bug cannot be "confirmed" by its own server.
     Rule {
         krate: "megaflex-sim",
         may_use: &["megaport-types"],
-        must_not_reach: &["megaport", "megaflex-engine", "megaflex", "reqwest", "sqlx", "clap", "anyhow"],
+        must_not_reach: &[
+            "megaport",
+            "megaflex-http",
+            "megaflex-domain",
+            "megaflex-runtime",
+            "megaflex",
+            "reqwest",
+            "sqlx",
+            "clap",
+            "anyhow",
+        ],
     },
     // The client: no server, no database, no CLI.
     Rule {
         krate: "megaport",
-        may_use: &["megaport-types"],
-        must_not_reach: &["megaflex-sim", "megaflex-engine", "megaflex", "axum", "sqlx", "clap", "anyhow"],
+        may_use: &["megaport-types", "megaflex-http"],
+        must_not_reach: &["megaflex-sim", "megaflex-runtime", "megaflex", "axum", "sqlx", "clap", "anyhow"],
     },
-    // The daemon as a library picks no CLI and no log format.
+    // The domain is pure: no I/O, no runtime, no database, no HTTP.
     Rule {
-        krate: "megaflex-engine",
-        may_use: &["megaport-types", "megaport"],
+        krate: "megaflex-domain",
+        may_use: &["megaport-types"],
+        must_not_reach: &["tokio", "sqlx", "reqwest", "hyper", "axum", "rustls", "socket2", "megaport", "clap"],
+    },
+    // Bytes to events: sockets and parsers, never the database, the HTTP
+    // clients or the other megaflex crates. (Its TLS stack is the optional
+    // `tls` feature; CI checks the build without it.)
+    Rule {
+        krate: "megaflex-sources",
+        may_use: &["megaport-types", "megaflex-domain"],
+        must_not_reach: &[
+            "sqlx",
+            "reqwest",
+            "megaport",
+            "megaflex-store",
+            "servicenow-table",
+            "megaflex-runtime",
+            "aws-lc-sys",
+            "clap",
+        ],
+    },
+    // The store depends on the domain, never the reverse, and knows no source.
+    Rule {
+        krate: "megaflex-store",
+        may_use: &["megaport-types", "megaport", "megaflex-domain"],
+        must_not_reach: &["megaflex-sources", "servicenow-table", "megaflex-runtime", "axum", "clap"],
+    },
+    // A ServiceNow Table API client that could be published on its own.
+    Rule {
+        krate: "servicenow-table",
+        may_use: &["megaflex-http"],
+        must_not_reach: &["megaport", "megaport-types", "megaflex-domain", "megaflex-runtime", "sqlx", "axum", "clap"],
+    },
+    // The daemon as a library wires the above; it picks no CLI and no log format.
+    Rule {
+        krate: "megaflex-runtime",
+        may_use: &[
+            "megaport-types",
+            "megaport",
+            "megaflex-domain",
+            "megaflex-sources",
+            "megaflex-store",
+            "servicenow-table",
+        ],
         must_not_reach: &["megaflex", "megaflex-sim", "clap", "tracing-subscriber", "anyhow"],
     },
     // A load sender: blocking sockets, none of the product.
     Rule {
         krate: "megaflex-loadgen",
         may_use: &[],
-        must_not_reach: &["megaport-types", "megaport", "megaflex-sim", "megaflex-engine", "megaflex", "tokio", "sqlx"],
+        must_not_reach: &[
+            "megaport-types",
+            "megaport",
+            "megaflex-sim",
+            "megaflex-domain",
+            "megaflex-sources",
+            "megaflex-runtime",
+            "megaflex",
+            "tokio",
+            "sqlx",
+        ],
     },
     // The binary: everything above, but not the benchmark tool.
     Rule {
         krate: "megaflex",
-        may_use: &["megaport-types", "megaport", "megaflex-sim", "megaflex-engine"],
+        may_use: &[
+            "megaport-types",
+            "megaport",
+            "megaflex-http",
+            "megaflex-sim",
+            "megaflex-domain",
+            "megaflex-sources",
+            "megaflex-store",
+            "servicenow-table",
+            "megaflex-runtime",
+        ],
         must_not_reach: &["megaflex-loadgen"],
     },
 ];
@@ -79,27 +159,7 @@ const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
     // The binary's root defines `version_string`, which the support bundle uses.
     ("megaflex", &["cmd/support.rs", "main.rs"]),
     // `decode` re-exports `pdu`'s functions; `pdu` builds `decode`'s types.
-    ("megaflex-engine", &["source/snmp/decode.rs", "source/snmp/pdu.rs"]),
-    // The receiving thread calls back into the server's `Handler`.
-    ("megaflex-engine", &["source/snmp/server.rs", "source/snmp/udp.rs"]),
-    ("megaflex-engine", &["source/syslog/server.rs", "source/syslog/stream.rs", "source/syslog/udp.rs"]),
-    // Store rows are built from domain types that build store rows
-    // (circuits -> links -> store -> circuits); inside `store`, `mod.rs`
-    // defines the trait and rows and uses its SQLite implementation.
-    (
-        "megaflex-engine",
-        &[
-            "circuits.rs",
-            "links.rs",
-            "store/instance.rs",
-            "store/mod.rs",
-            "store/outbox.rs",
-            "store/snmp_engine.rs",
-            "store/sqlite.rs",
-        ],
-    ),
-    // `engine/mod.rs` defines `FlushFuture`, which `cycle` takes, and calls `cycle`.
-    ("megaflex-engine", &["engine/cycle.rs", "engine/mod.rs"]),
+    ("megaflex-sources", &["snmp/decode.rs", "snmp/pdu.rs"]),
     // state <-> faults <-> http <-> servicenow, and `lib.rs` defines
     // `SimConfig` (used by state and servicenow) while building the router
     // from every handler module.

@@ -2,7 +2,8 @@
 //!
 //! Pure data: serde types for every request and response body megaflex uses,
 //! typed product UIDs, the `{message, terms, data}` envelope and an
-//! epoch-milliseconds time type. No HTTP, no async, no database: the client
+//! epoch-milliseconds time type, and Megaport's service-update rules as pure
+//! functions ([`rules`]). No HTTP, no async, no database: the client
 //! (`megaport`) and the simulator (`megaflex-sim`) both build on these types
 //! but neither depends on the other.
 //!
@@ -30,6 +31,7 @@ mod location;
 mod misc;
 mod pricing;
 mod product;
+pub mod rules;
 mod status;
 mod telemetry;
 mod time;
@@ -42,6 +44,10 @@ pub use location::{Address, DataCentre, Location, LocationDetail};
 pub use misc::{BuyConfirmation, NetworkDesignBuyRequest, PartnerMegaport, ProductModified, ServiceKey, ValidFor};
 pub use pricing::SpeedChangePrice;
 pub use product::{AnyProduct, Ix, Product};
+pub use rules::{
+    MEGAPORT_UPDATE_INTERVAL, MEGAPORT_UPDATES_PER_MONTH, UpdateBudget, UpdateOrigin, UpdateRefusal, UpdateRule,
+    UpdateRules, month_bounds, rate_in_force,
+};
 pub use status::{DistanceBand, ProductType, ProvisioningStatus};
 pub use telemetry::{Sample, TelemetryProductType, TelemetryResponse, TelemetrySeries, TelemetryUnit, TimeFrame};
 pub use time::EpochMillis;

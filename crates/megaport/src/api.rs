@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use megaport_types::rules::{UpdateBudget, UpdateOrigin};
 use megaport_types::{
     AnyProduct, Envelope, EpochMillis, Location, MaintenanceEvent, MaintenanceState, OutageEvent, OutageState, Product,
     ProductType, ProductUid, SpeedChangePrice, TelemetryProductType, TelemetryResponse, Vxc, VxcUpdate,
@@ -10,7 +11,6 @@ use reqwest::Method;
 
 use crate::client::{Call, Client, decode};
 use crate::error::{Error, Result};
-use crate::ledger::{UpdateBudget, UpdateOrigin};
 
 /// Year 2000 in epoch milliseconds: an earlier `from` is almost surely
 /// seconds passed as milliseconds.

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use megaflex_http::{RetryPolicy, parse_retry_after};
 use megaport_types::{ApiErrorBody, EpochMillis, TokenErrorBody, TokenResponse};
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use secrecy::{ExposeSecret, SecretString};
@@ -14,7 +15,6 @@ use crate::budget::RequestBudget;
 use crate::config::{CredentialSource, Credentials, Environment, Resolved, Settings};
 use crate::error::{ApiError, AuthError, DecodeError, Error, Result};
 use crate::ledger::{MemoryLedger, UpdateLedger, UpdatePolicy};
-use crate::retry::{RetryPolicy, parse_retry_after};
 
 /// One HTTP exchange with the API, as reported to a [`CallObserver`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

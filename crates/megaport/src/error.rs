@@ -1,9 +1,10 @@
 //! One error type for everything the client does, with predicates so callers
 //! never match on message text.
 
-use std::fmt;
 use std::time::Duration;
 
+use megaport_types::rules::UpdateRefusal;
+pub use megaport_types::rules::UpdateRule;
 use megaport_types::{EpochMillis, ProductUid, ProvisioningStatus};
 
 /// `Result` with [`Error`].
@@ -56,24 +57,6 @@ pub struct DecodeError {
     pub message: String,
     /// The first bytes of the body.
     pub snippet: String,
-}
-
-/// Which service-update rule refused an update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpdateRule {
-    /// One update per service every 5 minutes.
-    Interval,
-    /// At most N updates per service per calendar month (UTC).
-    Monthly,
-}
-
-impl fmt::Display for UpdateRule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Interval => "one update per service every 5 minutes",
-            Self::Monthly => "monthly update cap per service",
-        })
-    }
 }
 
 /// Everything that can go wrong.
@@ -158,6 +141,20 @@ pub enum Error {
         /// Whether an update had already been accepted (or may have been).
         request_sent: bool,
     },
+}
+
+impl From<UpdateRefusal> for Error {
+    fn from(r: UpdateRefusal) -> Self {
+        Self::UpdateRefused { uid: r.uid, rule: r.rule, next_allowed_at: r.next_allowed_at, detail: Some(r.detail) }
+    }
+}
+
+/// Setting up HTTP (CA file, proxy) fails as configuration, as it did
+/// before the HTTP policy moved to its own crate.
+impl From<megaflex_http::Error> for Error {
+    fn from(e: megaflex_http::Error) -> Self {
+        Self::Config(e.to_string())
+    }
 }
 
 fn format_api(e: &ApiError) -> String {

@@ -1,7 +1,7 @@
-//! Megaport's service-update rules (one update per service every 5 minutes,
-//! at most 100 per calendar month, UTC) and the ledger of past updates they
-//! are checked against. The ledger is a trait so the engine can persist it;
-//! [`MemoryLedger`] ships here.
+//! The ledger of past updates that Megaport's service-update rules (one
+//! update per service every 5 minutes, at most 100 per calendar month, UTC;
+//! pure, in `megaport_types::rules`) are checked against. The ledger is a
+//! trait so the engine can persist it; [`MemoryLedger`] ships here.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -9,43 +9,15 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use jiff::ToSpan;
+use megaport_types::rules::{UpdateBudget, UpdateOrigin, UpdateRules};
 use megaport_types::{EpochMillis, ProductUid};
 
-use crate::error::{Error, Result, UpdateRule};
-
-/// Megaport's interval between two updates of one service.
-pub const MEGAPORT_UPDATE_INTERVAL: Duration = Duration::from_secs(300);
-/// Megaport's monthly cap per service.
-pub const MEGAPORT_UPDATES_PER_MONTH: u32 = 100;
+use crate::error::Result;
+#[cfg(test)]
+use crate::error::{Error, UpdateRule};
 
 /// A boxed future returned by ledger methods.
 pub type LedgerFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
-
-/// How an update came to be known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpdateOrigin {
-    /// This process made it.
-    Made,
-    /// Seen on read: someone else changed the service (portal, Terraform),
-    /// or learned from Megaport's refusal naming the last update.
-    Observed,
-    /// Sent by this process, answered with an ambiguous failure (a 5xx or a
-    /// broken connection), then seen being applied (CONFIGURING, DEPLOYABLE,
-    /// a pending change): Megaport accepted it, so the rules count it.
-    Unconfirmed,
-}
-
-impl UpdateOrigin {
-    /// Stable name for storage.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Made => "made",
-            Self::Observed => "observed",
-            Self::Unconfirmed => "unconfirmed",
-        }
-    }
-}
 
 /// Where past updates are kept.
 pub trait UpdateLedger: Send + Sync + std::fmt::Debug {
@@ -82,7 +54,8 @@ impl UpdateLedger for MemoryLedger {
     }
 }
 
-/// The rules in force.
+/// The rules in force, checked against a ledger. The rules themselves are
+/// pure ([`UpdateRules`], in `megaport-types`); this adds reading the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UpdatePolicy {
     /// Minimum time between two updates of one service.
@@ -93,105 +66,49 @@ pub struct UpdatePolicy {
 
 impl Default for UpdatePolicy {
     fn default() -> Self {
-        Self { min_interval: MEGAPORT_UPDATE_INTERVAL, monthly_cap: MEGAPORT_UPDATES_PER_MONTH }
+        UpdateRules::default().into()
     }
 }
 
-/// Start of the UTC calendar month containing `at`, and of the next.
-pub fn month_bounds(at: EpochMillis) -> (EpochMillis, EpochMillis) {
-    let Some(ts) = at.to_timestamp() else { return (at, at) };
-    let start = ts.to_zoned(jiff::tz::TimeZone::UTC).first_of_month().and_then(|d| d.start_of_day());
-    match start {
-        Ok(start) => {
-            let next = start.checked_add(1.month()).map_or(at, |n| EpochMillis::from(n.timestamp()));
-            (EpochMillis::from(start.timestamp()), next)
-        }
-        Err(_) => (at, at),
+impl From<UpdateRules> for UpdatePolicy {
+    fn from(r: UpdateRules) -> Self {
+        Self { min_interval: r.min_interval, monthly_cap: r.monthly_cap }
     }
 }
 
-/// What the ledger says about one service now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpdateBudget {
-    /// The service.
-    pub uid: ProductUid,
-    /// Last known update.
-    pub last_update: Option<EpochMillis>,
-    /// Updates this calendar month.
-    pub used_this_month: u32,
-    /// Updates left this calendar month.
-    pub left_this_month: u32,
-    /// When the next update is allowed (now or later).
-    pub next_allowed_at: EpochMillis,
-    /// Which rule sets `next_allowed_at`, if any.
-    pub blocked_by: Option<UpdateRule>,
+impl From<UpdatePolicy> for UpdateRules {
+    fn from(p: UpdatePolicy) -> Self {
+        Self { min_interval: p.min_interval, monthly_cap: p.monthly_cap }
+    }
 }
 
 impl UpdatePolicy {
+    /// The pure rules of this policy.
+    pub fn rules(&self) -> UpdateRules {
+        (*self).into()
+    }
+
     /// Evaluates the rules for `uid` at `now` against the ledger.
     pub async fn budget(&self, ledger: &dyn UpdateLedger, uid: &ProductUid, now: EpochMillis) -> Result<UpdateBudget> {
         let history = ledger.updates_since(uid, self.history_since(now)).await?;
         Ok(self.budget_from(uid, &history, now))
     }
 
-    /// How far back the rules look at `now`: the start of the month, or one
-    /// interval back if that is earlier.
+    /// See [`UpdateRules::history_since`].
     pub fn history_since(&self, now: EpochMillis) -> EpochMillis {
-        let month_start = month_bounds(now).0;
-        EpochMillis::from_millis(month_start.as_millis().min(now.as_millis() - self.min_interval.as_millis() as i64))
+        self.rules().history_since(now)
     }
 
-    /// Evaluates the rules for `uid` at `now` from its update times since
-    /// [`UpdatePolicy::history_since`] (for callers that read many services'
-    /// histories at once).
+    /// See [`UpdateRules::budget_from`] (for callers that read many
+    /// services' histories at once).
     pub fn budget_from(&self, uid: &ProductUid, history: &[EpochMillis], now: EpochMillis) -> UpdateBudget {
-        let (month_start, next_month) = month_bounds(now);
-        let interval_ms = self.min_interval.as_millis() as i64;
-        let last_update = history.iter().copied().max();
-        let used_this_month = history.iter().filter(|t| **t >= month_start && **t < next_month).count() as u32;
-        let mut next_allowed_at = now;
-        let mut blocked_by = None;
-        if let Some(last) = last_update {
-            let next = last.plus_millis(interval_ms);
-            if next > now {
-                next_allowed_at = next;
-                blocked_by = Some(UpdateRule::Interval);
-            }
-        }
-        if used_this_month >= self.monthly_cap && next_month > next_allowed_at {
-            next_allowed_at = next_month;
-            blocked_by = Some(UpdateRule::Monthly);
-        }
-        UpdateBudget {
-            uid: uid.clone(),
-            last_update,
-            used_this_month,
-            left_this_month: self.monthly_cap.saturating_sub(used_this_month),
-            next_allowed_at,
-            blocked_by,
-        }
+        self.rules().budget_from(uid, history, now)
     }
 
     /// `Ok` when an update of `uid` is allowed at `now`, else the typed refusal.
     pub async fn check(&self, ledger: &dyn UpdateLedger, uid: &ProductUid, now: EpochMillis) -> Result<UpdateBudget> {
         let budget = self.budget(ledger, uid, now).await?;
-        match budget.blocked_by {
-            None => Ok(budget),
-            Some(rule) => Err(Error::UpdateRefused {
-                uid: uid.clone(),
-                rule,
-                next_allowed_at: budget.next_allowed_at,
-                detail: Some(match rule {
-                    UpdateRule::Interval => format!(
-                        "last update at {}",
-                        budget.last_update.map_or_else(|| "?".to_owned(), |t| t.to_string())
-                    ),
-                    UpdateRule::Monthly => {
-                        format!("{} of {} updates used this month", budget.used_this_month, self.monthly_cap)
-                    }
-                }),
-            }),
-        }
+        Ok(self.rules().check(budget)?)
     }
 }
 

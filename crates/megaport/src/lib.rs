@@ -44,10 +44,8 @@ mod budget;
 mod client;
 mod config;
 mod error;
-mod http;
 mod ledger;
 mod rate;
-mod retry;
 mod update;
 
 pub use megaport_types as types;
@@ -60,13 +58,18 @@ pub use config::{
     SIMULATOR_API_URL, STAGING_API_URL, STAGING_TOKEN_URL, Settings,
 };
 pub use error::{ApiError, AuthError, DecodeError, Error, Result, UpdateRule};
-pub use http::{
-    CA_FILE_ENV, HttpSettings, ca_file_from_env, load_ca_file as http_ca_certificates, proxy_for, redact_userinfo,
+// The HTTP policy shared with megaflex's other HTTP clients lives in
+// `megaflex-http`; re-exported so these names keep their paths.
+pub use ledger::{LedgerFuture, MemoryLedger, UpdateLedger, UpdatePolicy};
+pub use megaflex_http::{
+    CA_FILE_ENV, HttpSettings, RetryPolicy, ca_file_from_env, load_ca_file as http_ca_certificates, parse_retry_after,
+    proxy_for, redact_userinfo,
 };
-pub use ledger::{
-    LedgerFuture, MEGAPORT_UPDATE_INTERVAL, MEGAPORT_UPDATES_PER_MONTH, MemoryLedger, UpdateBudget, UpdateLedger,
-    UpdateOrigin, UpdatePolicy, month_bounds,
+// The pure rules live in `megaport-types` (usable without an HTTP client);
+// re-exported so `megaport::UpdateBudget` and friends keep their paths.
+pub use megaport_types::rules::{
+    MEGAPORT_UPDATE_INTERVAL, MEGAPORT_UPDATES_PER_MONTH, UpdateBudget, UpdateOrigin, UpdateRefusal, UpdateRules,
+    month_bounds, rate_in_force,
 };
-pub use rate::{RateChange, rate_in_force};
-pub use retry::{RetryPolicy, parse_retry_after};
+pub use rate::RateChange;
 pub use update::change_in_progress;

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use megaport_types::rules::rate_in_force;
 use megaport_types::{ProductUid, Vxc, VxcUpdate};
 
 use crate::client::Client;
@@ -24,15 +25,6 @@ pub struct RateChange {
     pub polls: u32,
     /// The VXC as last read.
     pub vxc: Vxc,
-}
-
-/// Whether `vxc` runs at `mbps`: `rateLimit` and, where present,
-/// `resources.vll.rate_limit_mbps` equal it, and the status is LIVE or
-/// CONFIGURED. LIVE alone is not enough.
-pub fn rate_in_force(vxc: &Vxc, mbps: u32) -> bool {
-    vxc.rate_limit_mbps == mbps
-        && vxc.vll_rate_limit_mbps().is_none_or(|v| v == mbps)
-        && vxc.provisioning_status.is_active()
 }
 
 impl Client {

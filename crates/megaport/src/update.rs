@@ -5,13 +5,13 @@
 //! again"; a 429 naming the update rule teaches when the next update is
 //! allowed, and nothing is sent before then.
 
+use megaport_types::rules::{UpdateBudget, UpdateOrigin};
 use megaport_types::{EpochMillis, ProductUid, ProvisioningStatus, Vxc, VxcUpdate};
 use reqwest::Method;
 
 use crate::api::{uid_path, update_applied};
 use crate::client::{Call, Client, decode};
 use crate::error::{ApiError, Error, Result, UpdateRule};
-use crate::ledger::{UpdateBudget, UpdateOrigin};
 
 /// Whether Megaport is still carrying out a change of `vxc`: the new rate may
 /// not show yet, so "not applied" cannot be concluded from it.

@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use megaflex_http::{HttpSettings, RetryPolicy, parse_retry_after};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
@@ -144,13 +145,10 @@ pub struct ServiceNowClient {
     password: SecretString,
     oauth: Option<OAuthClient>,
     token: Arc<tokio::sync::Mutex<Option<Token>>>,
-    /// Attempts after the first for retryable errors (see
-    /// [`ServiceNowError::is_retryable`]).
-    pub retries: u32,
-    /// Longest wait honoured from `Retry-After`.
-    pub max_retry_after: Duration,
-    /// First backoff between attempts (doubled each time, jittered).
-    pub initial_backoff: Duration,
+    /// When to try again: the same policy type as the Megaport client's.
+    /// `max_retries` counts attempts after the first for retryable errors
+    /// (see [`ServiceNowError::is_retryable`]).
+    pub retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for ServiceNowClient {
@@ -169,20 +167,23 @@ impl ServiceNowClient {
     pub fn new(instance: &str, user: &str, password: SecretString) -> Self {
         let instance = instance.trim_end_matches('/').to_owned();
         Self {
-            http: Self::http_client(&megaport::HttpSettings::default()).unwrap_or_default(),
+            http: Self::http_client(&HttpSettings::default()).unwrap_or_default(),
             table_url: format!("{instance}/api/now/table/incident"),
             instance,
             user: user.to_owned(),
             password,
             oauth: None,
             token: Arc::default(),
-            retries: 3,
-            max_retry_after: Duration::from_secs(60),
-            initial_backoff: Duration::from_millis(200),
+            retry: RetryPolicy {
+                max_retries: 3,
+                initial_backoff: Duration::from_millis(200),
+                max_backoff: Duration::from_secs(60),
+                max_retry_after: Duration::from_secs(60),
+            },
         }
     }
 
-    fn http_client(settings: &megaport::HttpSettings) -> Result<reqwest::Client, String> {
+    fn http_client(settings: &HttpSettings) -> Result<reqwest::Client, String> {
         settings
             .apply(reqwest::Client::builder().user_agent(format!("megaflex/{}", env!("CARGO_PKG_VERSION"))))
             .map_err(|e| e.to_string())?
@@ -192,16 +193,16 @@ impl ServiceNowClient {
 
     /// Uses `settings` for TLS trust (a custom CA bundle), proxies and the
     /// request timeout.
-    pub fn with_http(mut self, settings: &megaport::HttpSettings) -> Result<Self, String> {
+    pub fn with_http(mut self, settings: &HttpSettings) -> Result<Self, String> {
         self.http = Self::http_client(settings)?;
         Ok(self)
     }
 
     /// The wait before retry `attempt` (1-based): `Retry-After` when
-    /// ServiceNow sent one (capped), else exponential backoff with full
-    /// jitter in its upper half, so many clients do not retry in step.
+    /// ServiceNow sent one (capped), else the jittered exponential backoff
+    /// the Megaport client uses too, so many clients do not retry in step.
     fn wait_before(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        retry_after.unwrap_or_else(|| jittered(self.initial_backoff, attempt)).min(self.max_retry_after)
+        retry_after.unwrap_or_else(|| self.retry.backoff(attempt)).min(self.retry.max_retry_after)
     }
 
     /// The user the client acts as.
@@ -259,7 +260,7 @@ impl ServiceNowClient {
         let url = format!("{}/oauth_token.do", self.instance);
         let resp = self.http.post(url).form(form).send().await.map_err(ServiceNowError::transport)?;
         let status = resp.status();
-        let retry_after = megaport::parse_retry_after(resp.headers());
+        let retry_after = parse_retry_after(resp.headers());
         let v: Value = resp.json().await.unwrap_or(Value::Null);
         let text = |k: &str| v[k].as_str().map(str::to_owned);
         match text("access_token") {
@@ -318,7 +319,7 @@ impl ServiceNowClient {
                 renewed_at_once = true;
                 continue;
             }
-            if !err.is_retryable() || (!idempotent && sent && err.is_ambiguous()) || attempt >= self.retries {
+            if !err.is_retryable() || (!idempotent && sent && err.is_ambiguous()) || attempt >= self.retry.max_retries {
                 return Err(err);
             }
             attempt += 1;
@@ -357,7 +358,7 @@ impl ServiceNowClient {
     async fn send(req: reqwest::RequestBuilder) -> Result<Value, ServiceNowError> {
         let resp = req.send().await.map_err(ServiceNowError::transport)?;
         let status = resp.status();
-        let retry_after = megaport::parse_retry_after(resp.headers());
+        let retry_after = parse_retry_after(resp.headers());
         let text = resp.text().await.map_err(ServiceNowError::transport)?;
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status.is_success() {
@@ -423,7 +424,7 @@ impl ServiceNowClient {
             }
             match self.create(&fields).await {
                 Ok(created) => return Ok((created, true)),
-                Err(e) if e.is_ambiguous() && attempt < self.retries => {
+                Err(e) if e.is_ambiguous() && attempt < self.retry.max_retries => {
                     attempt += 1;
                     let wait = self.wait_before(attempt, e.retry_after());
                     tracing::warn!(error = %e, correlation_id, wait_ms = wait.as_millis() as u64,
@@ -454,11 +455,4 @@ impl ServiceNowClient {
         let v = self.call(reqwest::Method::PATCH, &url, &[], Some(&body), true).await?;
         Incident::from(&v["result"])
     }
-}
-
-/// Exponential backoff for retry `attempt` (1-based) from `initial`, capped
-/// at a minute, drawn in the upper half of its range.
-pub(crate) fn jittered(initial: Duration, attempt: u32) -> Duration {
-    let base = initial.saturating_mul(1u32 << attempt.saturating_sub(1).min(16)).min(Duration::from_secs(60));
-    base.mul_f64(0.5 + fastrand::f64() * 0.5)
 }

@@ -142,9 +142,7 @@ impl SyslogSource {
             }
             Listen::Tcp(addr) | Listen::Tls(addr) => {
                 let acceptor = match (&config.listen, &config.tls) {
-                    (Listen::Tls(_), Some(files)) => {
-                        Some(files.acceptor().map_err(std::io::Error::other)?)
-                    }
+                    (Listen::Tls(_), Some(files)) => Some(files.acceptor().map_err(std::io::Error::other)?),
                     (Listen::Tls(_), None) => {
                         return Err(std::io::Error::other("tls:// needs a certificate and key"));
                     }

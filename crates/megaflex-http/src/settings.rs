@@ -1,4 +1,4 @@
-//! What every HTTP client of megaflex shares: a request timeout, the TLS
+//! How every HTTP client of megaflex is built: a request timeout, the TLS
 //! trust (the system's roots plus an optional CA bundle, for a private PKI or
 //! a corporate TLS-inspecting proxy) and the proxies of the environment.
 //!
@@ -59,8 +59,8 @@ impl HttpSettings {
             builder = builder.tls_certs_merge(load_ca_file(path)?);
         }
         if let Some(url) = &self.proxy {
-            let proxy = reqwest::Proxy::all(url)
-                .map_err(|e| Error::Config(format!("invalid proxy URL {}: {e}", redact_userinfo(url))))?;
+            let proxy =
+                reqwest::Proxy::all(url).map_err(|source| Error::Proxy { url: redact_userinfo(url), source })?;
             builder = builder.proxy(proxy);
         }
         Ok(builder)
@@ -68,9 +68,7 @@ impl HttpSettings {
 
     /// A client with these settings and nothing else.
     pub fn client(&self) -> Result<reqwest::Client> {
-        self.apply(reqwest::Client::builder())?
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
+        self.apply(reqwest::Client::builder())?.build().map_err(Error::Build)
     }
 }
 
@@ -81,12 +79,11 @@ pub fn ca_file_from_env() -> Option<PathBuf> {
 
 /// Reads every certificate of a PEM bundle.
 pub fn load_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>> {
-    let pem =
-        std::fs::read(path).map_err(|e| Error::Config(format!("cannot read the CA file {}: {e}", path.display())))?;
+    let pem = std::fs::read(path).map_err(|source| Error::CaFileUnreadable { path: path.to_owned(), source })?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem)
-        .map_err(|e| Error::Config(format!("the CA file {} is not a PEM bundle: {e}", path.display())))?;
+        .map_err(|source| Error::CaFileNotPem { path: path.to_owned(), source })?;
     if certs.is_empty() {
-        return Err(Error::Config(format!("the CA file {} holds no certificate", path.display())));
+        return Err(Error::CaFileEmpty { path: path.to_owned() });
     }
     Ok(certs)
 }
@@ -199,7 +196,7 @@ mod tests {
 
     #[test]
     fn a_bad_ca_file_is_an_error_naming_it() {
-        let dir = std::env::temp_dir().join(format!("megaport-ca-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("megaflex-http-ca-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let empty = dir.join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();
