@@ -8,6 +8,8 @@ use megaport::types::EpochMillis;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::circuits::DecisionAction;
+
 /// The incident of the episode in progress, kept with the circuit's state so
 /// a restart goes on with the same incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,28 +121,31 @@ fn note(facts: &CircuitFacts<'_>, episode: u64, at: EpochMillis, text: String) -
     item(facts, episode, OutboxKind::Note, json!({ "work_notes": format!("[{}] {text}", time(at)) }), at)
 }
 
-/// How a decision's action reads in a work note.
-fn headline(action: &str) -> Option<&'static str> {
+/// How a decision's action reads in a work note; `None` for the ones that
+/// make no note.
+fn headline(action: DecisionAction) -> Option<&'static str> {
     Some(match action {
-        "boost" => "Boost decided",
-        "update" => "Update requested",
-        "confirmed" => "Update confirmed",
-        "intent_confirmed" => "Update found in force after a restart",
-        "intent_dropped" => "Update not applied before a restart",
-        "wait" => "Deferred by the Megaport update rules",
-        "refuse" => "Refused",
-        "failed" => "Update failed",
-        "outside_change" => "Changed outside megaflex",
-        "resumed" => "Automation resumed",
-        "hold_up" => "Watched links up again",
-        "cancel_timer" => "Watched link down again",
-        "restore" => "Restore decided",
-        "coalesced" => "No update needed",
-        "in_sync" => "Back at the normal rate",
-        "applying" => "Megaport is applying the change",
-        "deferred" => "Deferred at a stop",
-        "flapping" => "Link flapping",
-        _ => return None,
+        DecisionAction::Boost => "Boost decided",
+        DecisionAction::Update => "Update requested",
+        DecisionAction::Confirmed => "Update confirmed",
+        DecisionAction::IntentConfirmed => "Update found in force after a restart",
+        DecisionAction::IntentDropped => "Update not applied before a restart",
+        DecisionAction::Wait => "Deferred by the Megaport update rules",
+        DecisionAction::Refuse => "Refused",
+        DecisionAction::Failed => "Update failed",
+        DecisionAction::OutsideChange => "Changed outside megaflex",
+        DecisionAction::Resumed => "Automation resumed",
+        DecisionAction::HoldUp => "Watched links up again",
+        DecisionAction::CancelTimer => "Watched link down again",
+        DecisionAction::Restore => "Restore decided",
+        DecisionAction::Coalesced => "No update needed",
+        DecisionAction::InSync => "Back at the normal rate",
+        DecisionAction::Applying => "Megaport is applying the change",
+        DecisionAction::Deferred => "Deferred at a stop",
+        DecisionAction::Flapping => "Link flapping",
+        // Before the boost there is no incident to note in; an intent is
+        // never settled as failed (its failure is the `failed` decision).
+        DecisionAction::HoldDown | DecisionAction::IntentFailed => return None,
     })
 }
 
@@ -152,11 +157,11 @@ pub fn on_decision(
     open: &mut Option<EpisodeIncident>,
     facts: &CircuitFacts<'_>,
     at: EpochMillis,
-    action: &str,
+    action: DecisionAction,
     reason: &str,
 ) -> Vec<OutboxItem> {
     let mut out = Vec::new();
-    if action == "boost" && open.is_none() {
+    if action == DecisionAction::Boost && open.is_none() {
         let inc = EpisodeIncident { episode: facts.episode, started_at: at, updates: 0 };
         *open = Some(inc);
         let links = facts.links.join(", ");
@@ -185,7 +190,7 @@ pub fn on_decision(
         ));
     }
     let Some(inc) = open.as_mut() else { return out };
-    if matches!(action, "confirmed" | "intent_confirmed") {
+    if matches!(action, DecisionAction::Confirmed | DecisionAction::IntentConfirmed) {
         inc.updates += 1;
     }
     let inc = *inc;
@@ -197,7 +202,15 @@ pub fn on_decision(
     // restart that finds the rate in force, or a cycle that finds the VXC
     // back at normal after a confirmation ran out (`in_sync`). `open` is
     // cleared here, so the resolve is queued exactly once.
-    if back_to_normal && matches!(action, "confirmed" | "intent_confirmed" | "coalesced" | "in_sync") {
+    if back_to_normal
+        && matches!(
+            action,
+            DecisionAction::Confirmed
+                | DecisionAction::IntentConfirmed
+                | DecisionAction::Coalesced
+                | DecisionAction::InSync
+        )
+    {
         *open = None;
         let duration_secs = (at.as_millis() - inc.started_at.as_millis()).max(0) / 1000;
         let close_notes = format!(
@@ -259,52 +272,54 @@ mod tests {
     #[test]
     fn an_episode_opens_notes_and_resolves_once() {
         let mut open = None;
-        assert!(on_decision(&mut open, &facts(false, true, 10, 0), ms(0), "hold_down", "x").is_empty());
-        let out = on_decision(&mut open, &facts(true, false, 10, 1), ms(30), "boost", "boost to 500");
+        assert!(on_decision(&mut open, &facts(false, true, 10, 0), ms(0), DecisionAction::HoldDown, "x").is_empty());
+        let out = on_decision(&mut open, &facts(true, false, 10, 1), ms(30), DecisionAction::Boost, "boost to 500");
         assert_eq!(out.iter().map(|o| o.kind).collect::<Vec<_>>(), [OutboxKind::Open, OutboxKind::Note]);
         assert_eq!(out[0].correlation_id, "megaflex:c:1");
         assert!(out[0].payload["short_description"].as_str().unwrap().contains("vxc-1 raised 10 -> 500 Mbps"));
-        let out = on_decision(&mut open, &facts(true, false, 500, 1), ms(31), "confirmed", "at 500");
+        let out = on_decision(&mut open, &facts(true, false, 500, 1), ms(31), DecisionAction::Confirmed, "at 500");
         assert_eq!(out.len(), 1);
         assert!(out[0].payload["work_notes"].as_str().unwrap().ends_with("Update confirmed: at 500"));
-        on_decision(&mut open, &facts(false, false, 500, 1), ms(700), "restore", "restore");
+        on_decision(&mut open, &facts(false, false, 500, 1), ms(700), DecisionAction::Restore, "restore");
         // A confirmation that is not back at normal does not resolve.
-        let out = on_decision(&mut open, &facts(false, false, 500, 1), ms(701), "failed", "boom");
+        let out = on_decision(&mut open, &facts(false, false, 500, 1), ms(701), DecisionAction::Failed, "boom");
         assert!(out.iter().all(|o| o.kind == OutboxKind::Note));
-        let out = on_decision(&mut open, &facts(false, false, 10, 1), ms(730), "confirmed", "at 10");
+        let out = on_decision(&mut open, &facts(false, false, 10, 1), ms(730), DecisionAction::Confirmed, "at 10");
         assert_eq!(out.iter().map(|o| o.kind).collect::<Vec<_>>(), [OutboxKind::Note, OutboxKind::Resolve]);
         let close = out[1].payload["close_notes"].as_str().unwrap();
         assert!(close.contains("lasted 11m 40s, 2 VXC update(s)"), "{close}");
         assert_eq!(out[1].payload["duration_secs"], 700);
         assert!(open.is_none());
         // The next failure is a new incident.
-        let out = on_decision(&mut open, &facts(true, false, 10, 2), ms(900), "boost", "again");
+        let out = on_decision(&mut open, &facts(true, false, 10, 2), ms(900), DecisionAction::Boost, "again");
         assert_eq!(out[0].correlation_id, "megaflex:c:2");
     }
 
     #[test]
     fn a_failure_during_the_restore_stays_in_the_same_incident() {
         let mut open = None;
-        on_decision(&mut open, &facts(true, false, 10, 1), ms(0), "boost", "b");
-        on_decision(&mut open, &facts(false, false, 500, 1), ms(600), "restore", "r");
-        on_decision(&mut open, &facts(false, false, 500, 1), ms(600), "wait", "deferred");
-        let out = on_decision(&mut open, &facts(true, false, 500, 2), ms(620), "boost", "again");
+        on_decision(&mut open, &facts(true, false, 10, 1), ms(0), DecisionAction::Boost, "b");
+        on_decision(&mut open, &facts(false, false, 500, 1), ms(600), DecisionAction::Restore, "r");
+        on_decision(&mut open, &facts(false, false, 500, 1), ms(600), DecisionAction::Wait, "deferred");
+        let out = on_decision(&mut open, &facts(true, false, 500, 2), ms(620), DecisionAction::Boost, "again");
         assert_eq!(out.len(), 1);
         assert_eq!((out[0].kind, out[0].correlation_id.as_str()), (OutboxKind::Note, "megaflex:c:1"));
-        let out = on_decision(&mut open, &facts(true, false, 500, 2), ms(621), "coalesced", "in sync");
+        let out = on_decision(&mut open, &facts(true, false, 500, 2), ms(621), DecisionAction::Coalesced, "in sync");
         assert!(out.iter().all(|o| o.kind == OutboxKind::Note), "still boosted: not resolved");
     }
 
     #[test]
     fn an_episode_ended_by_a_cycle_in_sync_is_resolved_once() {
         let mut open = None;
-        on_decision(&mut open, &facts(true, false, 10, 1), ms(0), "boost", "b");
-        on_decision(&mut open, &facts(false, false, 500, 1), ms(600), "restore", "r");
-        on_decision(&mut open, &facts(false, false, 500, 1), ms(720), "failed", "not confirmed in time");
-        let out = on_decision(&mut open, &facts(false, false, 10, 1), ms(900), "in_sync", "at 10");
+        on_decision(&mut open, &facts(true, false, 10, 1), ms(0), DecisionAction::Boost, "b");
+        on_decision(&mut open, &facts(false, false, 500, 1), ms(600), DecisionAction::Restore, "r");
+        on_decision(&mut open, &facts(false, false, 500, 1), ms(720), DecisionAction::Failed, "not confirmed in time");
+        let out = on_decision(&mut open, &facts(false, false, 10, 1), ms(900), DecisionAction::InSync, "at 10");
         assert_eq!(out.iter().filter(|o| o.kind == OutboxKind::Resolve).count(), 1);
         assert!(open.is_none());
-        assert!(on_decision(&mut open, &facts(false, false, 10, 1), ms(901), "in_sync", "at 10").is_empty());
+        assert!(
+            on_decision(&mut open, &facts(false, false, 10, 1), ms(901), DecisionAction::InSync, "at 10").is_empty()
+        );
     }
 
     #[test]

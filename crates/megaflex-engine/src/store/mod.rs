@@ -22,7 +22,7 @@ use serde::Serialize;
 pub use instance::{ClaimError, Holder};
 pub use sqlite::{BUSY_TIMEOUT, SqliteStore, serde_name};
 
-use crate::circuits::Pending;
+use crate::circuits::{DecisionAction, Pending};
 use crate::event::Event;
 use crate::incident::{EpisodeIncident, OutboxItem};
 use crate::links::{LinkStatus, Transition};
@@ -58,9 +58,8 @@ pub struct DecisionRecord {
     pub circuit: String,
     /// Failover episode.
     pub episode: u64,
-    /// `boost`, `restore`, `update`, `confirmed`, `wait`, `refuse`,
-    /// `outside_change`, `failed`, `intent_confirmed`, `intent_dropped`, ...
-    pub action: String,
+    /// What was decided (stored by its name).
+    pub action: DecisionAction,
     /// The wanted rate at that moment.
     pub wanted_mbps: u32,
     /// In words.

@@ -310,7 +310,7 @@ async fn write_one(tx: &mut sqlx::SqliteConnection, r: &Record) -> Result<(), St
             .bind(d.at.as_millis())
             .bind(&d.circuit)
             .bind(d.episode as i64)
-            .bind(&d.action)
+            .bind(d.action.as_str())
             .bind(d.wanted_mbps as i64)
             .bind(&d.reason)
             .execute(&mut *tx)
@@ -507,17 +507,20 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| StoreError::new("read decisions", e))?;
-            Ok(rows
-                .into_iter()
-                .map(|r| DecisionRecord {
-                    at: EpochMillis::from_millis(r.get(0)),
-                    circuit: r.get(1),
-                    episode: r.get::<i64, _>(2) as u64,
-                    action: r.get(3),
-                    wanted_mbps: r.get::<i64, _>(4) as u32,
-                    reason: r.get(5),
+            // An action this version does not know is an error, not a row
+            // quietly left out of what an operator reads.
+            rows.into_iter()
+                .map(|r| {
+                    Ok(DecisionRecord {
+                        at: EpochMillis::from_millis(r.get(0)),
+                        circuit: r.get(1),
+                        episode: r.get::<i64, _>(2) as u64,
+                        action: r.get::<String, _>(3).parse().map_err(|e| StoreError::new("read decisions", e))?,
+                        wanted_mbps: r.get::<i64, _>(4) as u32,
+                        reason: r.get(5),
+                    })
                 })
-                .collect())
+                .collect()
         })
     }
 }

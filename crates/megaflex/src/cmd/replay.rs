@@ -68,7 +68,7 @@ pub(crate) async fn run(ctx: &Ctx, args: ReplayArgs) -> anyhow::Result<u8> {
         d.add_row(vec![
             x.at.to_string(),
             x.circuit.clone(),
-            x.action.clone(),
+            x.action.to_string(),
             format!("{} Mbps", x.wanted_mbps),
             x.reason.clone(),
         ]);

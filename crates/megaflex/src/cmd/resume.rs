@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use megaflex_engine::circuits::DecisionAction;
 use megaflex_engine::config::Config;
 use megaflex_engine::store::{self, ClaimError, DecisionRecord, Holder, Record};
 use megaport::types::EpochMillis;
@@ -50,7 +51,7 @@ pub(crate) async fn run(args: ResumeArgs) -> anyhow::Result<u8> {
         at: EpochMillis::now(),
         circuit: args.circuit.clone(),
         episode: row.episode,
-        action: "resumed".into(),
+        action: DecisionAction::Resumed,
         wanted_mbps: row.wanted_mbps,
         reason: "resumed by an operator while the daemon was stopped".into(),
     };

@@ -107,7 +107,7 @@ pub(crate) async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
     }
     let mut d = table(&["when", "circuit", "action", "reason"]);
     for x in &decisions {
-        d.add_row(vec![x.at.to_string(), x.circuit.clone(), x.action.clone(), x.reason.clone()]);
+        d.add_row(vec![x.at.to_string(), x.circuit.clone(), x.action.to_string(), x.reason.clone()]);
     }
     let intents = if snap.open_intents.is_empty() {
         String::new()
