@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use megaflex_engine::incident::{OutboxItem, OutboxKind};
+use megaflex_engine::incident::{OpenIncident, OutboxItem, OutboxPayload};
 use megaflex_engine::store::{self, OutboxOutcome, Record};
 use megaport::types::EpochMillis;
 
@@ -17,8 +17,7 @@ async fn status_lists_refused_servicenow_calls_with_the_reason() {
         correlation_id: "megaflex:bne-mel-backup:3".into(),
         circuit: "bne-mel-backup".into(),
         episode: 3,
-        kind: OutboxKind::Open,
-        payload: serde_json::json!({"short_description": "down"}),
+        payload: OutboxPayload::Open(OpenIncident { description: "down".into(), short_description: "down".into() }),
         at: EpochMillis::now(),
     };
     store.write(vec![Record::Outbox(item)]).await.unwrap();
