@@ -25,24 +25,34 @@ impl<'de> Deserialize<'de> for Dur {
     }
 }
 
+/// A duration in the configuration that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Not a number and a unit.
+    #[error("invalid duration {0:?}: write a number and a unit, like 30s, 10m, 1h or 2d")]
+    Unreadable(String),
+    /// Below zero.
+    #[error("invalid duration {0:?}: it must not be negative")]
+    Negative(String),
+    /// Beyond any timer megaflex has.
+    #[error("invalid duration {0:?}: longer than {MAX_DURATION_DAYS}d")]
+    TooLong(String),
+}
+
 /// `30s`, `10m`, `1h30m`, `2d` (a day is 24 hours).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let t = s.trim();
     let normalised = match t.strip_suffix('d').and_then(|n| n.trim().parse::<u64>().ok()) {
         // Checked: an unchecked multiply wrapped "768614336404564651d" to 8 h.
         Some(days) if days <= MAX_DURATION_DAYS => format!("{}h", days * 24),
-        Some(_) => return Err(format!("invalid duration {s:?}: longer than {MAX_DURATION_DAYS}d")),
+        Some(_) => return Err(DurationError::TooLong(s.to_owned())),
         None => t.to_owned(),
     };
-    let d: jiff::SignedDuration = normalised
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: write a number and a unit, like 30s, 10m, 1h or 2d"))?;
-    if d.is_negative() {
-        return Err(format!("invalid duration {s:?}: it must not be negative"));
-    }
-    let d = Duration::try_from(d).map_err(|e| format!("invalid duration {s:?}: {e}"))?;
+    let d: jiff::SignedDuration = normalised.parse().map_err(|_| DurationError::Unreadable(s.to_owned()))?;
+    // Negative is the only way the conversion fails.
+    let d = Duration::try_from(d).map_err(|_| DurationError::Negative(s.to_owned()))?;
     if d > Duration::from_secs(MAX_DURATION_DAYS * 86_400) {
-        return Err(format!("invalid duration {s:?}: longer than {MAX_DURATION_DAYS}d"));
+        return Err(DurationError::TooLong(s.to_owned()));
     }
     Ok(d)
 }
@@ -460,7 +470,9 @@ pub enum SourceSection {
 impl SourceSection {
     /// The TLS files of a syslog source: `None` without any, an error when
     /// given to a listener that is not `tls://` or given only in part.
-    pub fn syslog_tls(&self) -> Result<Option<crate::source::syslog::tls::TlsFiles>, String> {
+    pub fn syslog_tls(
+        &self,
+    ) -> Result<Option<crate::source::syslog::tls::TlsFiles>, crate::source::syslog::tls::TlsFilesError> {
         match self {
             Self::Syslog { listen, tls_cert_file, tls_key_file, tls_client_ca_file, .. } => {
                 crate::source::syslog::tls::TlsFiles::from_config(

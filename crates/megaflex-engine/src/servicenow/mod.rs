@@ -18,6 +18,38 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
+/// Why a ServiceNow client cannot be made from the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientConfigError {
+    /// The user or password variable is not set.
+    #[error(
+        "ServiceNow credentials missing: set {user_env} and {password_env} (named by [servicenow] user_env and password_env)"
+    )]
+    Credentials {
+        /// Names the user.
+        user_env: String,
+        /// Names the password.
+        password_env: String,
+    },
+    /// The OAuth client's variables are not set.
+    #[error("ServiceNow OAuth client missing: set {id_env} and {secret_env}")]
+    OAuthClient {
+        /// Names the client id.
+        id_env: String,
+        /// Names the client secret.
+        secret_env: String,
+    },
+    /// One of the two OAuth settings without the other.
+    #[error("[servicenow] needs both oauth_client_id_env and oauth_client_secret_env, or neither")]
+    HalfOAuth,
+    /// The HTTP settings (CA file, proxy) cannot be used.
+    #[error(transparent)]
+    Http(#[from] megaport::Error),
+    /// The HTTP client cannot be built.
+    #[error("cannot build the ServiceNow HTTP client: {0}")]
+    Build(#[source] reqwest::Error),
+}
+
 /// What went wrong talking to ServiceNow.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceNowError {
@@ -183,17 +215,16 @@ impl ServiceNowClient {
         }
     }
 
-    fn http_client(settings: &megaport::HttpSettings) -> Result<reqwest::Client, String> {
+    fn http_client(settings: &megaport::HttpSettings) -> Result<reqwest::Client, ClientConfigError> {
         settings
-            .apply(reqwest::Client::builder().user_agent(format!("megaflex/{}", env!("CARGO_PKG_VERSION"))))
-            .map_err(|e| e.to_string())?
+            .apply(reqwest::Client::builder().user_agent(format!("megaflex/{}", env!("CARGO_PKG_VERSION"))))?
             .build()
-            .map_err(|e| format!("cannot build the ServiceNow HTTP client: {e}"))
+            .map_err(ClientConfigError::Build)
     }
 
     /// Uses `settings` for TLS trust (a custom CA bundle), proxies and the
     /// request timeout.
-    pub fn with_http(mut self, settings: &megaport::HttpSettings) -> Result<Self, String> {
+    pub fn with_http(mut self, settings: &megaport::HttpSettings) -> Result<Self, ClientConfigError> {
         self.http = Self::http_client(settings)?;
         Ok(self)
     }
@@ -207,13 +238,13 @@ impl ServiceNowClient {
 
     /// A client for `[servicenow]`, with the user, password and OAuth client
     /// read from the environment variables the section names.
-    pub fn from_config(section: &crate::config::ServiceNowSection) -> Result<Self, String> {
+    pub fn from_config(section: &crate::config::ServiceNowSection) -> Result<Self, ClientConfigError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let (Some(user), Some(password)) = (var(&section.user_env), var(&section.password_env)) else {
-            return Err(format!(
-                "ServiceNow credentials missing: set {} and {} (named by [servicenow] user_env and password_env)",
-                section.user_env, section.password_env
-            ));
+            return Err(ClientConfigError::Credentials {
+                user_env: section.user_env.clone(),
+                password_env: section.password_env.clone(),
+            });
         };
         let client = Self::new(&section.instance, &user, password.into());
         match (&section.oauth_client_id_env, &section.oauth_client_secret_env) {
@@ -222,9 +253,9 @@ impl ServiceNowClient {
                 (Some(client_id), Some(secret)) => {
                     Ok(client.with_oauth(OAuthClient { client_id, client_secret: secret.into() }))
                 }
-                _ => Err(format!("ServiceNow OAuth client missing: set {id_env} and {secret_env}")),
+                _ => Err(ClientConfigError::OAuthClient { id_env: id_env.clone(), secret_env: secret_env.clone() }),
             },
-            _ => Err("[servicenow] needs both oauth_client_id_env and oauth_client_secret_env, or neither".into()),
+            _ => Err(ClientConfigError::HalfOAuth),
         }
     }
 

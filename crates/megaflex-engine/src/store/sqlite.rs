@@ -56,11 +56,11 @@ impl SqliteStore {
     pub async fn open_with(url: &str, fsync_each_commit: bool) -> Result<Self, StoreError> {
         let sync = if fsync_each_commit { SqliteSynchronous::Full } else { SqliteSynchronous::Normal };
         let base = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::new("parse URL", e))?
+            .map_err(|e| StoreError::url("parse URL", e))?
             .busy_timeout(BUSY_TIMEOUT);
         let path = base.get_filename().to_owned();
         if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
-            return Err(StoreError::new("open", format!("{url}: the store must be a file (sqlite://PATH)")));
+            return Err(StoreError::url("open", format!("{url}: the store must be a file (sqlite://PATH)")));
         }
         instance::create_owner_only(&path)
             .map_err(|e| StoreError::new("create", format!("{}: {e}", path.display())))?;

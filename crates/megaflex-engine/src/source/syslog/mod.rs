@@ -9,5 +9,5 @@ pub mod tls;
 mod udp;
 pub mod watch;
 
-pub use server::{Listen, SyslogConfig, SyslogSource, event_from};
+pub use server::{Listen, ListenError, SyslogConfig, SyslogSource, event_from};
 pub use stream::StreamLimits;
