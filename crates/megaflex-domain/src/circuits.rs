@@ -3,9 +3,12 @@
 //! Pure: the reconciler compares this wanted rate with the actual one and
 //! decides whether and when to call Megaport.
 
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 use megaport_types::EpochMillis;
+use serde::de::IntoDeserializer;
 use serde::{Deserialize, Serialize};
 
 use crate::links::LinkStatus;
@@ -40,6 +43,129 @@ pub struct Decision {
     pub reason: String,
     /// Failover episode this belongs to (starts at the boost).
     pub episode: u64,
+}
+
+/// What a recorded decision did. The names are what the store, `/api/status`,
+/// `/metrics` and the command line show, so they never change; a new action
+/// is a new variant, and every `match` on it (the incident's work notes, the
+/// log level) has to say what it means there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionAction {
+    /// A watched link went down: the hold-down timer started.
+    HoldDown,
+    /// The watched links are up: the hold-up timer started.
+    HoldUp,
+    /// A timer stopped before firing.
+    CancelTimer,
+    /// The hold-down ran out: the boost rate is wanted.
+    Boost,
+    /// The hold-up ran out: the normal rate is wanted.
+    Restore,
+    /// An update was sent.
+    Update,
+    /// An update was seen in force.
+    Confirmed,
+    /// The update rules defer the update.
+    Wait,
+    /// The update is refused (a cap or a rule that will not pass).
+    Refuse,
+    /// An update failed.
+    Failed,
+    /// Megaport is applying a change: waiting for it.
+    Applying,
+    /// The VXC changed outside megaflex.
+    OutsideChange,
+    /// Automation resumed after a pause.
+    Resumed,
+    /// A wait ended with the rate already in force.
+    Coalesced,
+    /// The VXC is back at normal: the episode is over.
+    InSync,
+    /// Left undone at a stop.
+    Deferred,
+    /// A watched link is flapping.
+    Flapping,
+    /// An intent found in force after a restart.
+    IntentConfirmed,
+    /// An intent settled as failed after a restart.
+    IntentFailed,
+    /// An intent not applied before a restart.
+    IntentDropped,
+}
+
+impl DecisionAction {
+    /// Every action, for round trips and tests.
+    pub const ALL: [Self; 20] = [
+        Self::HoldDown,
+        Self::HoldUp,
+        Self::CancelTimer,
+        Self::Boost,
+        Self::Restore,
+        Self::Update,
+        Self::Confirmed,
+        Self::Wait,
+        Self::Refuse,
+        Self::Failed,
+        Self::Applying,
+        Self::OutsideChange,
+        Self::Resumed,
+        Self::Coalesced,
+        Self::InSync,
+        Self::Deferred,
+        Self::Flapping,
+        Self::IntentConfirmed,
+        Self::IntentFailed,
+        Self::IntentDropped,
+    ];
+
+    /// As stored and shown (the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HoldDown => "hold_down",
+            Self::HoldUp => "hold_up",
+            Self::CancelTimer => "cancel_timer",
+            Self::Boost => "boost",
+            Self::Restore => "restore",
+            Self::Update => "update",
+            Self::Confirmed => "confirmed",
+            Self::Wait => "wait",
+            Self::Refuse => "refuse",
+            Self::Failed => "failed",
+            Self::Applying => "applying",
+            Self::OutsideChange => "outside_change",
+            Self::Resumed => "resumed",
+            Self::Coalesced => "coalesced",
+            Self::InSync => "in_sync",
+            Self::Deferred => "deferred",
+            Self::Flapping => "flapping",
+            Self::IntentConfirmed => "intent_confirmed",
+            Self::IntentFailed => "intent_failed",
+            Self::IntentDropped => "intent_dropped",
+        }
+    }
+}
+
+impl fmt::Display for DecisionAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored action this version does not know (written by a newer one, or
+/// by hand).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown decision action {0:?}")]
+pub struct UnknownAction(pub String);
+
+impl FromStr for DecisionAction {
+    type Err = UnknownAction;
+
+    fn from_str(s: &str) -> Result<Self, UnknownAction> {
+        // Through the derived names, so parsing never falls behind a new variant.
+        let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> = s.into_deserializer();
+        Self::deserialize(de).map_err(|_| UnknownAction(s.to_owned()))
+    }
 }
 
 /// A timer waiting to fire.
@@ -250,5 +376,38 @@ mod tests {
         // The next failure is a new episode.
         c.on_links(&links(LinkStatus::Down), ms(1000));
         assert_eq!(c.tick(ms(1030)).unwrap().episode, 2);
+    }
+
+    #[test]
+    fn decision_actions_keep_their_stored_names() {
+        // The names the store and /api/status have always had.
+        let names = [
+            "hold_down",
+            "hold_up",
+            "cancel_timer",
+            "boost",
+            "restore",
+            "update",
+            "confirmed",
+            "wait",
+            "refuse",
+            "failed",
+            "applying",
+            "outside_change",
+            "resumed",
+            "coalesced",
+            "in_sync",
+            "deferred",
+            "flapping",
+            "intent_confirmed",
+            "intent_failed",
+            "intent_dropped",
+        ];
+        assert_eq!(DecisionAction::ALL.map(DecisionAction::as_str), names);
+        for a in DecisionAction::ALL {
+            assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{a}\""));
+            assert_eq!(a.as_str().parse::<DecisionAction>(), Ok(a));
+        }
+        assert_eq!("bost".parse::<DecisionAction>(), Err(UnknownAction("bost".into())));
     }
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::circuits::DecisionAction;
 use crate::duration::human_duration;
-use serde_json::{Value, json};
 
 /// The incident of the episode in progress, kept with the circuit's state so
 /// a restart goes on with the same incident.
@@ -57,6 +57,99 @@ impl OutboxKind {
     }
 }
 
+// The payload structs list their fields in alphabetical order: rows written
+// before they existed hold a `serde_json::Map` (sorted keys), and a struct
+// serialises in field order, so old and new rows are the same bytes.
+
+/// What an [`OutboxKind::Open`] entry sends: the fields of the incident to
+/// create (with `[servicenow]`'s own), found by correlation id instead if it
+/// exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenIncident {
+    /// The incident's description.
+    pub description: String,
+    /// Its one-line summary.
+    pub short_description: String,
+}
+
+/// What an [`OutboxKind::Note`] entry sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkNote {
+    /// The note, with its time.
+    pub work_notes: String,
+}
+
+/// What an [`OutboxKind::Resolve`] entry sends: the close notes, and the
+/// facts the deliverer prices the boost from when it resolves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolveIncident {
+    /// The boost rate.
+    pub boost_mbps: u32,
+    /// The summary, before the cost estimate.
+    pub close_notes: String,
+    /// How long the episode lasted.
+    pub duration_secs: i64,
+    /// The normal rate.
+    pub normal_mbps: u32,
+    /// The VXC's product UID.
+    pub vxc_uid: String,
+}
+
+/// An outbox entry's payload, one type per [`OutboxKind`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxPayload {
+    /// Find or create the incident.
+    Open(OpenIncident),
+    /// Append a work note.
+    Note(WorkNote),
+    /// Resolve it.
+    Resolve(ResolveIncident),
+}
+
+/// A stored payload that does not read as its kind's.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind} payload: {source}")]
+pub struct PayloadError {
+    /// The entry's kind.
+    pub kind: &'static str,
+    /// What JSON said.
+    #[source]
+    pub source: serde_json::Error,
+}
+
+impl OutboxPayload {
+    /// The call it is.
+    pub fn kind(&self) -> OutboxKind {
+        match self {
+            Self::Open(_) => OutboxKind::Open,
+            Self::Note(_) => OutboxKind::Note,
+            Self::Resolve(_) => OutboxKind::Resolve,
+        }
+    }
+
+    /// As stored (`servicenow_outbox.payload`).
+    pub fn to_json(&self) -> String {
+        let json = match self {
+            Self::Open(p) => serde_json::to_string(p),
+            Self::Note(p) => serde_json::to_string(p),
+            Self::Resolve(p) => serde_json::to_string(p),
+        };
+        // Strings and numbers under string keys: serialising cannot fail.
+        json.unwrap_or_default()
+    }
+
+    /// From the stored kind and JSON: every field of the kind must be there
+    /// with its type; none defaults to empty.
+    pub fn from_json(kind: OutboxKind, json: &str) -> Result<Self, PayloadError> {
+        let err = |source| PayloadError { kind: kind.as_str(), source };
+        Ok(match kind {
+            OutboxKind::Open => Self::Open(serde_json::from_str(json).map_err(err)?),
+            OutboxKind::Note => Self::Note(serde_json::from_str(json).map_err(err)?),
+            OutboxKind::Resolve => Self::Resolve(serde_json::from_str(json).map_err(err)?),
+        })
+    }
+}
+
 /// One ServiceNow call to make, in order with the others of its incident.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxItem {
@@ -66,14 +159,17 @@ pub struct OutboxItem {
     pub circuit: String,
     /// Episode.
     pub episode: u64,
-    /// What to do.
-    pub kind: OutboxKind,
-    /// Open: `short_description`, `description`. Note: `work_notes`.
-    /// Resolve: `close_notes` and the facts for the cost estimate
-    /// (`vxc_uid`, `normal_mbps`, `boost_mbps`, `duration_secs`).
-    pub payload: Value,
+    /// What to send (its kind is the call).
+    pub payload: OutboxPayload,
     /// When the engine decided it.
     pub at: EpochMillis,
+}
+
+impl OutboxItem {
+    /// What to do.
+    pub fn kind(&self) -> OutboxKind {
+        self.payload.kind()
+    }
 }
 
 /// The correlation id of a circuit's episode.
@@ -108,43 +204,45 @@ fn time(at: EpochMillis) -> String {
     at.to_timestamp().map_or_else(|| at.as_millis().to_string(), |t| format!("{t:.0}"))
 }
 
-fn item(facts: &CircuitFacts<'_>, episode: u64, kind: OutboxKind, payload: Value, at: EpochMillis) -> OutboxItem {
+fn item(facts: &CircuitFacts<'_>, episode: u64, payload: OutboxPayload, at: EpochMillis) -> OutboxItem {
     OutboxItem {
         correlation_id: correlation_id(facts.circuit, episode),
         circuit: facts.circuit.to_owned(),
         episode,
-        kind,
         payload,
         at,
     }
 }
 
 fn note(facts: &CircuitFacts<'_>, episode: u64, at: EpochMillis, text: String) -> OutboxItem {
-    item(facts, episode, OutboxKind::Note, json!({ "work_notes": format!("[{}] {text}", time(at)) }), at)
+    item(facts, episode, OutboxPayload::Note(WorkNote { work_notes: format!("[{}] {text}", time(at)) }), at)
 }
 
-/// How a decision's action reads in a work note.
-fn headline(action: &str) -> Option<&'static str> {
+/// How a decision's action reads in a work note; `None` for the ones that
+/// make no note.
+fn headline(action: DecisionAction) -> Option<&'static str> {
     Some(match action {
-        "boost" => "Boost decided",
-        "update" => "Update requested",
-        "confirmed" => "Update confirmed",
-        "intent_confirmed" => "Update found in force after a restart",
-        "intent_dropped" => "Update not applied before a restart",
-        "wait" => "Deferred by the Megaport update rules",
-        "refuse" => "Refused",
-        "failed" => "Update failed",
-        "outside_change" => "Changed outside megaflex",
-        "resumed" => "Automation resumed",
-        "hold_up" => "Watched links up again",
-        "cancel_timer" => "Watched link down again",
-        "restore" => "Restore decided",
-        "coalesced" => "No update needed",
-        "in_sync" => "Back at the normal rate",
-        "applying" => "Megaport is applying the change",
-        "deferred" => "Deferred at a stop",
-        "flapping" => "Link flapping",
-        _ => return None,
+        DecisionAction::Boost => "Boost decided",
+        DecisionAction::Update => "Update requested",
+        DecisionAction::Confirmed => "Update confirmed",
+        DecisionAction::IntentConfirmed => "Update found in force after a restart",
+        DecisionAction::IntentDropped => "Update not applied before a restart",
+        DecisionAction::Wait => "Deferred by the Megaport update rules",
+        DecisionAction::Refuse => "Refused",
+        DecisionAction::Failed => "Update failed",
+        DecisionAction::OutsideChange => "Changed outside megaflex",
+        DecisionAction::Resumed => "Automation resumed",
+        DecisionAction::HoldUp => "Watched links up again",
+        DecisionAction::CancelTimer => "Watched link down again",
+        DecisionAction::Restore => "Restore decided",
+        DecisionAction::Coalesced => "No update needed",
+        DecisionAction::InSync => "Back at the normal rate",
+        DecisionAction::Applying => "Megaport is applying the change",
+        DecisionAction::Deferred => "Deferred at a stop",
+        DecisionAction::Flapping => "Link flapping",
+        // Before the boost there is no incident to note in; an intent is
+        // never settled as failed (its failure is the `failed` decision).
+        DecisionAction::HoldDown | DecisionAction::IntentFailed => return None,
     })
 }
 
@@ -156,11 +254,11 @@ pub fn on_decision(
     open: &mut Option<EpisodeIncident>,
     facts: &CircuitFacts<'_>,
     at: EpochMillis,
-    action: &str,
+    action: DecisionAction,
     reason: &str,
 ) -> Vec<OutboxItem> {
     let mut out = Vec::new();
-    if action == "boost" && open.is_none() {
+    if action == DecisionAction::Boost && open.is_none() {
         let inc = EpisodeIncident { episode: facts.episode, started_at: at, updates: 0 };
         *open = Some(inc);
         let links = facts.links.join(", ");
@@ -183,13 +281,12 @@ pub fn on_decision(
         out.push(item(
             facts,
             inc.episode,
-            OutboxKind::Open,
-            json!({ "short_description": short, "description": description }),
+            OutboxPayload::Open(OpenIncident { description, short_description: short }),
             at,
         ));
     }
     let Some(inc) = open.as_mut() else { return out };
-    if matches!(action, "confirmed" | "intent_confirmed") {
+    if matches!(action, DecisionAction::Confirmed | DecisionAction::IntentConfirmed) {
         inc.updates += 1;
     }
     let inc = *inc;
@@ -201,7 +298,15 @@ pub fn on_decision(
     // restart that finds the rate in force, or a cycle that finds the VXC
     // back at normal after a confirmation ran out (`in_sync`). `open` is
     // cleared here, so the resolve is queued exactly once.
-    if back_to_normal && matches!(action, "confirmed" | "intent_confirmed" | "coalesced" | "in_sync") {
+    if back_to_normal
+        && matches!(
+            action,
+            DecisionAction::Confirmed
+                | DecisionAction::IntentConfirmed
+                | DecisionAction::Coalesced
+                | DecisionAction::InSync
+        )
+    {
         *open = None;
         let duration_secs = (at.as_millis() - inc.started_at.as_millis()).max(0) / 1000;
         let close_notes = format!(
@@ -217,13 +322,12 @@ pub fn on_decision(
         out.push(item(
             facts,
             inc.episode,
-            OutboxKind::Resolve,
-            json!({
-                "close_notes": close_notes,
-                "vxc_uid": facts.vxc_uid,
-                "normal_mbps": facts.normal_mbps,
-                "boost_mbps": facts.boost_mbps,
-                "duration_secs": duration_secs,
+            OutboxPayload::Resolve(ResolveIncident {
+                boost_mbps: facts.boost_mbps,
+                close_notes,
+                duration_secs,
+                normal_mbps: facts.normal_mbps,
+                vxc_uid: facts.vxc_uid.to_owned(),
             }),
             at,
         ));
@@ -257,51 +361,124 @@ mod tests {
     #[test]
     fn an_episode_opens_notes_and_resolves_once() {
         let mut open = None;
-        assert!(on_decision(&mut open, &facts(false, true, 10, 0), ms(0), "hold_down", "x").is_empty());
-        let out = on_decision(&mut open, &facts(true, false, 10, 1), ms(30), "boost", "boost to 500");
-        assert_eq!(out.iter().map(|o| o.kind).collect::<Vec<_>>(), [OutboxKind::Open, OutboxKind::Note]);
+        assert!(on_decision(&mut open, &facts(false, true, 10, 0), ms(0), DecisionAction::HoldDown, "x").is_empty());
+        let out = on_decision(&mut open, &facts(true, false, 10, 1), ms(30), DecisionAction::Boost, "boost to 500");
+        assert_eq!(out.iter().map(|o| o.kind()).collect::<Vec<_>>(), [OutboxKind::Open, OutboxKind::Note]);
         assert_eq!(out[0].correlation_id, "megaflex:c:1");
-        assert!(out[0].payload["short_description"].as_str().unwrap().contains("vxc-1 raised 10 -> 500 Mbps"));
-        let out = on_decision(&mut open, &facts(true, false, 500, 1), ms(31), "confirmed", "at 500");
+        let OutboxPayload::Open(open_payload) = &out[0].payload else { panic!("{out:?}") };
+        assert!(open_payload.short_description.contains("vxc-1 raised 10 -> 500 Mbps"));
+        let out = on_decision(&mut open, &facts(true, false, 500, 1), ms(31), DecisionAction::Confirmed, "at 500");
         assert_eq!(out.len(), 1);
-        assert!(out[0].payload["work_notes"].as_str().unwrap().ends_with("Update confirmed: at 500"));
-        on_decision(&mut open, &facts(false, false, 500, 1), ms(700), "restore", "restore");
+        let OutboxPayload::Note(n) = &out[0].payload else { panic!("{out:?}") };
+        assert!(n.work_notes.ends_with("Update confirmed: at 500"));
+        on_decision(&mut open, &facts(false, false, 500, 1), ms(700), DecisionAction::Restore, "restore");
         // A confirmation that is not back at normal does not resolve.
-        let out = on_decision(&mut open, &facts(false, false, 500, 1), ms(701), "failed", "boom");
-        assert!(out.iter().all(|o| o.kind == OutboxKind::Note));
-        let out = on_decision(&mut open, &facts(false, false, 10, 1), ms(730), "confirmed", "at 10");
-        assert_eq!(out.iter().map(|o| o.kind).collect::<Vec<_>>(), [OutboxKind::Note, OutboxKind::Resolve]);
-        let close = out[1].payload["close_notes"].as_str().unwrap();
+        let out = on_decision(&mut open, &facts(false, false, 500, 1), ms(701), DecisionAction::Failed, "boom");
+        assert!(out.iter().all(|o| o.kind() == OutboxKind::Note));
+        let out = on_decision(&mut open, &facts(false, false, 10, 1), ms(730), DecisionAction::Confirmed, "at 10");
+        assert_eq!(out.iter().map(|o| o.kind()).collect::<Vec<_>>(), [OutboxKind::Note, OutboxKind::Resolve]);
+        let OutboxPayload::Resolve(resolve) = &out[1].payload else { panic!("{out:?}") };
+        let close = &resolve.close_notes;
         assert!(close.contains("lasted 11m 40s, 2 VXC update(s)"), "{close}");
-        assert_eq!(out[1].payload["duration_secs"], 700);
+        assert_eq!(resolve.duration_secs, 700);
         assert!(open.is_none());
         // The next failure is a new incident.
-        let out = on_decision(&mut open, &facts(true, false, 10, 2), ms(900), "boost", "again");
+        let out = on_decision(&mut open, &facts(true, false, 10, 2), ms(900), DecisionAction::Boost, "again");
         assert_eq!(out[0].correlation_id, "megaflex:c:2");
     }
 
     #[test]
     fn a_failure_during_the_restore_stays_in_the_same_incident() {
         let mut open = None;
-        on_decision(&mut open, &facts(true, false, 10, 1), ms(0), "boost", "b");
-        on_decision(&mut open, &facts(false, false, 500, 1), ms(600), "restore", "r");
-        on_decision(&mut open, &facts(false, false, 500, 1), ms(600), "wait", "deferred");
-        let out = on_decision(&mut open, &facts(true, false, 500, 2), ms(620), "boost", "again");
+        on_decision(&mut open, &facts(true, false, 10, 1), ms(0), DecisionAction::Boost, "b");
+        on_decision(&mut open, &facts(false, false, 500, 1), ms(600), DecisionAction::Restore, "r");
+        on_decision(&mut open, &facts(false, false, 500, 1), ms(600), DecisionAction::Wait, "deferred");
+        let out = on_decision(&mut open, &facts(true, false, 500, 2), ms(620), DecisionAction::Boost, "again");
         assert_eq!(out.len(), 1);
-        assert_eq!((out[0].kind, out[0].correlation_id.as_str()), (OutboxKind::Note, "megaflex:c:1"));
-        let out = on_decision(&mut open, &facts(true, false, 500, 2), ms(621), "coalesced", "in sync");
-        assert!(out.iter().all(|o| o.kind == OutboxKind::Note), "still boosted: not resolved");
+        assert_eq!((out[0].kind(), out[0].correlation_id.as_str()), (OutboxKind::Note, "megaflex:c:1"));
+        let out = on_decision(&mut open, &facts(true, false, 500, 2), ms(621), DecisionAction::Coalesced, "in sync");
+        assert!(out.iter().all(|o| o.kind() == OutboxKind::Note), "still boosted: not resolved");
     }
 
     #[test]
     fn an_episode_ended_by_a_cycle_in_sync_is_resolved_once() {
         let mut open = None;
-        on_decision(&mut open, &facts(true, false, 10, 1), ms(0), "boost", "b");
-        on_decision(&mut open, &facts(false, false, 500, 1), ms(600), "restore", "r");
-        on_decision(&mut open, &facts(false, false, 500, 1), ms(720), "failed", "not confirmed in time");
-        let out = on_decision(&mut open, &facts(false, false, 10, 1), ms(900), "in_sync", "at 10");
-        assert_eq!(out.iter().filter(|o| o.kind == OutboxKind::Resolve).count(), 1);
+        on_decision(&mut open, &facts(true, false, 10, 1), ms(0), DecisionAction::Boost, "b");
+        on_decision(&mut open, &facts(false, false, 500, 1), ms(600), DecisionAction::Restore, "r");
+        on_decision(&mut open, &facts(false, false, 500, 1), ms(720), DecisionAction::Failed, "not confirmed in time");
+        let out = on_decision(&mut open, &facts(false, false, 10, 1), ms(900), DecisionAction::InSync, "at 10");
+        assert_eq!(out.iter().filter(|o| o.kind() == OutboxKind::Resolve).count(), 1);
         assert!(open.is_none());
-        assert!(on_decision(&mut open, &facts(false, false, 10, 1), ms(901), "in_sync", "at 10").is_empty());
+        assert!(
+            on_decision(&mut open, &facts(false, false, 10, 1), ms(901), DecisionAction::InSync, "at 10").is_empty()
+        );
+    }
+
+    /// Rows written before the payloads were typed: the JSON exactly as that
+    /// code wrote it (`json!` maps, keys sorted), byte for byte.
+    #[test]
+    fn payloads_stored_by_the_untyped_code_decode_and_encode_to_the_same_bytes() {
+        use serde_json::json;
+        let rows = [
+            (
+                OutboxKind::Open,
+                json!({ "short_description": "megaflex: primary down", "description": "megaflex detected\nCorrelation id: megaflex:c:1" })
+                    .to_string(),
+                OutboxPayload::Open(OpenIncident {
+                    description: "megaflex detected\nCorrelation id: megaflex:c:1".into(),
+                    short_description: "megaflex: primary down".into(),
+                }),
+            ),
+            (
+                OutboxKind::Note,
+                json!({ "work_notes": "[2025-11-24T16:00:30Z] Boost decided: \"x\"" }).to_string(),
+                OutboxPayload::Note(WorkNote { work_notes: "[2025-11-24T16:00:30Z] Boost decided: \"x\"".into() }),
+            ),
+            (
+                OutboxKind::Resolve,
+                json!({
+                    "close_notes": "Primary path stable again",
+                    "vxc_uid": "vxc-1",
+                    "normal_mbps": 10u32,
+                    "boost_mbps": 500u32,
+                    "duration_secs": 700i64,
+                })
+                .to_string(),
+                OutboxPayload::Resolve(ResolveIncident {
+                    boost_mbps: 500,
+                    close_notes: "Primary path stable again".into(),
+                    duration_secs: 700,
+                    normal_mbps: 10,
+                    vxc_uid: "vxc-1".into(),
+                }),
+            ),
+        ];
+        for (kind, stored, typed) in rows {
+            assert_eq!(OutboxPayload::from_json(kind, &stored).unwrap(), typed);
+            assert_eq!(typed.to_json(), stored);
+            assert_eq!(typed.kind(), kind);
+        }
+        // And as literals, in case `json!` ever changes its order.
+        assert_eq!(
+            OutboxPayload::from_json(
+                OutboxKind::Resolve,
+                r#"{"boost_mbps":500,"close_notes":"c","duration_secs":7,"normal_mbps":10,"vxc_uid":"v"}"#
+            )
+            .unwrap()
+            .to_json(),
+            r#"{"boost_mbps":500,"close_notes":"c","duration_secs":7,"normal_mbps":10,"vxc_uid":"v"}"#
+        );
+    }
+
+    #[test]
+    fn a_payload_that_is_not_its_kinds_is_an_error_not_empty_strings() {
+        let e = OutboxPayload::from_json(OutboxKind::Note, r#"{"work_note":"typo"}"#).unwrap_err();
+        assert_eq!(e.to_string(), "note payload: missing field `work_notes` at line 1 column 20");
+        let e = OutboxPayload::from_json(OutboxKind::Resolve, r#"{"work_notes":"a note"}"#).unwrap_err();
+        assert!(e.to_string().starts_with("resolve payload: missing field `boost_mbps`"), "{e}");
+        let stored = r#"{"boost_mbps":"500","close_notes":"c","duration_secs":7,"normal_mbps":10,"vxc_uid":"v"}"#;
+        let e = OutboxPayload::from_json(OutboxKind::Resolve, stored).unwrap_err();
+        assert!(e.to_string().contains("invalid type: string \"500\""), "{e}");
+        assert!(OutboxPayload::from_json(OutboxKind::Open, "{not json").is_err());
     }
 }

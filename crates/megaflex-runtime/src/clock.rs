@@ -87,9 +87,9 @@ impl EngineClock {
     /// Syncs with the simulator at `api_url` once, then follows it. The
     /// fetch has `http`'s timeout (a simulator that accepts but never answers
     /// must not hang the engine) and goes through its CA file and proxies.
-    pub async fn simulator(api_url: &str, http: &megaport::HttpSettings) -> Result<Self, String> {
+    pub async fn simulator(api_url: &str, http: &megaport::HttpSettings) -> Result<Self, ClockError> {
         let url = format!("{}/_sim/clock", api_url.trim_end_matches('/'));
-        let http = http.client().map_err(|e| e.to_string())?;
+        let http = http.client()?;
         let anchor = fetch(&http, &url).await?;
         Ok(Self(Kind::Simulator { url, http, anchor: Mutex::new(anchor) }))
     }
@@ -153,19 +153,49 @@ impl Clock for EngineClock {
     }
 }
 
-async fn fetch(http: &reqwest::Client, url: &str) -> Result<Anchor, String> {
+/// Why the simulator's clock cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ClockError {
+    /// The HTTP client cannot be built (CA file, proxy).
+    #[error(transparent)]
+    Http(#[from] megaflex_http::Error),
+    /// No answer, or an error status.
+    #[error(
+        "{url}: {}: {source} (clock = \"simulator\" needs a megaflex simulator)",
+        if *timed_out { "timed out" } else { "failed" }
+    )]
+    Unreachable {
+        /// The clock's URL.
+        url: String,
+        /// The request timed out.
+        timed_out: bool,
+        /// What failed (without the URL, said once).
+        source: reqwest::Error,
+    },
+    /// An answer that is not the simulator's clock.
+    #[error("{url}: {source}")]
+    Decode {
+        /// The clock's URL.
+        url: String,
+        /// Why.
+        source: reqwest::Error,
+    },
+}
+
+async fn fetch(http: &reqwest::Client, url: &str) -> Result<Anchor, ClockError> {
     let body = http
         .get(url)
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| {
-            let what = if e.is_timeout() { "timed out" } else { "failed" };
-            format!("{url}: {what}: {} (clock = \"simulator\" needs a megaflex simulator)", e.without_url())
+        .map_err(|e| ClockError::Unreachable {
+            url: url.to_owned(),
+            timed_out: e.is_timeout(),
+            source: e.without_url(),
         })?
         .json::<ClockView>()
         .await
-        .map_err(|e| format!("{url}: {e}"))?;
+        .map_err(|source| ClockError::Decode { url: url.to_owned(), source })?;
     Ok(Anchor { real: Instant::now(), sim_ms: body.now_ms as f64, scale: body.scale })
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
-use servicenow_table::{OAuthClient, ServiceNowClient};
+use servicenow_table::{ClientConfigError, OAuthClient, ServiceNowClient};
 use toml::Spanned;
 
 pub use megaflex_domain::circuits::OutsideChange;
@@ -31,7 +31,7 @@ impl<'de> Deserialize<'de> for Dur {
     }
 }
 
-pub use megaflex_domain::duration::parse_duration;
+pub use megaflex_domain::duration::{DurationError, parse_duration};
 
 /// The shortest `reconcile_every`: each cycle costs one request of the
 /// 500-per-5-minutes budget, so `"0s"` would spend it all in seconds.
@@ -263,13 +263,13 @@ pub struct ServiceNowSection {
 impl ServiceNowSection {
     /// The client for this section, with the user, password and OAuth client
     /// read from the environment variables the section names.
-    pub fn client(&self) -> Result<ServiceNowClient, String> {
+    pub fn client(&self) -> Result<ServiceNowClient, ClientConfigError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let (Some(user), Some(password)) = (var(&self.user_env), var(&self.password_env)) else {
-            return Err(format!(
-                "ServiceNow credentials missing: set {} and {} (named by [servicenow] user_env and password_env)",
-                self.user_env, self.password_env
-            ));
+            return Err(ClientConfigError::Credentials {
+                user_env: self.user_env.clone(),
+                password_env: self.password_env.clone(),
+            });
         };
         let client = ServiceNowClient::new(&self.instance, &user, password.into());
         match (&self.oauth_client_id_env, &self.oauth_client_secret_env) {
@@ -278,9 +278,9 @@ impl ServiceNowSection {
                 (Some(client_id), Some(secret)) => {
                     Ok(client.with_oauth(OAuthClient { client_id, client_secret: secret.into() }))
                 }
-                _ => Err(format!("ServiceNow OAuth client missing: set {id_env} and {secret_env}")),
+                _ => Err(ClientConfigError::OAuthClient { id_env: id_env.clone(), secret_env: secret_env.clone() }),
             },
-            _ => Err("[servicenow] needs both oauth_client_id_env and oauth_client_secret_env, or neither".into()),
+            _ => Err(ClientConfigError::HalfOAuth),
         }
     }
 
@@ -466,7 +466,9 @@ pub enum SourceSection {
 impl SourceSection {
     /// The TLS files of a syslog source: `None` without any, an error when
     /// given to a listener that is not `tls://` or given only in part.
-    pub fn syslog_tls(&self) -> Result<Option<megaflex_sources::syslog::tls::TlsFiles>, String> {
+    pub fn syslog_tls(
+        &self,
+    ) -> Result<Option<megaflex_sources::syslog::tls::TlsFiles>, megaflex_sources::syslog::tls::TlsFilesError> {
         match self {
             Self::Syslog { listen, tls_cert_file, tls_key_file, tls_client_ca_file, .. } => {
                 megaflex_sources::syslog::tls::TlsFiles::from_config(

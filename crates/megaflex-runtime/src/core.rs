@@ -11,6 +11,7 @@ use megaport::types::{EpochMillis, ProductUid, Vxc};
 
 use crate::config::{Config, OutsideChange, Signal};
 use crate::status::{CircuitView, LinkView, StatusView};
+use megaflex_domain::circuits::DecisionAction;
 use megaflex_domain::circuits::{Circuit, CircuitPolicy, Pending};
 use megaflex_domain::event::{Event, EventKind, SourceKind};
 use megaflex_domain::incident::{self, CircuitFacts, EpisodeIncident};
@@ -109,7 +110,7 @@ pub struct Core {
     pub(crate) events_changed_state: u64,
     pub(crate) events_ignored: u64,
     pub(crate) reconciles: u64,
-    pub(crate) decisions_by_action: std::collections::BTreeMap<String, u64>,
+    pub(crate) decisions_by_action: std::collections::BTreeMap<&'static str, u64>,
     /// `next_deadline` is O(links + circuits); events come by the hundred
     /// thousand a second and almost never move a deadline.
     deadline_cache: std::cell::Cell<Option<Option<EpochMillis>>>,
@@ -229,24 +230,44 @@ impl Core {
         self.recent.iter()
     }
 
-    pub(crate) fn decide(&mut self, at: EpochMillis, circuit: usize, action: &str, reason: String) {
+    pub(crate) fn decide(&mut self, at: EpochMillis, circuit: usize, action: DecisionAction, reason: String) {
         let c = &self.circuits[circuit];
         let d = DecisionRecord {
             at,
             circuit: c.circuit.policy.name.clone(),
             episode: c.circuit.episode(),
-            action: action.to_owned(),
+            action,
             wanted_mbps: c.circuit.wanted_mbps(),
             reason,
         };
         let text = if self.circuits[circuit].incident_enabled { d.reason.clone() } else { String::new() };
         match action {
-            "refuse" | "outside_change" | "failed" | "deferred" => {
-                tracing::warn!(circuit = %d.circuit, action, wanted_mbps = d.wanted_mbps, "{}", d.reason)
+            DecisionAction::Refuse
+            | DecisionAction::OutsideChange
+            | DecisionAction::Failed
+            | DecisionAction::Deferred => {
+                tracing::warn!(circuit = %d.circuit, action = action.as_str(), wanted_mbps = d.wanted_mbps, "{}", d.reason)
             }
-            _ => tracing::info!(circuit = %d.circuit, action, wanted_mbps = d.wanted_mbps, "{}", d.reason),
+            DecisionAction::HoldDown
+            | DecisionAction::HoldUp
+            | DecisionAction::CancelTimer
+            | DecisionAction::Boost
+            | DecisionAction::Restore
+            | DecisionAction::Update
+            | DecisionAction::Confirmed
+            | DecisionAction::Wait
+            | DecisionAction::Applying
+            | DecisionAction::Resumed
+            | DecisionAction::Coalesced
+            | DecisionAction::InSync
+            | DecisionAction::Flapping
+            | DecisionAction::IntentConfirmed
+            | DecisionAction::IntentFailed
+            | DecisionAction::IntentDropped => {
+                tracing::info!(circuit = %d.circuit, action = action.as_str(), wanted_mbps = d.wanted_mbps, "{}", d.reason)
+            }
         }
-        *self.decisions_by_action.entry(d.action.clone()).or_default() += 1;
+        *self.decisions_by_action.entry(action.as_str()).or_default() += 1;
         if self.recent.len() == RECENT_DECISIONS {
             self.recent.pop_front();
         }
@@ -258,7 +279,7 @@ impl Core {
     }
 
     /// The ServiceNow side of a decision, queued with it in the outbox.
-    fn incident_step(&mut self, at: EpochMillis, circuit: usize, action: &str, reason: &str) {
+    fn incident_step(&mut self, at: EpochMillis, circuit: usize, action: DecisionAction, reason: &str) {
         let c = &mut self.circuits[circuit];
         let before = c.incident;
         let policy = &c.circuit.policy;
@@ -321,7 +342,7 @@ impl Core {
         for l in started_flapping {
             for c in self.link_circuits[l].clone() {
                 let text = format!("{} is flapping: treated as down until it stays quiet", self.links[l].name);
-                self.decide(event.received_at, c, "flapping", text);
+                self.decide(event.received_at, c, DecisionAction::Flapping, text);
             }
         }
         true
@@ -354,9 +375,9 @@ impl Core {
                     },
                 };
                 let action = match after {
-                    Some(Pending::Boost(_)) => "hold_down",
-                    Some(Pending::Restore(_)) => "hold_up",
-                    None => "cancel_timer",
+                    Some(Pending::Boost(_)) => DecisionAction::HoldDown,
+                    Some(Pending::Restore(_)) => DecisionAction::HoldUp,
+                    None => DecisionAction::CancelTimer,
                 };
                 self.decide(at, i, action, text);
                 self.save_circuit(i);
@@ -388,7 +409,8 @@ impl Core {
         let mut wanted_changed = false;
         for i in 0..self.circuits.len() {
             if let Some(d) = self.circuits[i].circuit.tick(now) {
-                let action = if self.circuits[i].circuit.boosted() { "boost" } else { "restore" };
+                let action =
+                    if self.circuits[i].circuit.boosted() { DecisionAction::Boost } else { DecisionAction::Restore };
                 self.decide(d.at, i, action, d.reason);
                 self.save_circuit(i);
                 self.dirty.insert(i);

@@ -14,6 +14,7 @@ use megaport::{UpdateBudget, UpdateOrigin, rate_in_force};
 use crate::actuator::Actuator;
 use crate::config::OutsideChange;
 use crate::core::{CircuitState, Core, Job, JobResult, ReconcileError};
+use megaflex_domain::circuits::DecisionAction;
 use megaflex_domain::reconcile::{Inputs, Plan, plan};
 use megaflex_store::{Intent, IntentOutcome, Record, StoreError};
 
@@ -211,7 +212,12 @@ impl Core {
                 };
                 self.next_intent_id += 1;
                 let from = vxc.rate_limit_mbps;
-                self.decide(now, i, "update", format!("set {uid} from {from} to {mbps} Mbps (intent {})", intent.id));
+                self.decide(
+                    now,
+                    i,
+                    DecisionAction::Update,
+                    format!("set {uid} from {from} to {mbps} Mbps (intent {})", intent.id),
+                );
                 self.circuits[i].in_flight = Some(intent.id);
                 self.circuits[i].wait_until = None;
                 self.circuits[i].last_plan = Some(p);
@@ -243,21 +249,26 @@ impl Core {
             match &p {
                 Plan::InSync => {
                     if matches!(self.circuits[i].last_plan, Some(Plan::Wait { .. })) {
-                        self.decide(now, i, "coalesced", "the rate is already what is wanted: no update needed".into());
+                        self.decide(
+                            now,
+                            i,
+                            DecisionAction::Coalesced,
+                            "the rate is already what is wanted: no update needed".into(),
+                        );
                     }
                 }
                 Plan::Wait { mbps, until } => {
                     let b = self.circuits[i].budget.as_ref();
                     let rule = b.and_then(|b| b.blocked_by).map_or("update rule".to_owned(), |r| r.to_string());
-                    self.decide(now, i, "wait", format!("{mbps} Mbps deferred until {until} ({rule})"));
+                    self.decide(now, i, DecisionAction::Wait, format!("{mbps} Mbps deferred until {until} ({rule})"));
                 }
                 Plan::Refuse { mbps, reason } => {
-                    self.decide(now, i, "refuse", format!("{mbps} Mbps refused: {reason}"))
+                    self.decide(now, i, DecisionAction::Refuse, format!("{mbps} Mbps refused: {reason}"))
                 }
                 Plan::Applying { mbps } => self.decide(
                     now,
                     i,
-                    "applying",
+                    DecisionAction::Applying,
                     format!(
                         "{} is being changed by Megaport: waiting to read {mbps} Mbps in force, not sending it again",
                         self.circuits[i].uid
@@ -278,7 +289,7 @@ impl Core {
         {
             let text =
                 format!("{} runs at the normal {} Mbps: the episode is over", c.uid, c.circuit.policy.normal_mbps);
-            self.decide(now, i, "in_sync", text);
+            self.decide(now, i, DecisionAction::InSync, text);
             self.save_circuit(i);
         }
         self.circuits[i].last_plan = Some(p);
@@ -300,7 +311,7 @@ impl Core {
                 "putting the wanted rate back (on_outside_change = override)"
             }
         );
-        self.decide(now, i, "outside_change", reason.clone());
+        self.decide(now, i, DecisionAction::OutsideChange, reason.clone());
         self.circuits[i].last_set_mbps = Some(found_mbps);
         if pause {
             self.circuits[i].paused = Some(reason);
@@ -322,7 +333,7 @@ impl Core {
             self.decide(
                 now,
                 i,
-                "resumed",
+                DecisionAction::Resumed,
                 format!("{} runs at a configured rate ({rate} Mbps) again", vxc.product_uid),
             );
             self.save_circuit(i);
@@ -337,7 +348,7 @@ impl Core {
         let Some(i) = self.circuits.iter().position(|c| c.circuit.policy.name == circuit) else { return false };
         if self.circuits[i].paused.take().is_some() {
             self.circuits[i].last_set_mbps = self.circuits[i].actual_mbps;
-            self.decide(now, i, "resumed", "resumed by an operator".into());
+            self.decide(now, i, DecisionAction::Resumed, "resumed by an operator".into());
             self.save_circuit(i);
             self.dirty.insert(i);
         }
@@ -384,9 +395,9 @@ impl Core {
     fn settle(&mut self, intent: &Intent, outcome: IntentOutcome, at: EpochMillis, note: String) {
         if let Some(i) = self.circuits.iter().position(|c| c.circuit.policy.name == intent.circuit) {
             let action = match outcome {
-                IntentOutcome::Confirmed => "intent_confirmed",
-                IntentOutcome::Failed => "intent_failed",
-                IntentOutcome::Dropped => "intent_dropped",
+                IntentOutcome::Confirmed => DecisionAction::IntentConfirmed,
+                IntentOutcome::Failed => DecisionAction::IntentFailed,
+                IntentOutcome::Dropped => DecisionAction::IntentDropped,
             };
             self.decide(at, i, action, format!("intent {}: {note}", intent.id));
         }
@@ -405,7 +416,12 @@ impl Core {
             }
             // An update cut short by this stop already said so.
             let name = &c.circuit.policy.name;
-            if self.recent_decisions().filter(|d| &d.circuit == name).last().is_some_and(|d| d.action == "deferred") {
+            if self
+                .recent_decisions()
+                .filter(|d| &d.circuit == name)
+                .last()
+                .is_some_and(|d| d.action == DecisionAction::Deferred)
+            {
                 continue;
             }
             let why = match (&c.last_plan, c.not_before) {
@@ -419,7 +435,7 @@ impl Core {
                 c.uid,
                 c.actual_mbps.unwrap_or(0)
             );
-            self.decide(now, i, "deferred", text);
+            self.decide(now, i, DecisionAction::Deferred, text);
         }
     }
 
@@ -440,7 +456,7 @@ impl Core {
                     change.took.as_millis(),
                     change.polls
                 );
-                self.decide(r.at, i, "confirmed", text.clone());
+                self.decide(r.at, i, DecisionAction::Confirmed, text.clone());
                 self.records.push(Record::IntentSettled {
                     id: r.job.intent.id,
                     outcome: IntentOutcome::Confirmed,
@@ -458,7 +474,7 @@ impl Core {
                 );
                 self.circuits[i].not_before = Some(next_allowed_at);
                 self.circuits[i].wait_until = Some(next_allowed_at);
-                self.decide(r.at, i, "wait", text.clone());
+                self.decide(r.at, i, DecisionAction::Wait, text.clone());
                 self.records.push(Record::IntentSettled {
                     id: r.job.intent.id,
                     outcome: IntentOutcome::Dropped,
@@ -472,7 +488,7 @@ impl Core {
             }
             Err(e @ megaport::Error::Stopped { request_sent, .. }) => {
                 let text = format!("update of {} to {} Mbps: {e}", r.job.intent.vxc_uid, r.job.intent.target_mbps);
-                self.decide(r.at, i, "deferred", text.clone());
+                self.decide(r.at, i, DecisionAction::Deferred, text.clone());
                 if request_sent {
                     // Megaport has it: the intent stays open and the next start
                     // confirms it by reading, without sending it again.
@@ -489,7 +505,7 @@ impl Core {
                 return;
             }
             Err(e) => {
-                self.decide(r.at, i, "failed", format!("update of {} failed: {e}", r.job.intent.vxc_uid));
+                self.decide(r.at, i, DecisionAction::Failed, format!("update of {} failed: {e}", r.job.intent.vxc_uid));
                 self.records.push(Record::IntentSettled {
                     id: r.job.intent.id,
                     outcome: IntentOutcome::Failed,

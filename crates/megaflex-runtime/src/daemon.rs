@@ -202,24 +202,46 @@ fn source_refs(running: &[sources::Running]) -> Vec<http::SourceRef> {
 /// Why the daemon did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The configuration or the environment it names is not usable
-    /// (credentials, ServiceNow settings).
-    #[error("{0}")]
-    Config(String),
+    /// The Megaport credentials or client settings are not usable.
+    #[error(transparent)]
+    Megaport(megaport::Error),
+    /// `[servicenow]` or the environment it names is not usable.
+    #[error(transparent)]
+    ServiceNow(#[from] servicenow_table::ClientConfigError),
+    /// `[http] token_env` gives no token.
+    #[error(transparent)]
+    HttpAccess(#[from] http_auth::HttpAccessError),
     /// The store cannot be opened, written or claimed (another daemon has it).
     #[error(transparent)]
     Store(#[from] ClaimError),
-    /// Something the daemon needs at run time failed: a port to bind, the
-    /// simulator's clock.
-    #[error("{0}")]
-    Runtime(String),
+    /// The simulator's clock cannot be read.
+    #[error(transparent)]
+    Clock(#[from] crate::clock::ClockError),
+    /// A source cannot start: a secret not set (configuration) or a port
+    /// taken (run time).
+    #[error(transparent)]
+    Sources(#[from] sources::SourceError),
+    /// The HTTP listener cannot be bound.
+    #[error("HTTP listener on {addr}: {source}")]
+    HttpListen {
+        /// Where.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 impl StartError {
-    /// Whether the fix is in the configuration (exit code "usage"), not in
-    /// the machine's state (exit code "failure").
+    /// Whether the fix is in the configuration or the environment it names
+    /// (exit code "usage"), not in the machine's state (exit code "failure").
     pub fn is_config(&self) -> bool {
-        matches!(self, Self::Config(_))
+        match self {
+            Self::Megaport(_) | Self::ServiceNow(_) | Self::HttpAccess(_) => true,
+            Self::Store(ClaimError::Store(e)) => e.is_config(),
+            Self::Store(ClaimError::InUse { .. }) => false,
+            Self::Sources(e) => e.is_config(),
+            Self::Clock(_) | Self::HttpListen { .. } => false,
+        }
     }
 }
 
@@ -240,16 +262,14 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
         settings.access_key = Some(c.access_key.clone());
         settings.secret_key = Some(c.secret_key.expose_secret().to_owned());
     }
-    let resolved = settings.resolve().map_err(|e| StartError::Config(e.to_string()))?;
+    let resolved = settings.resolve().map_err(StartError::Megaport)?;
     let clock = Arc::new(match config.engine.clock {
         ClockSetting::System => match options.wall_clock.clone() {
             Some(wall) => EngineClock::system_from(wall),
             None => EngineClock::system(),
         },
         ClockSetting::Simulator => {
-            EngineClock::simulator(resolved.environment.api_url(), &config.megaport.http_settings())
-                .await
-                .map_err(StartError::Runtime)?
+            EngineClock::simulator(resolved.environment.api_url(), &config.megaport.http_settings()).await?
         }
     });
     // The outbox runs when some circuit opens incidents; credentials are
@@ -259,9 +279,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
         (Some(section), true) => {
             let client = match options.servicenow.clone() {
                 Some(c) => c,
-                None => {
-                    section.client().and_then(|c| c.with_http(&section.http_settings())).map_err(StartError::Config)?
-                }
+                None => section.client().and_then(|c| c.with_http(&section.http_settings()))?,
             };
             Some((section, client, Arc::new(Notify::new())))
         }
@@ -281,7 +299,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
         .observer(calls.clone())
         .budget(megaport::RequestBudget::new(*config.megaport.requests_per_5m.get_ref(), megaport::MEGAPORT_WINDOW))
         .build()
-        .map_err(|e| StartError::Config(e.to_string()))?;
+        .map_err(StartError::Megaport)?;
     let outbox_stop = CancellationToken::new();
     let outbox = servicenow.map(|(section, sn, wake)| {
         let stats = Arc::new(OutboxStats::default());
@@ -319,8 +337,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
     let core = Core::new(&config, snapshot, now);
     // Not a child token: the loop stops the sources itself, then drains them.
     let sources_shutdown = CancellationToken::new();
-    let (running, events_rx) =
-        sources::start(&config, store.as_ref(), sources_shutdown.clone()).await.map_err(StartError::Runtime)?;
+    let (running, events_rx) = sources::start(&config, store.as_ref(), sources_shutdown.clone()).await?;
     let (status_tx, status_rx) = watch::channel(core.status(now));
     let (counters_tx, counters_rx) = watch::channel(Counters::default());
     let (progress_tx, progress_rx) = watch::channel(Progress::default());
@@ -334,8 +351,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
                 http_auth::HttpAccess::from_config(
                     config.http.as_ref(),
                     options.http_token.as_ref().map(|t| secrecy::ExposeSecret::expose_secret(t).to_owned()),
-                )
-                .map_err(StartError::Config)?,
+                )?,
                 config.http.as_ref().map(crate::config::HttpSection::limits).unwrap_or_default(),
                 status_rx.clone(),
                 counters_rx,
@@ -345,7 +361,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
                 shutdown.clone(),
             )
             .await
-            .map_err(|e| StartError::Runtime(format!("HTTP listener on {addr}: {e}")))?,
+            .map_err(|source| StartError::HttpListen { addr, source })?,
         ),
         None => None,
     };

@@ -37,19 +37,30 @@ impl std::fmt::Debug for HttpAccess {
     }
 }
 
+/// `[http] token_env` names a variable that gives no token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpAccessError {
+    /// Not set.
+    #[error("[http] token_env: environment variable {0} is not set")]
+    TokenUnset(String),
+    /// Set to nothing.
+    #[error("[http] token_env: environment variable {0} is empty")]
+    TokenEmpty(String),
+}
+
 impl HttpAccess {
     /// Rules from `[http]`; the token comes from `token` when given (tests,
     /// embedding), else from the variable `token_env` names.
-    pub fn from_config(section: Option<&HttpSection>, token: Option<String>) -> Result<Self, String> {
+    pub fn from_config(section: Option<&HttpSection>, token: Option<String>) -> Result<Self, HttpAccessError> {
         let mut access = Self { token, ..Self::default() };
         if let Some(s) = section {
             if access.token.is_none()
                 && let Some(var) = &s.token_env
             {
-                let value = std::env::var(var.get_ref())
-                    .map_err(|_| format!("[http] token_env: environment variable {} is not set", var.get_ref()))?;
+                let value =
+                    std::env::var(var.get_ref()).map_err(|_| HttpAccessError::TokenUnset(var.get_ref().clone()))?;
                 if value.trim().is_empty() {
-                    return Err(format!("[http] token_env: environment variable {} is empty", var.get_ref()));
+                    return Err(HttpAccessError::TokenEmpty(var.get_ref().clone()));
                 }
                 access.token = Some(value);
             }

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::EngineClock;
 use crate::config::ServiceNowSection;
 use megaflex_domain::duration::human_duration;
-use megaflex_domain::incident::OutboxKind;
+use megaflex_domain::incident::{OutboxPayload, ResolveIncident};
 use megaflex_store::{IncidentRow, OutboxOutcome, OutboxRow, Store};
 use servicenow_table::{ServiceNowClient, ServiceNowError};
 
@@ -176,7 +176,7 @@ impl Deliverer {
                     (OutboxOutcome::Retry(e.to_string()), &self.stats.retried)
                 }
                 Err(e) => {
-                    tracing::error!(correlation_id = cid, kind = row.item.kind.as_str(), error = %e,
+                    tracing::error!(correlation_id = cid, kind = row.item.kind().as_str(), error = %e,
                         "ServiceNow refused the call; recorded in the outbox and skipped");
                     (OutboxOutcome::Failed(e.to_string()), &self.stats.failed)
                 }
@@ -196,12 +196,11 @@ impl Deliverer {
     async fn deliver(&self, row: &OutboxRow, known: &mut Known) -> Result<OutboxOutcome, ServiceNowError> {
         let item = &row.item;
         let cid = item.correlation_id.as_str();
-        match item.kind {
-            OutboxKind::Open => {
+        match &item.payload {
+            OutboxPayload::Open(open) => {
                 let mut fields = self.fields.clone();
-                if let Value::Object(p) = &item.payload {
-                    fields.extend(p.clone());
-                }
+                fields.insert("short_description".into(), json!(open.short_description));
+                fields.insert("description".into(), json!(open.description));
                 let (incident, created) = self.client.upsert(cid, &fields).await?;
                 tracing::info!(number = %incident.number, correlation_id = cid, created,
                     "{} ServiceNow incident", if created { "opened" } else { "found the active" });
@@ -217,17 +216,15 @@ impl Deliverer {
                 };
                 Ok(OutboxOutcome::Delivered { opened: Some(opened), resolved: None })
             }
-            OutboxKind::Note => {
+            OutboxPayload::Note(note) => {
                 let sys_id = self.sys_id(cid, &mut known.sys_ids).await?;
-                let text = item.payload["work_notes"].as_str().unwrap_or_default();
-                self.client.add_work_note(&sys_id, text).await?;
+                self.client.add_work_note(&sys_id, &note.work_notes).await?;
                 Ok(OutboxOutcome::Delivered { opened: None, resolved: None })
             }
-            OutboxKind::Resolve => {
+            OutboxPayload::Resolve(resolve) => {
                 let sys_id = self.sys_id(cid, &mut known.sys_ids).await?;
                 if let Entry::Vacant(slot) = known.close_notes.entry(row.id) {
-                    let summary = item.payload["close_notes"].as_str().unwrap_or_default();
-                    slot.insert(format!("{summary} {}", self.cost_estimate(&item.payload).await));
+                    slot.insert(format!("{} {}", resolve.close_notes, self.cost_estimate(resolve).await));
                 }
                 let notes = known.close_notes.get(&row.id).map_or("", String::as_str);
                 let incident = self.client.resolve(&sys_id, &self.close_code, notes).await?;
@@ -259,16 +256,15 @@ impl Deliverer {
     /// `Estimated cost of the boost: ...` from Megaport's rating endpoint:
     /// the monthly difference between the boost and normal rates, for the
     /// episode's duration.
-    async fn cost_estimate(&self, payload: &Value) -> String {
+    async fn cost_estimate(&self, resolve: &ResolveIncident) -> String {
         let Some(client) = &self.pricing else { return "Estimated cost: not priced (no Megaport client).".into() };
-        let uid = ProductUid::new(payload["vxc_uid"].as_str().unwrap_or_default());
-        let mbps = |k: &str| payload[k].as_u64().unwrap_or(0) as u32;
-        let duration_secs = payload["duration_secs"].as_i64().unwrap_or(0);
+        let uid = ProductUid::new(resolve.vxc_uid.as_str());
+        let duration_secs = resolve.duration_secs;
         let now =
             self.clock.now().to_timestamp().unwrap_or_else(jiff::Timestamp::now).to_zoned(jiff::tz::TimeZone::UTC);
         let (year, month) = (now.year(), now.month());
-        let boost = client.speed_change_price(&uid, mbps("boost_mbps"), year, month).await;
-        let normal = client.speed_change_price(&uid, mbps("normal_mbps"), year, month).await;
+        let boost = client.speed_change_price(&uid, resolve.boost_mbps, year, month).await;
+        let normal = client.speed_change_price(&uid, resolve.normal_mbps, year, month).await;
         match (boost, normal) {
             (Ok(b), Ok(n)) => {
                 let per_month = b.long_term_monthly - n.long_term_monthly;
@@ -276,8 +272,8 @@ impl Deliverer {
                 format!(
                     "Estimated cost of the boost: {cost:.2} {cur} ({per_month:.2} {cur}/month more at {} Mbps than {} Mbps, \
                      for {}; Megaport rating API).",
-                    mbps("boost_mbps"),
-                    mbps("normal_mbps"),
+                    resolve.boost_mbps,
+                    resolve.normal_mbps,
                     human_duration(std::time::Duration::from_secs(duration_secs.max(0) as u64)),
                     cur = b.currency,
                 )

@@ -93,8 +93,8 @@ pub struct Counters {
     pub last_reconcile_secs: f64,
     /// Sum of all reconcile cycle durations, seconds.
     pub reconcile_secs_total: f64,
-    /// Decisions recorded, by action.
-    pub decisions_by_action: BTreeMap<String, u64>,
+    /// Decisions recorded, by action name ([`megaflex_domain::circuits::DecisionAction::as_str`]).
+    pub decisions_by_action: BTreeMap<&'static str, u64>,
     /// ServiceNow outbox: pending, delivered, retried, failed, auth failures.
     pub servicenow: Option<[u64; 5]>,
 }

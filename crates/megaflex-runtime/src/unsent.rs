@@ -4,6 +4,7 @@
 use megaport::types::EpochMillis;
 
 use crate::core::{Core, Job};
+use megaflex_domain::circuits::DecisionAction;
 use megaflex_store::{IntentOutcome, Record, StoreError};
 
 impl Core {
@@ -18,7 +19,7 @@ impl Core {
             self.circuits[i].in_flight = None;
             self.circuits[i].last_plan = None;
             let note = format!("not sent: the intent could not be committed ({error})");
-            self.decide(now, i, "failed", format!("update of {} {note}", job.intent.vxc_uid));
+            self.decide(now, i, DecisionAction::Failed, format!("update of {} {note}", job.intent.vxc_uid));
             self.records.push(Record::IntentSettled {
                 id: job.intent.id,
                 outcome: IntentOutcome::Failed,

@@ -154,3 +154,32 @@ async fn a_wall_clock_stepped_back_an_hour_does_not_delay_the_boost() {
     d.stop();
     d.join().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_failure_says_whether_the_configuration_or_the_machine_is_at_fault() {
+    use megaflex_runtime::sources::SourceError;
+    use megaflex_runtime::{self, StartError};
+    let parse = |text: &str| megaflex_runtime::config::Config::parse(std::path::Path::new("start.toml"), text).unwrap();
+    let refused = |r: Result<megaflex_runtime::Daemon, StartError>| match r {
+        Err(e) => e,
+        Ok(d) => {
+            d.stop();
+            panic!("started");
+        }
+    };
+    let sim = sim().await;
+    let dir = temp_dir("start-errors");
+    // A port another socket holds: the machine's state (exit code 1).
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let listen = format!("udp://{}", taken.local_addr().unwrap());
+    let text = config_text(&sim, &dir.join("a.db"), "", "").replace("udp://127.0.0.1:0", &listen);
+    let err = refused(megaflex_runtime::start(parse(&text), options()).await);
+    assert!(matches!(err, StartError::Sources(SourceError::Bind { .. })) && !err.is_config(), "{err:?}");
+    assert!(err.to_string().starts_with(&format!("syslog source {listen}: ")), "{err}");
+    // A secret variable the configuration names and nobody set: usage (exit code 2).
+    let text = config_text(&sim, &dir.join("b.db"), "", "")
+        + "\n[[source]]\ntype = \"webhook\"\nlisten = \"127.0.0.1:0\"\ntoken_env = \"MEGAFLEX_TEST_NEVER_SET\"\n";
+    let err = refused(megaflex_runtime::start(parse(&text), options()).await);
+    assert!(matches!(err, StartError::Sources(SourceError::MissingEnv { .. })) && err.is_config(), "{err:?}");
+    assert_eq!(err.to_string(), "webhook token: environment variable MEGAFLEX_TEST_NEVER_SET is not set");
+}

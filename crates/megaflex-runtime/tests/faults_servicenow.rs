@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::temp_dir;
-use megaflex_domain::incident::{OutboxItem, OutboxKind};
+use megaflex_domain::incident::{OpenIncident, OutboxItem, OutboxPayload};
 use megaflex_runtime::clock::EngineClock;
 use megaflex_runtime::outbox::{Deliverer, OutboxStats};
 use megaflex_sim::{
@@ -150,8 +150,10 @@ fn open(cid: &str) -> Record {
         correlation_id: cid.into(),
         circuit: "c".into(),
         episode: 1,
-        kind: OutboxKind::Open,
-        payload: json!({"short_description": format!("{cid} down")}),
+        payload: OutboxPayload::Open(OpenIncident {
+            description: format!("{cid} went down"),
+            short_description: format!("{cid} down"),
+        }),
         at: EpochMillis::now(),
     })
 }
@@ -216,6 +218,27 @@ async fn a_refusal_is_recorded_and_an_unreadable_row_blocks_nothing() {
 }
 
 #[tokio::test]
+async fn a_payload_missing_a_field_is_set_aside_with_why_not_sent_empty() {
+    let path = temp_dir("sn-payload").join("megaflex.db");
+    let store = store::open(&format!("sqlite://{}", path.display())).await.unwrap();
+    store.write(vec![open("megaflex:c:1"), open("megaflex:c:2")]).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    let stored: String =
+        sqlx::query_scalar("SELECT payload FROM servicenow_outbox WHERE id = 2").fetch_one(&pool).await.unwrap();
+    assert_eq!(stored, r#"{"description":"megaflex:c:2 went down","short_description":"megaflex:c:2 down"}"#);
+    // A note whose text is under a misspelt key: before, an empty work note.
+    sqlx::query("UPDATE servicenow_outbox SET kind = 'note', payload = '{\"work_note\":\"typo\"}' WHERE id = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let pending = store.pending_outbox(10).await.unwrap();
+    assert_eq!(pending.iter().map(|r| r.id).collect::<Vec<_>>(), [2], "the good row still goes");
+    let failed = store.failed_outbox(10).await.unwrap();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].error.contains("note payload: missing field `work_notes`"), "{failed:?}");
+}
+
+#[tokio::test]
 async fn the_simulator_clock_fetch_has_a_timeout() {
     // Accepts connections and never answers.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -232,7 +255,7 @@ async fn the_simulator_clock_fetch_has_a_timeout() {
         tokio::time::timeout(Duration::from_secs(10), EngineClock::simulator(&format!("http://{addr}"), &settings))
             .await
             .expect("the fetch gave up by itself");
-    let err = result.unwrap_err();
+    let err = result.unwrap_err().to_string();
     assert!(err.contains("timed out") || err.contains("timeout"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
     silent.abort();

@@ -329,3 +329,34 @@ async fn no_other_socket_can_bind_the_syslog_port() {
     d.stop();
     d.join().await;
 }
+
+#[tokio::test]
+async fn a_decision_action_this_version_does_not_know_is_an_error_not_a_dropped_row() {
+    use megaflex_domain::circuits::DecisionAction;
+    use megaflex_store::{self, DecisionRecord, Record};
+    let path = temp_dir("unknown-action").join("megaflex.db");
+    let store = megaflex_store::open(&format!("sqlite://{}", path.display())).await.unwrap();
+    let decision = |action| DecisionRecord {
+        at: megaport::types::EpochMillis::from_millis(1_764_000_000_000),
+        circuit: "c".into(),
+        episode: 1,
+        action,
+        wanted_mbps: 500,
+        reason: "r".into(),
+    };
+    store.write(vec![Record::Decision(decision(DecisionAction::Boost))]).await.unwrap();
+    store.write(vec![Record::Decision(decision(DecisionAction::OutsideChange))]).await.unwrap();
+    let pool = db(&path).await;
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM decisions ORDER BY id").fetch_all(&pool).await.unwrap();
+    assert_eq!(stored, ["boost", "outside_change"], "stored by the names it always had");
+    let read = store.recent_decisions(10).await.unwrap();
+    assert_eq!(
+        read.iter().map(|d| d.action).collect::<Vec<_>>(),
+        [DecisionAction::OutsideChange, DecisionAction::Boost]
+    );
+    // Written by a newer version (or by hand).
+    sqlx::query("UPDATE decisions SET action = 'teleport' WHERE action = 'boost'").execute(&pool).await.unwrap();
+    let err = store.recent_decisions(10).await.unwrap_err();
+    assert!(err.to_string().contains(r#"unknown decision action "teleport""#), "{err}");
+}

@@ -14,8 +14,9 @@ fn rfc5424(at: megaport::types::EpochMillis, state: &str) -> String {
 
 /// (action, wanted Mbps) and, for timer decisions, when.
 fn shape(d: &megaflex_store::DecisionRecord) -> (String, u32, Option<i64>) {
-    let timed = matches!(d.action.as_str(), "boost" | "restore" | "hold_down" | "hold_up" | "cancel_timer");
-    (d.action.clone(), d.wanted_mbps, timed.then_some(d.at.as_millis()))
+    use megaflex_domain::circuits::DecisionAction as A;
+    let timed = matches!(d.action, A::Boost | A::Restore | A::HoldDown | A::HoldUp | A::CancelTimer);
+    (d.action.to_string(), d.wanted_mbps, timed.then_some(d.at.as_millis()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,7 +68,7 @@ async fn replay_of_the_recorded_syslog_gives_the_live_decisions() {
                     at: megaport::types::EpochMillis::from_millis(at),
                     circuit: String::new(),
                     episode: 0,
-                    action: a,
+                    action: a.parse().unwrap(),
                     wanted_mbps: w as u32,
                     reason: String::new(),
                 };

@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use megaflex_domain::circuits::DecisionAction;
 use megaport::types::ProductUid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,7 +129,8 @@ async fn with_99_updates_used_the_boost_is_refused_with_a_recorded_reason() {
     wait_for("hold-down", || has_decision(&d, "hold_down")).await;
     advance(&sim, 31.0);
     wait_for("the refusal", || has_decision(&d, "refuse")).await;
-    let reason = d.status.borrow().recent_decisions.iter().find(|x| x.action == "refuse").unwrap().reason.clone();
+    let reason =
+        d.status.borrow().recent_decisions.iter().find(|x| x.action == DecisionAction::Refuse).unwrap().reason.clone();
     assert!(reason.contains("99 of 100") && reason.contains("restore"), "{reason}");
     wait_settled(&d, &sim).await;
     assert!(update_rates(&sim).is_empty());

@@ -22,7 +22,7 @@ use serde::Serialize;
 pub use instance::{ClaimError, Holder};
 pub use sqlite::{BUSY_TIMEOUT, SqliteStore, serde_name};
 
-use megaflex_domain::circuits::Pending;
+use megaflex_domain::circuits::{DecisionAction, Pending};
 use megaflex_domain::event::Event;
 use megaflex_domain::incident::{EpisodeIncident, OutboxItem};
 use megaflex_domain::links::{Link, LinkStatus, Transition};
@@ -35,11 +35,24 @@ pub struct StoreError {
     pub action: &'static str,
     /// The database's message.
     pub message: String,
+    config: bool,
 }
 
 impl StoreError {
     pub fn new(action: &'static str, e: impl fmt::Display) -> Self {
-        Self { action, message: e.to_string() }
+        Self { action, message: e.to_string(), config: false }
+    }
+
+    /// A `[store] url` that names no usable store: the fix is in the
+    /// configuration.
+    pub(crate) fn url(action: &'static str, e: impl fmt::Display) -> Self {
+        Self { config: true, ..Self::new(action, e) }
+    }
+
+    /// Whether the fix is in the configuration (exit code "usage"), not in
+    /// the machine's state (a file that cannot be written, a full disk).
+    pub fn is_config(&self) -> bool {
+        self.config
     }
 }
 
@@ -58,9 +71,8 @@ pub struct DecisionRecord {
     pub circuit: String,
     /// Failover episode.
     pub episode: u64,
-    /// `boost`, `restore`, `update`, `confirmed`, `wait`, `refuse`,
-    /// `outside_change`, `failed`, `intent_confirmed`, `intent_dropped`, ...
-    pub action: String,
+    /// What was decided (stored by its name).
+    pub action: DecisionAction,
     /// The wanted rate at that moment.
     pub wanted_mbps: u32,
     /// In words.
@@ -348,7 +360,7 @@ pub async fn open_with(url: &str, fsync_each_commit: bool) -> Result<Arc<dyn Sto
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open_with(url, fsync_each_commit).await?))
     } else {
-        Err(StoreError::new(
+        Err(StoreError::url(
             "open",
             format!("unsupported store URL {url:?}: use sqlite://PATH (PostgreSQL is not supported yet)"),
         ))

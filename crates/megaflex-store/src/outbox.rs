@@ -4,7 +4,7 @@ use megaport_types::EpochMillis;
 use sqlx::{Row, SqlitePool};
 
 use super::{IncidentRow, OutboxFailure, OutboxOutcome, OutboxRow, StoreError};
-use megaflex_domain::incident::{OutboxItem, OutboxKind};
+use megaflex_domain::incident::{OutboxItem, OutboxKind, OutboxPayload};
 
 pub(super) async fn insert(tx: &mut sqlx::SqliteConnection, item: &OutboxItem) -> Result<(), StoreError> {
     sqlx::query(
@@ -13,8 +13,8 @@ pub(super) async fn insert(tx: &mut sqlx::SqliteConnection, item: &OutboxItem) -
     .bind(&item.correlation_id)
     .bind(&item.circuit)
     .bind(item.episode as i64)
-    .bind(item.kind.as_str())
-    .bind(item.payload.to_string())
+    .bind(item.kind().as_str())
+    .bind(item.payload.to_json())
     .bind(item.at.as_millis())
     .execute(&mut *tx)
     .await
@@ -37,13 +37,15 @@ pub(super) async fn pending(store: &super::SqliteStore, limit: u32) -> Result<Ve
         let id: i64 = r.get(0);
         // Read column by column: a row written by another version, or damaged
         // by hand, is set aside (marked failed, with why) and never stops the
-        // rows after it from being delivered.
+        // rows after it from being delivered. A payload must be its kind's,
+        // field for field: a missing one is a reason, never an empty string.
         let kind = r
             .try_get::<String, _>(4)
             .map_err(|e| e.to_string())
             .and_then(|k| OutboxKind::parse(&k).ok_or_else(|| format!("unknown kind {k:?}")));
-        let payload = r.try_get::<String, _>(5).map_err(|e| e.to_string()).and_then(|p| {
-            serde_json::from_str::<serde_json::Value>(&p).map_err(|e| format!("payload is not JSON: {e}"))
+        let payload = kind.and_then(|k| {
+            let p = r.try_get::<String, _>(5).map_err(|e| e.to_string())?;
+            OutboxPayload::from_json(k, &p).map_err(|e| e.to_string())
         });
         let rest = (|| -> Result<_, sqlx::Error> {
             Ok((
@@ -55,9 +57,9 @@ pub(super) async fn pending(store: &super::SqliteStore, limit: u32) -> Result<Ve
             ))
         })()
         .map_err(|e| e.to_string());
-        let (kind, payload, (correlation_id, circuit, episode, created_ms, attempts)) = match (kind, payload, rest) {
-            (Ok(k), Ok(p), Ok(rest)) => (k, p, rest),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+        let (payload, (correlation_id, circuit, episode, created_ms, attempts)) = match (payload, rest) {
+            (Ok(p), Ok(rest)) => (p, rest),
+            (Err(e), _) | (_, Err(e)) => {
                 let why = format!("unreadable outbox entry: {e}");
                 tracing::error!(id, error = %why, "ServiceNow outbox entry set aside as failed; the others go on");
                 set_aside(store, id, &why).await?;
@@ -70,7 +72,6 @@ pub(super) async fn pending(store: &super::SqliteStore, limit: u32) -> Result<Ve
                 correlation_id,
                 circuit,
                 episode: episode.max(0) as u64,
-                kind,
                 payload,
                 at: EpochMillis::from_millis(created_ms),
             },

@@ -56,11 +56,11 @@ impl SqliteStore {
     pub async fn open_with(url: &str, fsync_each_commit: bool) -> Result<Self, StoreError> {
         let sync = if fsync_each_commit { SqliteSynchronous::Full } else { SqliteSynchronous::Normal };
         let base = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::new("parse URL", e))?
+            .map_err(|e| StoreError::url("parse URL", e))?
             .busy_timeout(BUSY_TIMEOUT);
         let path = base.get_filename().to_owned();
         if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
-            return Err(StoreError::new("open", format!("{url}: the store must be a file (sqlite://PATH)")));
+            return Err(StoreError::url("open", format!("{url}: the store must be a file (sqlite://PATH)")));
         }
         instance::create_owner_only(&path)
             .map_err(|e| StoreError::new("create", format!("{}: {e}", path.display())))?;
@@ -310,7 +310,7 @@ async fn write_one(tx: &mut sqlx::SqliteConnection, r: &Record) -> Result<(), St
             .bind(d.at.as_millis())
             .bind(&d.circuit)
             .bind(d.episode as i64)
-            .bind(&d.action)
+            .bind(d.action.as_str())
             .bind(d.wanted_mbps as i64)
             .bind(&d.reason)
             .execute(&mut *tx)
@@ -509,17 +509,20 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| StoreError::new("read decisions", e))?;
-            Ok(rows
-                .into_iter()
-                .map(|r| DecisionRecord {
-                    at: EpochMillis::from_millis(r.get(0)),
-                    circuit: r.get(1),
-                    episode: r.get::<i64, _>(2) as u64,
-                    action: r.get(3),
-                    wanted_mbps: r.get::<i64, _>(4) as u32,
-                    reason: r.get(5),
+            // An action this version does not know is an error, not a row
+            // quietly left out of what an operator reads.
+            rows.into_iter()
+                .map(|r| {
+                    Ok(DecisionRecord {
+                        at: EpochMillis::from_millis(r.get(0)),
+                        circuit: r.get(1),
+                        episode: r.get::<i64, _>(2) as u64,
+                        action: r.get::<String, _>(3).parse().map_err(|e| StoreError::new("read decisions", e))?,
+                        wanted_mbps: r.get::<i64, _>(4) as u32,
+                        reason: r.get(5),
+                    })
                 })
-                .collect())
+                .collect()
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Store faults seen from the command line, with the real binary: a store
 //! it cannot write and a store another daemon holds are refused at start
-//! with exit code 1 (a failure of the machine, not of the command line);
+//! with exit code 1 (a failure of the machine, not of the command line), a
+//! store URL megaflex cannot use with exit code 2 (usage);
 //! files are created owner-only whatever the umask; `megaflex resume`
 //! never writes behind a live daemon.
 
@@ -259,4 +260,30 @@ async fn resume_never_writes_behind_a_live_daemon() {
     let out = output(resume);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("resumed by the running daemon"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_cannot_be_opened_exits_1_and_a_wrong_store_url_exits_2() {
+    let sim = sim().await;
+    let dir = temp_dir("unopenable");
+    // A file where the database's directory should be: nobody, root
+    // included, can create the store there. The machine's state, not the
+    // command line, is at fault.
+    let blocker = dir.join("not-a-directory");
+    std::fs::write(&blocker, b"").unwrap();
+    let config = write_config(&dir, &blocker.join("megaflex.db"), &sim, None);
+    for cmd in ["status", "run"] {
+        let out = output(megaflex(&[cmd], &config));
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {}", stderr(&out));
+        assert!(stderr(&out).contains("not-a-directory"), "{cmd}: {}", stderr(&out));
+    }
+    // A store URL megaflex cannot use is the configuration's fault.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace(&format!("sqlite://{}", blocker.join("megaflex.db").display()), "postgres://db.example/mf");
+    std::fs::write(&config, text).unwrap();
+    for cmd in ["status", "run"] {
+        let out = output(megaflex(&[cmd], &config));
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {}", stderr(&out));
+        assert!(stderr(&out).contains("unsupported store URL"), "{cmd}: {}", stderr(&out));
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use megaflex_domain::incident::{OutboxItem, OutboxKind};
+use megaflex_domain::incident::{OpenIncident, OutboxItem, OutboxPayload};
 use megaflex_store::{self as store, OutboxOutcome, Record};
 use megaport::types::EpochMillis;
 
@@ -17,8 +17,7 @@ async fn status_lists_refused_servicenow_calls_with_the_reason() {
         correlation_id: "megaflex:bne-mel-backup:3".into(),
         circuit: "bne-mel-backup".into(),
         episode: 3,
-        kind: OutboxKind::Open,
-        payload: serde_json::json!({"short_description": "down"}),
+        payload: OutboxPayload::Open(OpenIncident { description: "down".into(), short_description: "down".into() }),
         at: EpochMillis::now(),
     };
     store.write(vec![Record::Outbox(item)]).await.unwrap();

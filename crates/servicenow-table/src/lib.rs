@@ -18,6 +18,38 @@ use megaflex_http::{HttpSettings, RetryPolicy, parse_retry_after};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
+/// Why a ServiceNow client cannot be made from the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientConfigError {
+    /// The user or password variable is not set.
+    #[error(
+        "ServiceNow credentials missing: set {user_env} and {password_env} (named by [servicenow] user_env and password_env)"
+    )]
+    Credentials {
+        /// Names the user.
+        user_env: String,
+        /// Names the password.
+        password_env: String,
+    },
+    /// The OAuth client's variables are not set.
+    #[error("ServiceNow OAuth client missing: set {id_env} and {secret_env}")]
+    OAuthClient {
+        /// Names the client id.
+        id_env: String,
+        /// Names the client secret.
+        secret_env: String,
+    },
+    /// One of the two OAuth settings without the other.
+    #[error("[servicenow] needs both oauth_client_id_env and oauth_client_secret_env, or neither")]
+    HalfOAuth,
+    /// The HTTP settings (CA file, proxy) cannot be used.
+    #[error(transparent)]
+    Http(#[from] megaflex_http::Error),
+    /// The HTTP client cannot be built.
+    #[error("cannot build the ServiceNow HTTP client: {0}")]
+    Build(#[source] reqwest::Error),
+}
+
 /// What went wrong talking to ServiceNow.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceNowError {
@@ -183,17 +215,16 @@ impl ServiceNowClient {
         }
     }
 
-    fn http_client(settings: &HttpSettings) -> Result<reqwest::Client, String> {
+    fn http_client(settings: &HttpSettings) -> Result<reqwest::Client, ClientConfigError> {
         settings
-            .apply(reqwest::Client::builder().user_agent(format!("megaflex/{}", env!("CARGO_PKG_VERSION"))))
-            .map_err(|e| e.to_string())?
+            .apply(reqwest::Client::builder().user_agent(format!("megaflex/{}", env!("CARGO_PKG_VERSION"))))?
             .build()
-            .map_err(|e| format!("cannot build the ServiceNow HTTP client: {e}"))
+            .map_err(ClientConfigError::Build)
     }
 
     /// Uses `settings` for TLS trust (a custom CA bundle), proxies and the
     /// request timeout.
-    pub fn with_http(mut self, settings: &HttpSettings) -> Result<Self, String> {
+    pub fn with_http(mut self, settings: &HttpSettings) -> Result<Self, ClientConfigError> {
         self.http = Self::http_client(settings)?;
         Ok(self)
     }

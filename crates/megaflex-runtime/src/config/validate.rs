@@ -37,7 +37,7 @@ impl Config {
                     read_timeout,
                     ..
                 } => {
-                    let parsed = listen.parse::<megaflex_sources::syslog::Listen>().map_err(|e| (at, e))?;
+                    let parsed = listen.parse::<megaflex_sources::syslog::Listen>().map_err(|e| (at, e.to_string()))?;
                     if let Some(m) = max_message_bytes
                         && !(480..=MAX_MESSAGE_BYTES).contains(m)
                     {
@@ -56,7 +56,7 @@ impl Config {
                             return Err((at, format!("{name} must be more than 0s")));
                         }
                     }
-                    let tls = s.get_ref().syslog_tls().map_err(|e| (at, e))?;
+                    let tls = s.get_ref().syslog_tls().map_err(|e| (at, e.to_string()))?;
                     if let Some(files) = tls {
                         files.server_config().map_err(|e| (at, e.to_string()))?;
                     } else if matches!(parsed, megaflex_sources::syslog::Listen::Tls(_)) {

@@ -178,12 +178,19 @@ pub fn breaches(sim: &SimHandle) -> u64 {
     s.rate_limit_breaches + s.update_interval_breaches + s.monthly_update_breaches
 }
 
-pub fn has_decision(d: &Daemon, action: &str) -> bool {
-    d.status.borrow().recent_decisions.iter().any(|x| x.action == action)
+/// Parsed, so a misspelt action fails the test instead of never matching.
+fn action(name: &str) -> megaflex_domain::circuits::DecisionAction {
+    name.parse().unwrap_or_else(|e| panic!("{e}"))
 }
 
-pub fn count_decisions(d: &Daemon, action: &str) -> usize {
-    d.status.borrow().recent_decisions.iter().filter(|x| x.action == action).count()
+pub fn has_decision(d: &Daemon, name: &str) -> bool {
+    let a = action(name);
+    d.status.borrow().recent_decisions.iter().any(|x| x.action == a)
+}
+
+pub fn count_decisions(d: &Daemon, name: &str) -> usize {
+    let a = action(name);
+    d.status.borrow().recent_decisions.iter().filter(|x| x.action == a).count()
 }
 
 /// Waits for the first reconcile (the VXC's rate read).

@@ -250,14 +250,46 @@ pub fn decrypt(priv_proto: PrivProtocol, key: &[u8], boots: u32, time: u32, salt
     }
 }
 
+/// A configured engine ID that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineIdError {
+    /// Not hexadecimal.
+    #[error("engine ID {0:?} is not hex")]
+    NotHex(String),
+    /// Too short or too long.
+    #[error("engine ID {text:?} is {bytes} bytes; an engine ID is 5 to 32 bytes")]
+    Length {
+        /// As configured.
+        text: String,
+        /// Its length.
+        bytes: usize,
+    },
+}
+
 /// An engine ID as configured: hex, `0x` optional, 5 to 32 bytes (RFC 3411 SnmpEngineID).
-pub fn parse_engine_id(text: &str) -> Result<Vec<u8>, String> {
+pub fn parse_engine_id(text: &str) -> Result<Vec<u8>, EngineIdError> {
     let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
-    let bytes = hex::decode(digits).map_err(|_| format!("engine ID {text:?} is not hex"))?;
+    let bytes = hex::decode(digits).map_err(|_| EngineIdError::NotHex(text.to_owned()))?;
     if !(5..=32).contains(&bytes.len()) {
-        return Err(format!("engine ID {text:?} is {} bytes; an engine ID is 5 to 32 bytes", bytes.len()));
+        return Err(EngineIdError::Length { text: text.to_owned(), bytes: bytes.len() });
     }
     Ok(bytes)
+}
+
+/// A configured USM user that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UsmUserError {
+    /// Privacy without authentication (RFC 3414 has no noAuthPriv).
+    #[error("user {0}: privacy needs authentication too (authPriv)")]
+    PrivacyWithoutAuth(String),
+    /// A password under 8 characters.
+    #[error("user {name}: the {what} password must be at least 8 characters (RFC 3414)")]
+    ShortPassword {
+        /// User name.
+        name: String,
+        /// `authentication` or `privacy`.
+        what: &'static str,
+    },
 }
 
 /// A configured USM user: its password digests (Ku), not yet localised.
@@ -291,15 +323,15 @@ impl UsmUser {
         sender_engine_id: Option<&[u8]>,
         auth: Option<(AuthProtocol, &str)>,
         privacy: Option<(PrivProtocol, &str)>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, UsmUserError> {
         if privacy.is_some() && auth.is_none() {
-            return Err(format!("user {name}: privacy needs authentication too (authPriv)"));
+            return Err(UsmUserError::PrivacyWithoutAuth(name.to_owned()));
         }
         for (what, p) in [("authentication", auth.map(|a| a.1)), ("privacy", privacy.map(|p| p.1))] {
             if let Some(p) = p
                 && p.len() < 8
             {
-                return Err(format!("user {name}: the {what} password must be at least 8 characters (RFC 3414)"));
+                return Err(UsmUserError::ShortPassword { name: name.to_owned(), what });
             }
         }
         let auth_ku = auth.map(|(proto, pw)| (proto, password_to_key(proto, pw.as_bytes())));
@@ -374,9 +406,9 @@ mod tests {
     fn engine_ids_are_hex_of_5_to_32_bytes() {
         assert_eq!(parse_engine_id("0x8000000001020304"), Ok(vec![0x80, 0, 0, 0, 1, 2, 3, 4]));
         assert_eq!(parse_engine_id("80000000010203").map(|v| v.len()), Ok(7));
-        assert!(parse_engine_id("80000000").unwrap_err().contains("5 to 32"));
-        assert!(parse_engine_id(&"ab".repeat(33)).unwrap_err().contains("5 to 32"));
-        assert!(parse_engine_id("0xzz00000000").unwrap_err().contains("not hex"));
+        assert!(parse_engine_id("80000000").unwrap_err().to_string().contains("5 to 32"));
+        assert!(parse_engine_id(&"ab".repeat(33)).unwrap_err().to_string().contains("5 to 32"));
+        assert!(parse_engine_id("0xzz00000000").unwrap_err().to_string().contains("not hex"));
     }
 
     #[test]
@@ -405,9 +437,17 @@ mod tests {
     #[test]
     fn weak_or_inconsistent_users_are_refused() {
         let e = Some(&ENGINE[..]);
-        assert!(UsmUser::new("u", e, Some((AuthProtocol::Sha1, "short")), None).unwrap_err().contains("at least 8"));
         assert!(
-            UsmUser::new("u", e, None, Some((PrivProtocol::Aes128, "longenough"))).unwrap_err().contains("authPriv")
+            UsmUser::new("u", e, Some((AuthProtocol::Sha1, "short")), None)
+                .unwrap_err()
+                .to_string()
+                .contains("at least 8")
+        );
+        assert!(
+            UsmUser::new("u", e, None, Some((PrivProtocol::Aes128, "longenough")))
+                .unwrap_err()
+                .to_string()
+                .contains("authPriv")
         );
         let u = UsmUser::new("u", e, Some((AuthProtocol::Sha1, "maplesyrup")), None).unwrap();
         assert!(!format!("{u:?}").contains("9fb5"), "no key in Debug");

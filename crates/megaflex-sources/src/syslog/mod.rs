@@ -11,5 +11,5 @@ mod udp;
 pub mod watch;
 
 pub use handler::event_from;
-pub use server::{Listen, SyslogConfig, SyslogSource};
+pub use server::{Listen, ListenError, SyslogConfig, SyslogSource};
 pub use stream::StreamLimits;

@@ -33,18 +33,41 @@ pub enum Listen {
     Tls(SocketAddr),
 }
 
+/// A syslog `listen` that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListenError {
+    /// No `scheme://`.
+    #[error("{0:?}: use udp://ADDR:PORT, tcp://ADDR:PORT or tls://ADDR:PORT")]
+    NoScheme(String),
+    /// The address part is not `IP:PORT`.
+    #[error("{listen:?}: {addr:?} is not an IP address and port")]
+    Address {
+        /// As configured.
+        listen: String,
+        /// The part after `://`.
+        addr: String,
+    },
+    /// Not `udp`, `tcp` or `tls`.
+    #[error("{listen:?}: unknown scheme {scheme:?}; use udp://, tcp:// or tls://")]
+    Scheme {
+        /// As configured.
+        listen: String,
+        /// The part before `://`.
+        scheme: String,
+    },
+}
+
 impl std::str::FromStr for Listen {
-    type Err = String;
+    type Err = ListenError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (scheme, addr) = s
-            .split_once("://")
-            .ok_or_else(|| format!("{s:?}: use udp://ADDR:PORT, tcp://ADDR:PORT or tls://ADDR:PORT"))?;
-        let addr: SocketAddr = addr.parse().map_err(|_| format!("{s:?}: {addr:?} is not an IP address and port"))?;
+        let (scheme, addr) = s.split_once("://").ok_or_else(|| ListenError::NoScheme(s.to_owned()))?;
+        let addr: SocketAddr =
+            addr.parse().map_err(|_| ListenError::Address { listen: s.to_owned(), addr: addr.to_owned() })?;
         match scheme {
             "udp" => Ok(Self::Udp(addr)),
             "tcp" => Ok(Self::Tcp(addr)),
             "tls" => Ok(Self::Tls(addr)),
-            other => Err(format!("{s:?}: unknown scheme {other:?}; use udp://, tcp:// or tls://")),
+            other => Err(ListenError::Scheme { listen: s.to_owned(), scheme: other.to_owned() }),
         }
     }
 }

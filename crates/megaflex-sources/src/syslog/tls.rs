@@ -75,6 +75,17 @@ fn certificates(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'s
     Ok(certs)
 }
 
+/// TLS files given where they cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TlsFilesError {
+    /// The listener is not `tls://`.
+    #[error("{0:?}: TLS files need a tls:// listener")]
+    NotTls(String),
+    /// A certificate without its key, or the other way round.
+    #[error("{0:?}: give both tls_cert_file and tls_key_file")]
+    Partial(String),
+}
+
 impl TlsFiles {
     /// The files of a `[[source]]` section: `None` without any, an error
     /// when given to a listener that is not `tls://` or given only in part.
@@ -83,16 +94,16 @@ impl TlsFiles {
         cert_file: &Option<PathBuf>,
         key_file: &Option<PathBuf>,
         client_ca_file: &Option<PathBuf>,
-    ) -> Result<Option<Self>, String> {
+    ) -> Result<Option<Self>, TlsFilesError> {
         match (cert_file, key_file) {
             (None, None) if client_ca_file.is_none() => Ok(None),
-            _ if !listen.starts_with("tls://") => Err(format!("{listen:?}: TLS files need a tls:// listener")),
+            _ if !listen.starts_with("tls://") => Err(TlsFilesError::NotTls(listen.to_owned())),
             (Some(cert), Some(key)) => Ok(Some(Self {
                 cert_file: cert.clone(),
                 key_file: key.clone(),
                 client_ca_file: client_ca_file.clone(),
             })),
-            _ => Err(format!("{listen:?}: give both tls_cert_file and tls_key_file")),
+            _ => Err(TlsFilesError::Partial(listen.to_owned())),
         }
     }
 

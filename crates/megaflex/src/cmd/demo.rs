@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use megaflex_domain::circuits::DecisionAction;
 use megaflex_domain::links::LinkStatus;
 use megaflex_runtime::config::Config;
 use megaflex_runtime::{self as engine, Daemon, RunOptions};
@@ -79,7 +80,7 @@ impl Demo {
         }
         let decisions: Vec<_> = view.recent_decisions.iter().rev().collect();
         for d in decisions.iter().skip(self.seen.decisions) {
-            self.line(&format!("{:<28} {}", label(&d.action), d.reason));
+            self.line(&format!("{:<28} {}", label(d.action), d.reason));
         }
         self.seen.decisions = decisions.len().max(self.seen.decisions);
         let (incidents, _) = self.sim.servicenow_incidents();
@@ -123,20 +124,28 @@ impl Demo {
     }
 }
 
-fn label(action: &str) -> &str {
+fn label(action: DecisionAction) -> &'static str {
     match action {
-        "hold_down" => "hold-down started",
-        "cancel_timer" => "timer cancelled",
-        "boost" => "boost decided",
-        "update" => "VXC update requested",
-        "confirmed" => "VXC update confirmed",
-        "hold_up" => "hold-up started",
-        "restore" => "restore decided",
-        "wait" => "restore waits (update rule)",
-        "coalesced" => "no update needed",
-        "refuse" => "REFUSED",
-        "failed" => "UPDATE FAILED",
-        other => other,
+        DecisionAction::HoldDown => "hold-down started",
+        DecisionAction::CancelTimer => "timer cancelled",
+        DecisionAction::Boost => "boost decided",
+        DecisionAction::Update => "VXC update requested",
+        DecisionAction::Confirmed => "VXC update confirmed",
+        DecisionAction::HoldUp => "hold-up started",
+        DecisionAction::Restore => "restore decided",
+        DecisionAction::Wait => "restore waits (update rule)",
+        DecisionAction::Coalesced => "no update needed",
+        DecisionAction::Refuse => "REFUSED",
+        DecisionAction::Failed => "UPDATE FAILED",
+        DecisionAction::Applying
+        | DecisionAction::OutsideChange
+        | DecisionAction::Resumed
+        | DecisionAction::InSync
+        | DecisionAction::Deferred
+        | DecisionAction::Flapping
+        | DecisionAction::IntentConfirmed
+        | DecisionAction::IntentFailed
+        | DecisionAction::IntentDropped => action.as_str(),
     }
 }
 
@@ -272,7 +281,7 @@ async fn story(demo: &mut Demo, syslog: SocketAddr, deadline: Instant) -> Result
         d.updates() == [500, 10] && d.seen.resolved_notes.is_some()
     })
     .await?;
-    let waited = demo.daemon.status.borrow().recent_decisions.iter().any(|d| d.action == "wait");
+    let waited = demo.daemon.status.borrow().recent_decisions.iter().any(|d| d.action == DecisionAction::Wait);
     if !waited {
         return Err("the restore did not wait for Megaport's 5-minute update rule".into());
     }

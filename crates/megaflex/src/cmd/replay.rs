@@ -38,7 +38,7 @@ pub(crate) async fn run(ctx: &Ctx, args: ReplayArgs) -> anyhow::Result<u8> {
         std::fs::read_to_string(&args.input)
             .map_err(|e| CliError::usage(format!("cannot read {}: {e}", args.input.display())))?
     };
-    let patterns = patterns(&config).map_err(CliError::usage)?;
+    let patterns = patterns(&config).map_err(|e| CliError::usage(e.to_string()))?;
     let year = args.year.unwrap_or_else(|| jiff::Zoned::now().year());
     let (events, unreadable, lines) = read_events(&text, &patterns, year);
     let (decisions, calls) = replay(&config, events.clone()).await;
@@ -68,7 +68,7 @@ pub(crate) async fn run(ctx: &Ctx, args: ReplayArgs) -> anyhow::Result<u8> {
         d.add_row(vec![
             x.at.to_string(),
             x.circuit.clone(),
-            x.action.clone(),
+            x.action.to_string(),
             format!("{} Mbps", x.wanted_mbps),
             x.reason.clone(),
         ]);

@@ -27,7 +27,11 @@ pub(crate) struct StatusArgs {
 
 pub(crate) async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
     let config = Config::load(&args.config).map_err(|e| CliError::usage(e.to_string()))?;
-    let store = store::open(&config.store.url).await.map_err(|e| CliError::usage(e.to_string()))?;
+    // A store the configuration names wrongly is a usage error; one that
+    // cannot be opened or read (permissions, a full disk) is a failure.
+    let store = store::open(&config.store.url)
+        .await
+        .map_err(|e| if e.is_config() { CliError::usage(e.to_string()) } else { CliError::failure(e.to_string()) })?;
     let snap = store.load().await?;
     let decisions = store.recent_decisions(args.decisions).await?;
     let incidents = store.incidents(10).await?;
@@ -107,7 +111,7 @@ pub(crate) async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
     }
     let mut d = table(&["when", "circuit", "action", "reason"]);
     for x in &decisions {
-        d.add_row(vec![x.at.to_string(), x.circuit.clone(), x.action.clone(), x.reason.clone()]);
+        d.add_row(vec![x.at.to_string(), x.circuit.clone(), x.action.to_string(), x.reason.clone()]);
     }
     let intents = if snap.open_intents.is_empty() {
         String::new()
