@@ -146,9 +146,9 @@ impl UpdateLedger for FileLedger {
 
     fn record<'a>(&'a self, uid: &'a ProductUid, at: EpochMillis, origin: UpdateOrigin) -> LedgerFuture<'a, ()> {
         let result = (|| {
-            let _lock = self.lock().map_err(|e| {
-                megaport::Error::Ledger(format!("cannot lock {}: {e}", self.lock_path.display()))
-            })?;
+            let _lock = self
+                .lock()
+                .map_err(|e| megaport::Error::Ledger(format!("cannot lock {}: {e}", self.lock_path.display())))?;
             let mut file = self.load()?;
             let list = file.services.entry(uid.to_string()).or_default();
             list.push((at.as_millis(), origin.as_str().to_owned()));
