@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Daemon, VXC, free_tcp_port, free_udp_port, frozen_sim, syslog_line, temp_dir};
+use common::{Daemon, DaemonToml, free_tcp_port, free_udp_port, frozen_sim, syslog_line, temp_dir};
 use megaflex_sim::SimHandle;
 
 const CYCLES: u32 = 30;
@@ -25,40 +25,13 @@ fn rate(sim: &SimHandle) -> Option<u32> {
 }
 
 fn write_config(dir: &Path, sim: &SimHandle, syslog: u16, http: u16) -> PathBuf {
-    let text = format!(
-        r#"
-[megaport]
-environment = {{ api_url = "{api}", token_url = "{token}" }}
-[engine]
-clock = "simulator"
-reconcile_every = "60s"
-[store]
-url = "sqlite://{db}"
-[http]
-listen = "127.0.0.1:{http}"
-[[source]]
-type = "syslog"
-listen = "udp://127.0.0.1:{syslog}"
-[[link]]
-name = "primary"
-signals = [ {{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }} ]
-[[circuit]]
-name = "backup"
-vxc = "{VXC}"
-normal_mbps = 10
-boost_mbps = 500
-boost_when_down = ["primary"]
-boost_after = "30s"
-restore_after = "10m"
-max_updates_per_month = 100
-"#,
-        api = sim.base_url(),
-        token = sim.token_url(),
-        db = dir.join("megaflex.db").display(),
-    );
-    let path = dir.join("megaflex.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    DaemonToml {
+        engine: r#"reconcile_every = "60s""#,
+        tables: &format!("[http]\nlisten = \"127.0.0.1:{http}\"\n[[source]]\ntype = \"syslog\"\nlisten = \"udp://127.0.0.1:{syslog}\""),
+        circuit: "boost_after = \"30s\"\nrestore_after = \"10m\"\nmax_updates_per_month = 100",
+        ..DaemonToml::default()
+    }
+    .write(dir, sim, &dir.join("megaflex.db"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Daemon, VXC, free_tcp_port, free_udp_port, sim_with, syslog_line, temp_dir, wait_until};
+use common::{Daemon, DaemonToml, free_tcp_port, free_udp_port, sim_with, syslog_line, temp_dir, wait_until};
 use megaflex_sim::SimHandle;
 use serde_json::{Map, Value};
 
@@ -18,17 +18,9 @@ use serde_json::{Map, Value};
 /// and where its syslog listens.
 fn daemon(dir: &Path, sim: &SimHandle, confirm_within: &str) -> (Daemon, SocketAddr) {
     let (syslog, http) = (free_udp_port(), free_tcp_port());
-    let text = format!(
-        r#"
-[megaport]
-environment = {{ api_url = "{api}", token_url = "{token}" }}
-[engine]
-clock = "simulator"
-reconcile_every = "60s"
-confirm_within = "{confirm_within}"
-[store]
-url = "sqlite://{db}"
-[http]
+    let engine = format!("reconcile_every = \"60s\"\nconfirm_within = \"{confirm_within}\"");
+    let tables = format!(
+        r#"[http]
 listen = "127.0.0.1:{http}"
 [servicenow]
 instance = "{api}"
@@ -37,26 +29,12 @@ caller_id = "megaflex.automation"
 close_code = "Solved (Permanently)"
 [[source]]
 type = "syslog"
-listen = "udp://127.0.0.1:{syslog}"
-[[link]]
-name = "primary"
-signals = [ {{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }} ]
-[[circuit]]
-name = "backup"
-vxc = "{VXC}"
-normal_mbps = 10
-boost_mbps = 500
-boost_when_down = ["primary"]
-boost_after = "30s"
-restore_after = "10m"
-incident = true
-"#,
+listen = "udp://127.0.0.1:{syslog}""#,
         api = sim.base_url(),
-        token = sim.token_url(),
-        db = dir.join("megaflex.db").display(),
     );
-    let config = dir.join("megaflex.toml");
-    std::fs::write(&config, text).unwrap();
+    let circuit = "boost_after = \"30s\"\nrestore_after = \"10m\"\nincident = true";
+    let toml = DaemonToml { engine: &engine, tables: &tables, circuit, ..DaemonToml::default() };
+    let config = toml.write(dir, sim, &dir.join("megaflex.db"));
     let mut d = Daemon::new(config, format!("127.0.0.1:{http}").parse().unwrap(), dir.join("engine.log"));
     for (k, v) in [
         ("SERVICENOW_USER", megaflex_sim::DEFAULT_SERVICENOW_USER),

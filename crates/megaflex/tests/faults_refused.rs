@@ -9,7 +9,7 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{VXC, free_tcp_port, megaflex, read_log, sim_env, temp_dir, terminate_within};
+use common::{DaemonToml, VXC, free_tcp_port, megaflex, read_log, sim_env, temp_dir, terminate_within};
 use megaflex_sim::SimConfig;
 use serde_json::Value;
 
@@ -33,35 +33,8 @@ async fn a_restore_the_update_rule_refuses_is_deferred_not_looped_and_sigterm_is
     assert_eq!(sim.state().stats().updates.len(), 1);
 
     let http_port = free_tcp_port();
-    let config = dir.join("megaflex.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[megaport]
-environment = {{ api_url = "{api}", token_url = "{token}" }}
-[engine]
-clock = "simulator"
-[store]
-url = "sqlite://{db}"
-[http]
-listen = "127.0.0.1:{http_port}"
-[[link]]
-name = "primary"
-signals = [ {{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }} ]
-[[circuit]]
-name = "backup"
-vxc = "{VXC}"
-normal_mbps = 10
-boost_mbps = 500
-boost_when_down = ["primary"]
-"#,
-            api = sim.base_url(),
-            token = sim.token_url(),
-            db = dir.join("megaflex.db").display(),
-        ),
-    )
-    .unwrap();
+    let tables = format!("[http]\nlisten = \"127.0.0.1:{http_port}\"");
+    let config = DaemonToml { tables: &tables, ..DaemonToml::default() }.write(&dir, &sim, &dir.join("megaflex.db"));
     let log = std::fs::File::create(dir.join("engine.log")).unwrap();
     let mut child = cmd(&["run", "--config"]).arg(&config).stdout(Stdio::null()).stderr(log).spawn().unwrap();
     let http = reqwest::Client::new();

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{Killed, VXC, free_tcp_port, frozen_sim, peer_present, sim_credentials, stderr, wait_for_port};
+use common::{DaemonToml, Killed, free_tcp_port, frozen_sim, peer_present, sim_credentials, stderr, wait_for_port};
 use megaflex_sim::SimHandle;
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -24,35 +24,8 @@ fn write_config(dir: &Path, db: &Path, sim: &SimHandle, http: Option<u16>) -> Pa
     let http = http.map_or(String::new(), |p| {
         format!("[http]\nlisten = \"127.0.0.1:{p}\"\ntoken_env = \"MEGAFLEX_TEST_HTTP_TOKEN\"\n")
     });
-    let text = format!(
-        r#"
-[megaport]
-environment = {{ api_url = "{api}", token_url = "{token}" }}
-[engine]
-clock = "simulator"
-[store]
-url = "sqlite://{db}"
-{http}
-[[source]]
-type = "syslog"
-listen = "udp://127.0.0.1:0"
-[[link]]
-name = "primary"
-signals = [ {{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }} ]
-[[circuit]]
-name = "backup"
-vxc = "{VXC}"
-normal_mbps = 10
-boost_mbps = 500
-boost_when_down = ["primary"]
-"#,
-        api = sim.base_url(),
-        token = sim.token_url(),
-        db = db.display(),
-    );
-    let path = dir.join("megaflex.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    let tables = format!("{http}[[source]]\ntype = \"syslog\"\nlisten = \"udp://127.0.0.1:0\"");
+    DaemonToml { tables: &tables, ..DaemonToml::default() }.write(dir, sim, db)
 }
 
 fn megaflex(args: &[&str], config: &Path) -> Command {

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    Killed, VXC, clean_env, free_tcp_port, free_udp_port, megaflex, peer_present, read_log, sim_env, sim_url,
+    DaemonToml, Killed, clean_env, free_tcp_port, free_udp_port, megaflex, peer_present, read_log, sim_env, sim_url,
     stdout_lines, temp_dir, terminate_within, text, wait_for,
 };
 use megaflex_sim::{SimConfig, TlsIdentity};
@@ -202,41 +202,12 @@ async fn the_daemon_goes_through_https_proxy_with_ca_file_from_its_config() {
     let sim = megaflex_sim::spawn_tls(SimConfig { clock_scale: 0.0, ..SimConfig::default() }, &identity).await.unwrap();
     let authority = sim.addr().to_string();
     let (http_port, syslog_port) = (free_tcp_port(), free_udp_port());
-    let config = dir.join("megaflex.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[megaport]
-environment = {{ api_url = "{api}", token_url = "{token}" }}
-ca_file = "{ca}"
-[engine]
-clock = "simulator"
-[store]
-url = "sqlite://{db}"
-[http]
-listen = "127.0.0.1:{http_port}"
-[[source]]
-type = "syslog"
-listen = "udp://127.0.0.1:{syslog_port}"
-[[link]]
-name = "primary"
-signals = [ {{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }} ]
-[[circuit]]
-name = "backup"
-vxc = "{vxc}"
-normal_mbps = 10
-boost_mbps = 500
-boost_when_down = ["primary"]
-"#,
-            api = sim.base_url(),
-            token = sim.token_url(),
-            ca = ca.display(),
-            db = dir.join("megaflex.db").display(),
-            vxc = VXC,
-        ),
-    )
-    .unwrap();
+    let megaport = format!("ca_file = \"{}\"", ca.display());
+    let tables = format!(
+        "[http]\nlisten = \"127.0.0.1:{http_port}\"\n[[source]]\ntype = \"syslog\"\nlisten = \"udp://127.0.0.1:{syslog_port}\""
+    );
+    let toml = DaemonToml { megaport: &megaport, tables: &tables, ..DaemonToml::default() };
+    let config = toml.write(&dir, &sim, &dir.join("megaflex.db"));
     let log = dir.join("daemon.log");
     let mut run = megaflex();
     let mut child = common::sim_credentials(run.args(["run", "--config"]).arg(&config).env_remove("MEGAFLEX_CA_FILE"))

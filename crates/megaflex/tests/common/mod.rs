@@ -55,6 +55,61 @@ pub async fn sim_with(f: impl FnOnce(&mut SimConfig)) -> SimHandle {
     megaflex_sim::spawn(config).await.expect("the simulator starts")
 }
 
+/// The parts of a `megaflex run` config that differ between tests; the rest
+/// is the same everywhere: the simulator as Megaport, the simulated clock, a
+/// store, link `primary` (syslog from core-b1 Te0/1/0) and circuit `backup`
+/// on [`VXC`] (10 Mbps, 500 when `primary` is down).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DaemonToml<'a> {
+    /// More `[megaport]` lines.
+    pub megaport: &'a str,
+    /// More `[engine]` lines.
+    pub engine: &'a str,
+    /// Whole tables after `[store]`: `[http]`, sources, `[servicenow]`.
+    pub tables: &'a str,
+    /// More `[[circuit]]` lines.
+    pub circuit: &'a str,
+}
+
+impl DaemonToml<'_> {
+    /// Writes `dir/megaflex.toml` for `sim` with the store at `db`.
+    pub fn write(&self, dir: &Path, sim: &SimHandle, db: &Path) -> PathBuf {
+        let text = format!(
+            r#"
+[megaport]
+environment = {{ api_url = "{api}", token_url = "{token}" }}
+{megaport}
+[engine]
+clock = "simulator"
+{engine}
+[store]
+url = "sqlite://{db}"
+{tables}
+[[link]]
+name = "primary"
+signals = [ {{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }} ]
+[[circuit]]
+name = "backup"
+vxc = "{VXC}"
+normal_mbps = 10
+boost_mbps = 500
+boost_when_down = ["primary"]
+{circuit}
+"#,
+            api = sim.base_url(),
+            token = sim.token_url(),
+            db = db.display(),
+            megaport = self.megaport,
+            engine = self.engine,
+            tables = self.tables,
+            circuit = self.circuit,
+        );
+        let path = dir.join("megaflex.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
 /// A fresh, empty directory under the system temp dir, kept after the test
 /// (its logs are what a failure is read from).
 pub fn temp_dir(tag: &str) -> PathBuf {
