@@ -8,7 +8,9 @@ use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{Killed, TempDir, clean_env, free_tcp_port, frozen_sim, sim_credentials, syslog_line, wait_for};
+use common::{
+    DaemonToml, Killed, TempDir, clean_env, free_tcp_port, frozen_sim, sim_credentials, syslog_line, wait_for,
+};
 
 fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
@@ -42,18 +44,8 @@ fn start_daemon(tag: &str, http_extra: &str) -> Daemon {
     let sim = rt.block_on(frozen_sim());
     let dir = TempDir::new(&format!("hostile-{tag}"));
     let (syslog_port, http_port, webhook_port) = (free_tcp_port(), free_tcp_port(), free_tcp_port());
-    let config = format!(
-        r#"
-[megaport]
-environment = {{ api_url = "{api}", token_url = "{token}" }}
-
-[engine]
-clock = "simulator"
-
-[store]
-url = "sqlite://{db}"
-
-[http]
+    let tables = format!(
+        r#"[http]
 listen = "127.0.0.1:{http_port}"
 idle_timeout = "60s"
 {http_extra}
@@ -66,27 +58,10 @@ listen = "udp://127.0.0.1:{syslog_port}"
 type = "webhook"
 listen = "127.0.0.1:{webhook_port}"
 token_env = "WEBHOOK_TOKEN"
-idle_timeout = "60s"
-
-[[link]]
-name = "bne-mel-primary"
-signals = [ {{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }} ]
-
-[[circuit]]
-name = "bne-mel-backup"
-vxc = "{vxc}"
-normal_mbps = 10
-boost_mbps = 500
-boost_when_down = ["bne-mel-primary"]
-boost_after = "0s"
-"#,
-        api = sim.base_url(),
-        token = sim.token_url(),
-        db = dir.join("megaflex.db").display(),
-        vxc = megaflex_sim::BLOG_VXC_UID,
+idle_timeout = "60s""#
     );
-    let path = dir.join("megaflex.toml");
-    std::fs::write(&path, config).unwrap();
+    let toml = DaemonToml { tables: &tables, circuit: "boost_after = \"0s\"", ..DaemonToml::default() };
+    let path = toml.write(&dir, &sim, &dir.join("megaflex.db"));
     // `ulimit -n` in sh sets soft and hard: the daemon cannot raise it.
     let mut sh = std::process::Command::new("sh");
     sh.arg("-c")
@@ -153,7 +128,7 @@ fn resume_sends_the_http_token() {
     let d = start_daemon("resume", "token_env = \"MEGAFLEX_HTTP_TOKEN\"");
     let resume = |token: Option<&str>| {
         let mut c = common::megaflex();
-        clean_env(c.args(["resume", "--config", d.config.to_str().unwrap(), "bne-mel-backup"]), &d.dir);
+        clean_env(c.args(["resume", "--config", d.config.to_str().unwrap(), "backup"]), &d.dir);
         if let Some(t) = token {
             c.env("MEGAFLEX_HTTP_TOKEN", t);
         }
