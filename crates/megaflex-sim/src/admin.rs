@@ -10,10 +10,11 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 
+use crate::config::LimitMode;
 use crate::faults::Fault;
 use crate::http::ok_json;
 use crate::limits::month_bounds;
-use crate::state::{LimitMode, SimState, UpdateRecord, lock};
+use crate::state::{SimState, UpdateRecord, lock};
 
 fn admin_error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(serde_json::json!({ "error": message.into() }))).into_response()

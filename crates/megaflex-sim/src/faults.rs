@@ -1,12 +1,10 @@
-//! Fault injection: make the next N requests (or a fraction of requests) on
-//! a route fail with a status, slow down, or revoke every token.
+//! Fault rules: make the next N requests (or a fraction of requests) on a
+//! route fail with a status, slow down, or revoke every token. Only the
+//! rules and which of them fire; `injection` turns what fired into an
+//! answer, so this module knows neither the state nor the error shapes.
 
 use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-
-use crate::http::ApiError;
-use crate::state::{Counters, SimState, lock};
 
 /// A fault rule, as posted to `/_sim/faults`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,17 +77,25 @@ impl Fault {
 
 /// What fired for one request.
 #[derive(Debug, Default)]
-struct Fired {
-    status: Option<(u16, Option<u64>)>,
-    http_date: bool,
-    message: Option<String>,
-    latency_ms: u64,
-    revoke: bool,
-    after: bool,
+pub(crate) struct Fired {
+    /// Status and `Retry-After` seconds of the first firing rule with a status.
+    pub(crate) status: Option<(u16, Option<u64>)>,
+    pub(crate) http_date: bool,
+    pub(crate) message: Option<String>,
+    /// Sum over the firing rules.
+    pub(crate) latency_ms: u64,
+    pub(crate) revoke: bool,
+    pub(crate) after: bool,
 }
 
-fn pick(state: &SimState, method: &Method, path: &str) -> Option<Fired> {
-    let mut faults = lock(&state.0.faults);
+/// Which of `faults` fire for one request, counting down (and dropping when
+/// used up) the rules with a count; `random` draws in 0..1 for fractions.
+pub(crate) fn pick(
+    faults: &mut Vec<Fault>,
+    method: &Method,
+    path: &str,
+    mut random: impl FnMut() -> f64,
+) -> Option<Fired> {
     let mut fired: Option<Fired> = None;
     let mut exhausted = Vec::new();
     for (i, f) in faults.iter_mut().enumerate() {
@@ -104,7 +110,7 @@ fn pick(state: &SimState, method: &Method, path: &str) -> Option<Fired> {
                 }
                 true
             }
-            (_, Some(fr)) => state.random_f64() < fr,
+            (_, Some(fr)) => random() < fr,
             _ => false,
         };
         if hit {
@@ -125,54 +131,4 @@ fn pick(state: &SimState, method: &Method, path: &str) -> Option<Fired> {
         }
     }
     fired
-}
-
-fn error_for(fired: &Fired, status: u16, retry_after: Option<u64>) -> Response {
-    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let message = match (&fired.message, status) {
-        (Some(m), _) => m.clone(),
-        (None, 429) => "Too many requests: injected by the simulator".to_owned(),
-        (None, 503) => "Service unavailable: the API is under maintenance (injected by the simulator)".to_owned(),
-        (None, _) => format!("Injected failure {status} from the simulator"),
-    };
-    let mut err = ApiError::new(code, message);
-    err.retry_after_secs = retry_after;
-    err.retry_after_http_date = fired.http_date;
-    err.custom_message = fired.message.is_some();
-    err.into_response()
-}
-
-/// `Retry-After` as delay-seconds or as an HTTP date that many (wall-clock)
-/// seconds from now.
-pub(crate) fn retry_after_value(secs: u64, http_date: bool) -> axum::http::HeaderValue {
-    if !http_date {
-        return axum::http::HeaderValue::from(secs);
-    }
-    let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(secs.min(i32::MAX as u64) as i64);
-    let text = at.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string();
-    axum::http::HeaderValue::from_str(&text).unwrap_or_else(|_| axum::http::HeaderValue::from(secs))
-}
-
-/// What a fault does to one request.
-#[derive(Debug)]
-pub(crate) enum Outcome {
-    /// Answer with this instead of serving.
-    Instead(Response),
-    /// Serve (the change happens), then answer with this instead.
-    After(Response),
-}
-
-/// Applies matching faults to a request about to be served.
-pub(crate) async fn apply(state: &SimState, method: &Method, path: &str) -> Option<Outcome> {
-    let fired = pick(state, method, path)?;
-    Counters::bump(&state.0.counters.faults_injected);
-    if fired.latency_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(fired.latency_ms)).await;
-    }
-    if fired.revoke {
-        lock(&state.0.tokens).clear();
-    }
-    let (status, retry_after) = fired.status?;
-    let resp = error_for(&fired, status, retry_after);
-    Some(if fired.after { Outcome::After(resp) } else { Outcome::Instead(resp) })
 }

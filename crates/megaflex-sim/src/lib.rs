@@ -18,16 +18,20 @@
 mod admin;
 mod auth;
 mod clock;
+mod config;
 mod default_world;
 mod faults;
 mod http;
+mod injection;
 mod limits;
+mod middleware;
 mod pricing;
 mod products;
 mod servicenow;
 mod servicenow_oauth;
 mod servicenow_record;
-pub use servicenow::JournalEntry;
+pub use servicenow_record::JournalEntry;
+mod servicenow_store;
 mod state;
 mod status_api;
 mod telemetry;
@@ -45,98 +49,17 @@ use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::Response;
 use axum::routing::{get, post, put};
-use megaport_types::EpochMillis;
 
 pub use admin::Stats;
 pub use clock::SimClock;
+pub use config::{DEFAULT_ACCESS_KEY, DEFAULT_LISTEN, DEFAULT_SECRET_KEY, LimitMode, SimConfig};
 pub use default_world::{
     BLOG_VXC_UID, DEFAULT_SERVICENOW_CLIENT_ID, DEFAULT_SERVICENOW_CLIENT_SECRET, DEFAULT_SERVICENOW_PASSWORD,
     DEFAULT_SERVICENOW_USER, default_world, default_world_with_vxcs, extra_vxc_uid,
 };
 pub use faults::Fault;
-pub use state::{LimitMode, SimState, UpdateRecord};
+pub use state::{SimState, UpdateRecord};
 pub use world::{Company, EndSpec, PortSpec, ServiceNowUser, VxcSpec, WorldFile};
-
-/// API key the simulator accepts unless told otherwise.
-pub const DEFAULT_ACCESS_KEY: &str = "megaflex-sim-key";
-/// API secret the simulator accepts unless told otherwise.
-pub const DEFAULT_SECRET_KEY: &str = "megaflex-sim-secret";
-/// Where `megaflex sim` listens unless told otherwise.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8480";
-
-/// Everything the simulator can be told at start.
-#[derive(Debug, Clone)]
-pub struct SimConfig {
-    /// Accepted API key.
-    pub access_key: String,
-    /// Accepted API secret.
-    pub secret_key: String,
-    /// Token lifetime in seconds (300..=86400, as Megaport API keys allow).
-    pub token_ttl_secs: u64,
-    /// How limits are enforced.
-    pub limits: LimitMode,
-    /// Requests allowed per client IP per window (Megaport: 500).
-    pub requests_per_window: u32,
-    /// The rolling window in seconds (Megaport: 300).
-    pub request_window_secs: u32,
-    /// Minimum seconds between two updates of one service (Megaport: 300).
-    pub update_interval_secs: u32,
-    /// Updates allowed per service per calendar month, UTC (Megaport: 100).
-    pub updates_per_month: u32,
-    /// Simulated seconds a VXC reads CONFIGURED after an update takes effect.
-    pub configured_secs: f64,
-    /// Simulated seconds before a new rate takes effect; meanwhile reads show
-    /// the old rate and status CONFIGURING (models eventual consistency).
-    pub apply_delay_secs: f64,
-    /// Simulated seconds per real second.
-    pub clock_scale: f64,
-    /// Simulated start time (default: now).
-    pub start: Option<EpochMillis>,
-    /// The account.
-    pub world: WorldFile,
-    /// Extra ServiceNow users `(user, password)` besides the world's.
-    pub extra_servicenow_users: Vec<(String, String)>,
-    /// Seed for trace ids, tokens and fractional faults.
-    pub seed: u64,
-}
-
-impl Default for SimConfig {
-    fn default() -> Self {
-        Self {
-            access_key: DEFAULT_ACCESS_KEY.to_owned(),
-            secret_key: DEFAULT_SECRET_KEY.to_owned(),
-            token_ttl_secs: 86_400,
-            limits: LimitMode::Strict,
-            requests_per_window: 500,
-            request_window_secs: 300,
-            update_interval_secs: 300,
-            updates_per_month: 100,
-            configured_secs: 3.0,
-            apply_delay_secs: 0.0,
-            clock_scale: 1.0,
-            start: None,
-            world: default_world(EpochMillis::now()),
-            extra_servicenow_users: Vec::new(),
-            seed: 42,
-        }
-    }
-}
-
-impl SimConfig {
-    /// Checks ranges; the message says what to change.
-    pub fn validate(&self) -> Result<(), String> {
-        if !(300..=86_400).contains(&self.token_ttl_secs) {
-            return Err(format!("token TTL {} s is outside 300..=86400 (5 minutes to 24 hours)", self.token_ttl_secs));
-        }
-        if self.access_key.is_empty() || self.secret_key.is_empty() {
-            return Err("the access key and secret must not be empty".into());
-        }
-        if !(self.clock_scale.is_finite() && self.clock_scale >= 0.0) {
-            return Err(format!("clock scale {} must be a number >= 0", self.clock_scale));
-        }
-        self.world.validate()
-    }
-}
 
 async fn get_v2_product(
     State(state): State<SimState>,
@@ -169,11 +92,11 @@ pub fn app(state: SimState) -> Router {
         .route("/v3/locations", get(status_api::locations))
         .route("/ens/v1/status/maintenance", get(status_api::maintenance))
         .route("/ens/v1/status/outage", get(status_api::outages))
-        .fallback(http::no_route)
-        .layer(from_fn_with_state(state.clone(), http::api_layer));
+        .fallback(middleware::no_route)
+        .layer(from_fn_with_state(state.clone(), middleware::api_layer));
     let token = Router::new()
         .route("/oauth2/token", post(auth::token))
-        .layer(from_fn_with_state(state.clone(), http::token_layer));
+        .layer(from_fn_with_state(state.clone(), middleware::token_layer));
     let servicenow = Router::new()
         .route("/api/now/table/incident", post(servicenow::create).get(servicenow::list))
         .route("/api/now/v2/table/incident", post(servicenow::create).get(servicenow::list))

@@ -4,8 +4,9 @@
 use jiff::ToSpan;
 use megaport_types::EpochMillis;
 
+use crate::config::LimitMode;
 use crate::http::ApiError;
-use crate::state::{Counters, LimitMode, SimState};
+use crate::state::{Counters, SimState};
 
 /// Start of the UTC calendar month containing `ms`, and of the next one.
 pub(crate) fn month_bounds(ms: i64) -> (i64, i64) {

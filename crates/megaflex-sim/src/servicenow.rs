@@ -20,67 +20,11 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use crate::SimConfig;
-use crate::servicenow_record::{self as record, Shape};
+use crate::http::{pending_message, pending_retry_after};
+use crate::injection::Outcome;
+use crate::servicenow_record::{self as record, JournalEntry, Shape};
+use crate::servicenow_store::ServiceNow;
 use crate::state::{Counters, SimState, lock};
-
-/// One journal entry (`sys_journal_field`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct JournalEntry {
-    /// The entry's own sys_id.
-    pub sys_id: String,
-    /// The incident's sys_id.
-    pub element_id: String,
-    /// `work_notes` or `comments`.
-    pub element: String,
-    /// The text.
-    pub value: String,
-    /// Who wrote it.
-    pub sys_created_by: String,
-    /// When (`YYYY-MM-DD HH:MM:SS`, UTC, simulated time).
-    pub sys_created_on: String,
-    /// Order of writing.
-    pub seq: u64,
-}
-
-impl JournalEntry {
-    /// The entry as a `sys_journal_field` row.
-    fn as_record(&self) -> Map<String, Value> {
-        let mut m = Map::new();
-        for (k, v) in [
-            ("element", self.element.as_str()),
-            ("element_id", self.element_id.as_str()),
-            ("name", "incident"),
-            ("sys_created_by", self.sys_created_by.as_str()),
-            ("sys_created_on", self.sys_created_on.as_str()),
-            ("sys_id", self.sys_id.as_str()),
-            ("sys_tags", ""),
-            ("value", self.value.as_str()),
-        ] {
-            m.insert(k.to_owned(), Value::String(v.to_owned()));
-        }
-        m
-    }
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct ServiceNow {
-    pub(crate) users: Vec<(String, String)>,
-    incidents: Vec<Map<String, Value>>,
-    journal: Vec<JournalEntry>,
-    next_number: u64,
-    pub(crate) oauth: crate::servicenow_oauth::OAuth,
-}
-
-impl ServiceNow {
-    pub(crate) fn new(config: &SimConfig) -> Self {
-        let mut users: Vec<(String, String)> =
-            config.world.servicenow_users.iter().map(|u| (u.user.clone(), u.password.clone())).collect();
-        users.extend(config.extra_servicenow_users.iter().cloned());
-        let oauth = crate::servicenow_oauth::OAuth::new(&config.world.servicenow_oauth_clients);
-        Self { users, incidents: Vec::new(), journal: Vec::new(), next_number: 10_001, oauth }
-    }
-}
 
 /// `{"error":{"message","detail"},"status":"failure"}`.
 pub(crate) fn sn_error(status: StatusCode, message: &str, detail: &str) -> Response {
@@ -105,9 +49,9 @@ fn user_of(state: &SimState, headers: &HeaderMap) -> Option<String> {
 /// In front of the Table API: counts, faults (in ServiceNow's envelope), Basic auth.
 pub(crate) async fn layer(State(state): State<SimState>, req: Request, next: Next) -> Response {
     Counters::bump(&state.0.counters.servicenow_requests);
-    match crate::faults::apply(&state, req.method(), req.uri().path()).await {
-        Some(crate::faults::Outcome::Instead(resp)) => return restyle(resp),
-        Some(crate::faults::Outcome::After(resp)) => {
+    match crate::injection::apply(&state, req.method(), req.uri().path()).await {
+        Some(Outcome::Instead(resp)) => return restyle(resp),
+        Some(Outcome::After(resp)) => {
             let _ = next.run(req).await;
             return restyle(resp);
         }
@@ -125,9 +69,8 @@ fn restyle(resp: Response) -> Response {
     if status.is_success() {
         return resp;
     }
-    let retry_after =
-        resp.headers().get(header::RETRY_AFTER).cloned().or_else(|| crate::http::pending_retry_after(&resp));
-    let (message, detail) = match (crate::http::pending_message(&resp), status.as_u16()) {
+    let retry_after = resp.headers().get(header::RETRY_AFTER).cloned().or_else(|| pending_retry_after(&resp));
+    let (message, detail) = match (pending_message(&resp), status.as_u16()) {
         (Some(m), _) => (m, "injected by the simulator"),
         (None, 400) => ("Invalid request".to_owned(), "injected by the simulator"),
         (None, 401) => ("User Not Authenticated".to_owned(), "Required to provide Auth information"),

@@ -15,32 +15,10 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::json;
 
+use crate::http::{pending_message, pending_retry_after};
+use crate::injection::Outcome;
+use crate::servicenow_store::ACCESS_TOKEN_TTL_SECS;
 use crate::state::{SimState, lock};
-use crate::world::ServiceNowOauthClient;
-
-const ACCESS_TOKEN_TTL_SECS: i64 = 1799;
-
-#[derive(Debug, Default)]
-pub(crate) struct OAuth {
-    clients: Vec<(String, String)>,
-    /// access token -> (user, expiry in sim epoch ms)
-    access: HashMap<String, (String, i64)>,
-    /// refresh token -> (user, client id)
-    refresh: HashMap<String, (String, String)>,
-}
-
-impl OAuth {
-    pub(crate) fn new(clients: &[ServiceNowOauthClient]) -> Self {
-        Self {
-            clients: clients.iter().map(|c| (c.client_id.clone(), c.client_secret.clone())).collect(),
-            ..Self::default()
-        }
-    }
-
-    pub(crate) fn user_of_access_token(&self, token: &str, now_ms: i64) -> Option<String> {
-        self.access.get(token).filter(|(_, exp)| *exp > now_ms).map(|(u, _)| u.clone())
-    }
-}
 
 fn oauth_error(error: &str, description: &str) -> Response {
     (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": error, "error_description": description }))).into_response()
@@ -115,18 +93,17 @@ pub(crate) async fn token(State(state): State<SimState>, headers: HeaderMap, bod
 /// answer in the OAuth error shape, keeping `Retry-After`; with
 /// `after_processing` the token is issued but the client never sees it.
 pub(crate) async fn layer(State(state): State<SimState>, req: Request, next: Next) -> Response {
-    let fault = match crate::faults::apply(&state, req.method(), req.uri().path()).await {
-        Some(crate::faults::Outcome::Instead(resp)) => resp,
-        Some(crate::faults::Outcome::After(resp)) => {
+    let fault = match crate::injection::apply(&state, req.method(), req.uri().path()).await {
+        Some(Outcome::Instead(resp)) => resp,
+        Some(Outcome::After(resp)) => {
             let _ = next.run(req).await;
             resp
         }
         None => return next.run(req).await,
     };
     let status = fault.status();
-    let retry_after =
-        fault.headers().get(header::RETRY_AFTER).cloned().or_else(|| crate::http::pending_retry_after(&fault));
-    let description = crate::http::pending_message(&fault).unwrap_or_else(|| "injected by the simulator".to_owned());
+    let retry_after = fault.headers().get(header::RETRY_AFTER).cloned().or_else(|| pending_retry_after(&fault));
+    let description = pending_message(&fault).unwrap_or_else(|| "injected by the simulator".to_owned());
     let error = if status.is_server_error() { "server_error" } else { "access_denied" };
     let mut out = (status, axum::Json(json!({ "error": error, "error_description": description }))).into_response();
     if let Some(r) = retry_after {

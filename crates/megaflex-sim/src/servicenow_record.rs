@@ -14,7 +14,44 @@ use std::collections::BTreeMap;
 use axum::http::HeaderMap;
 use serde_json::{Map, Value};
 
-use crate::servicenow::JournalEntry;
+/// One journal entry (`sys_journal_field`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JournalEntry {
+    /// The entry's own sys_id.
+    pub sys_id: String,
+    /// The incident's sys_id.
+    pub element_id: String,
+    /// `work_notes` or `comments`.
+    pub element: String,
+    /// The text.
+    pub value: String,
+    /// Who wrote it.
+    pub sys_created_by: String,
+    /// When (`YYYY-MM-DD HH:MM:SS`, UTC, simulated time).
+    pub sys_created_on: String,
+    /// Order of writing.
+    pub seq: u64,
+}
+
+impl JournalEntry {
+    /// The entry as a `sys_journal_field` row.
+    pub(crate) fn as_record(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        for (k, v) in [
+            ("element", self.element.as_str()),
+            ("element_id", self.element_id.as_str()),
+            ("name", "incident"),
+            ("sys_created_by", self.sys_created_by.as_str()),
+            ("sys_created_on", self.sys_created_on.as_str()),
+            ("sys_id", self.sys_id.as_str()),
+            ("sys_tags", ""),
+            ("value", self.value.as_str()),
+        ] {
+            m.insert(k.to_owned(), Value::String(v.to_owned()));
+        }
+        m
+    }
+}
 
 /// The fields of the base system's `incident` table (task fields included),
 /// as a Table API GET returns them.

@@ -9,54 +9,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use megaport_types::EpochMillis;
 use serde::Serialize;
 
-use crate::SimConfig;
 use crate::clock::SimClock;
+use crate::config::{LimitMode, SimConfig};
 use crate::faults::Fault;
-use crate::servicenow::ServiceNow;
+use crate::servicenow_store::ServiceNow;
 use crate::world::WorldFile;
 use crate::world_state::World;
-
-/// How the simulator treats Megaport's published limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LimitMode {
-    /// Refuse with 429 and `Retry-After`, and count the breach (default).
-    #[default]
-    Strict,
-    /// Serve, but count the breach.
-    Record,
-    /// Neither refuse nor count (benchmarks).
-    Off,
-}
-
-impl LimitMode {
-    fn to_u8(self) -> u8 {
-        match self {
-            Self::Strict => 0,
-            Self::Record => 1,
-            Self::Off => 2,
-        }
-    }
-    fn from_u8(v: u8) -> Self {
-        match v {
-            1 => Self::Record,
-            2 => Self::Off,
-            _ => Self::Strict,
-        }
-    }
-}
-
-impl std::str::FromStr for LimitMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "strict" => Ok(Self::Strict),
-            "record" => Ok(Self::Record),
-            "off" => Ok(Self::Off),
-            other => Err(format!("unknown limit mode {other:?}: use strict, record or off")),
-        }
-    }
-}
 
 /// One accepted service update, as `/_sim/stats` lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]

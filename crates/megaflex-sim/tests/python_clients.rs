@@ -4,7 +4,9 @@
 //! does, with its generated CA given to pysnc). The Python scripts in
 //! `tests/py/` print what the client saw; this file checks it and the
 //! emulator's own state. Skipped when python3, pysnow or pysnc is missing,
-//! unless MEGAFLEX_REQUIRE_PEERS is set (CI).
+//! unless MEGAFLEX_REQUIRE_PEERS=1 (CI).
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,19 +16,6 @@ use megaflex_sim::{
     DEFAULT_SERVICENOW_USER as USER, SimConfig,
 };
 use serde_json::{Value, json};
-
-/// Whether `python3` can import `modules`.
-fn peers(modules: &str) -> bool {
-    let python = Command::new("python3").args(["-c", &format!("import {modules}")]).output();
-    let ok = python.as_ref().is_ok_and(|o| o.status.success());
-    if !ok && std::env::var_os("MEGAFLEX_REQUIRE_PEERS").is_some() {
-        panic!("python3 with {modules} required (pip install pysnow pysnc)");
-    }
-    if !ok {
-        eprintln!("skipping: python3 with {modules} not available");
-    }
-    ok
-}
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(name)
@@ -51,7 +40,7 @@ async fn sim() -> megaflex_sim::SimHandle {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pysnow_creates_finds_notes_and_resolves() {
-    if !peers("pysnow") {
+    if !common::python_peer("pysnow", "pip install pysnow") {
         return;
     }
     let sim = sim().await;
@@ -97,7 +86,7 @@ async fn pysnow_creates_finds_notes_and_resolves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pysnc_over_https_creates_finds_notes_and_resolves() {
-    if !peers("pysnc, requests_oauthlib") {
+    if !common::python_peer("pysnc, requests_oauthlib", "pip install pysnc requests-oauthlib") {
         return;
     }
     let dir = std::env::temp_dir().join(format!("megaflex-pysnc-{}", std::process::id()));

@@ -2,7 +2,9 @@
 //! verbatim but for the host names) against the simulator: 12 active
 //! circuits, the blog's VXC, its bandwidth read, raised to 500 Mbps and read
 //! back. Skipped when python3 with requests and python-dotenv is missing,
-//! unless MEGAFLEX_REQUIRE_PEERS is set (CI).
+//! unless MEGAFLEX_REQUIRE_PEERS=1 (CI).
+
+mod common;
 
 use std::path::Path;
 use std::process::Command;
@@ -12,17 +14,6 @@ use serde_json::{Value, json};
 
 fn py_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py")
-}
-
-fn available() -> bool {
-    let ok = Command::new("python3").args(["-c", "import requests, dotenv"]).output().is_ok_and(|o| o.status.success());
-    if !ok && std::env::var_os("MEGAFLEX_REQUIRE_PEERS").is_some() {
-        panic!("python3 with requests and python-dotenv is required (pip install requests python-dotenv)");
-    }
-    if !ok {
-        eprintln!("skipping: python3 with requests and python-dotenv not available");
-    }
-    ok
 }
 
 /// The Python blocks of the blog that define functions, as the blog has them.
@@ -54,7 +45,7 @@ fn code_is_the_blogs_verbatim() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blog_functions_find_twelve_circuits_and_raise_the_backup_to_500() {
-    if !available() {
+    if !common::python_peer("requests, dotenv", "pip install requests python-dotenv") {
         return;
     }
     let sim = megaflex_sim::spawn(SimConfig { clock_scale: 0.0, ..SimConfig::default() }).await.unwrap();

@@ -43,11 +43,33 @@ impl StateDir {
     }
 }
 
-/// Writes `bytes` to `path` atomically (temp file + rename).
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    fs::write(&tmp, bytes)?;
-    fs::rename(&tmp, path)
+/// Writes `bytes` to `path` through `tmp` (same directory), so that a crash
+/// leaves the old file or the new one, never a torn one: the data is on disk
+/// before the rename, and the rename is on disk before this returns.
+fn write_atomic(path: &Path, tmp: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_temp(tmp, bytes)?;
+    commit(tmp, path)
+}
+
+/// The first half of [`write_atomic`]: the new contents, owner-only, synced.
+fn write_temp(tmp: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // A temp file left by a crash may have other modes: start afresh.
+    match fs::remove_file(tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// The second half of [`write_atomic`]: the rename, then the directory
+/// synced so that the rename survives a power cut.
+fn commit(tmp: &Path, path: &Path) -> std::io::Result<()> {
+    fs::rename(tmp, path)?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::File::open(dir)?.sync_all()
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -58,16 +80,38 @@ struct LedgerFile {
 
 /// The update ledger as a JSON file, re-read on every use so consecutive
 /// invocations see each other's updates.
+///
+/// Writers take an exclusive lock on `ledger.json.lock` for the whole
+/// read-modify-write, so concurrent invocations (threads or processes)
+/// cannot lose each other's entries; readers need none, as the file is only
+/// ever replaced whole by a rename. The lock file is never renamed or
+/// removed: a lock on the data file would be on the inode the rename drops.
 #[derive(Debug)]
 pub(crate) struct FileLedger {
     path: PathBuf,
+    lock_path: PathBuf,
+    tmp_path: PathBuf,
     dir: StateDir,
-    lock: Mutex<()>,
 }
 
 impl FileLedger {
     pub(crate) fn open(dir: &StateDir) -> Self {
-        Self { path: dir.file("ledger.json"), dir: dir.clone(), lock: Mutex::new(()) }
+        Self {
+            path: dir.file("ledger.json"),
+            lock_path: dir.file("ledger.json.lock"),
+            // One name is enough: only the lock holder writes it.
+            tmp_path: dir.file("ledger.json.tmp"),
+            dir: dir.clone(),
+        }
+    }
+
+    /// The exclusive write lock, released when the file is dropped.
+    fn lock(&self) -> std::io::Result<fs::File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.dir.ensure()?;
+        let file = fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(&self.lock_path)?;
+        file.lock()?;
+        Ok(file)
     }
 
     fn load(&self) -> megaport::Result<LedgerFile> {
@@ -102,7 +146,9 @@ impl UpdateLedger for FileLedger {
 
     fn record<'a>(&'a self, uid: &'a ProductUid, at: EpochMillis, origin: UpdateOrigin) -> LedgerFuture<'a, ()> {
         let result = (|| {
-            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _lock = self
+                .lock()
+                .map_err(|e| megaport::Error::Ledger(format!("cannot lock {}: {e}", self.lock_path.display())))?;
             let mut file = self.load()?;
             let list = file.services.entry(uid.to_string()).or_default();
             list.push((at.as_millis(), origin.as_str().to_owned()));
@@ -113,9 +159,7 @@ impl UpdateLedger for FileLedger {
             }
             file.services.retain(|_, l| !l.is_empty());
             let bytes = serde_json::to_vec_pretty(&file).map_err(|e| megaport::Error::Ledger(e.to_string()))?;
-            self.dir
-                .ensure()
-                .and_then(|()| write_atomic(&self.path, &bytes))
+            write_atomic(&self.path, &self.tmp_path, &bytes)
                 .map_err(|e| megaport::Error::Ledger(format!("cannot write {}: {e}", self.path.display())))
         })();
         Box::pin(async move { result })
@@ -143,7 +187,8 @@ impl Journal {
         if records.len() > JOURNAL_KEEP * 2 {
             let keep = &records[records.len() - JOURNAL_KEEP..];
             let text: String = keep.iter().filter_map(|r| serde_json::to_string(r).ok()).map(|l| l + "\n").collect();
-            let _ = write_atomic(&self.path, text.as_bytes());
+            let tmp = self.path.with_extension(format!("tmp.{}", std::process::id()));
+            let _ = write_atomic(&self.path, &tmp, text.as_bytes());
         }
     }
 
@@ -180,5 +225,79 @@ impl CallObserver for Journal {
                 tracing::warn!(path = %self.path.display(), error = %e, "cannot write the call journal");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn state_dir(tag: &str) -> StateDir {
+        let path = std::env::temp_dir().join(format!("megaflex-state-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        StateDir { path }
+    }
+
+    fn uid(i: usize) -> ProductUid {
+        ProductUid::new(format!("00000000-0000-4000-8000-{i:012}"))
+    }
+
+    async fn times(ledger: &FileLedger, uid: &ProductUid) -> Vec<i64> {
+        let all = ledger.updates_since(uid, EpochMillis::from_millis(0)).await.unwrap();
+        all.iter().map(|t| t.as_millis()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_crash_between_write_and_rename_leaves_the_old_ledger() {
+        let dir = state_dir("crash");
+        let ledger = FileLedger::open(&dir);
+        let now = EpochMillis::now().as_millis();
+        ledger.record(&uid(1), EpochMillis::from_millis(now), UpdateOrigin::Made).await.unwrap();
+        let before = fs::read(&ledger.path).unwrap();
+
+        // A writer killed after writing its temp file and before the rename.
+        write_temp(&ledger.tmp_path, b"{\"services\": {\"torn").unwrap();
+        fs::set_permissions(&ledger.tmp_path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(fs::read(&ledger.path).unwrap(), before, "the ledger is untouched");
+        let reopened = FileLedger::open(&dir);
+        assert_eq!(times(&reopened, &uid(1)).await, [now], "the stale temp file is not read");
+
+        // The next writer replaces the stale temp file and keeps the old entry.
+        reopened.record(&uid(2), EpochMillis::from_millis(now + 1), UpdateOrigin::Made).await.unwrap();
+        assert_eq!(times(&reopened, &uid(1)).await, [now]);
+        assert_eq!(times(&reopened, &uid(2)).await, [now + 1]);
+        assert!(!reopened.tmp_path.exists(), "renamed into place");
+        let mode = fs::metadata(&reopened.path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "owner-only, whatever the stale file had");
+        let _ = fs::remove_dir_all(&dir.path);
+    }
+
+    #[test]
+    fn writers_on_many_threads_lose_no_entry() {
+        let dir = state_dir("threads");
+        let now = EpochMillis::now().as_millis();
+        std::thread::scope(|s| {
+            for i in 0..16 {
+                let dir = &dir;
+                s.spawn(move || {
+                    // Each thread its own ledger, as each process has: only the file lock is shared.
+                    let ledger = FileLedger::open(dir);
+                    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                    for j in 0..5 {
+                        let at = EpochMillis::from_millis(now + j);
+                        rt.block_on(ledger.record(&uid(i), at, UpdateOrigin::Made)).unwrap();
+                    }
+                });
+            }
+        });
+        let ledger = FileLedger::open(&dir);
+        assert_eq!(ledger.services().unwrap().len(), 16);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        for i in 0..16 {
+            assert_eq!(rt.block_on(times(&ledger, &uid(i))).len(), 5, "service {i}");
+        }
+        let _ = fs::remove_dir_all(&dir.path);
     }
 }

@@ -1,17 +1,21 @@
 //! The real `megaflex` binary against a simulator on loopback, with HOME and
 //! the state directory in a temp dir: output, formats and exit codes.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
+use common::{TempDir, clean_env, megaflex, sim_env, stderr, stdout};
 use megaflex_sim::{SimConfig, SimHandle};
 
 const BLOG: &str = megaflex_sim::BLOG_VXC_UID;
 
 struct Env {
-    rt: tokio::runtime::Runtime,
     sim: SimHandle,
-    home: PathBuf,
+    home: TempDir,
+    // Dropped last: it runs the simulator.
+    _rt: tokio::runtime::Runtime,
 }
 
 impl Env {
@@ -21,26 +25,14 @@ impl Env {
 
     fn with(f: impl FnOnce(&mut SimConfig)) -> Self {
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let mut config = SimConfig { clock_scale: 0.0, ..SimConfig::default() };
-        f(&mut config);
-        let sim = rt.block_on(megaflex_sim::spawn(config)).unwrap();
-        let home = std::env::temp_dir().join(format!("megaflex-cli-{}-{}", std::process::id(), sim.addr().port()));
-        std::fs::create_dir_all(&home).unwrap();
-        Self { rt, sim, home }
+        let sim = rt.block_on(common::sim_with(f));
+        let home = TempDir::new(&format!("cli-{}", sim.addr().port()));
+        Self { _rt: rt, sim, home }
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_megaflex"));
-        c.args(args)
-            .current_dir(&self.home)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &self.home)
-            .env("MEGAPORT_API_URL", self.sim.base_url())
-            .env("MEGAPORT_TOKEN_URL", self.sim.token_url())
-            .env("MEGAPORT_ACCESS_KEY", megaflex_sim::DEFAULT_ACCESS_KEY)
-            .env("MEGAPORT_SECRET_KEY", megaflex_sim::DEFAULT_SECRET_KEY)
-            .stdin(std::process::Stdio::null());
+        let mut c = megaflex();
+        sim_env(clean_env(c.args(args), &self.home), &self.sim).stdin(std::process::Stdio::null());
         c
     }
 
@@ -51,20 +43,6 @@ impl Env {
     fn stats(&self) -> megaflex_sim::Stats {
         self.sim.state().stats()
     }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.home);
-        let _ = &self.rt;
-    }
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Compares with `tests/data/NAME.stdout`; `MEGAFLEX_BLESS=1` rewrites it.
@@ -417,4 +395,40 @@ fn check_verifies_servicenow_credentials() {
     let text = stdout(&out);
     assert!(text.contains("ServiceNow 401: User Not Authenticated"), "{text}");
     assert!(!text.contains("wrong-password"));
+}
+
+/// Several `megaflex vxc speed` processes at once, each changing its own
+/// VXC: every update lands in the shared ledger (none lost to a concurrent
+/// read-modify-write), which stays owner-only.
+#[test]
+fn concurrent_invocations_lose_no_ledger_entry() {
+    use std::os::unix::fs::PermissionsExt;
+    const PROCESSES: usize = 12;
+    let env =
+        Env::with(|c| c.world = megaflex_sim::default_world_with_vxcs(megaport::types::EpochMillis::now(), PROCESSES));
+    let uids: Vec<String> = (0..PROCESSES).map(megaflex_sim::extra_vxc_uid).collect();
+    let children: Vec<_> = uids
+        .iter()
+        .map(|uid| {
+            let mut c = env.cmd(&["vxc", "speed", uid, "500", "--yes"]);
+            c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    for (uid, child) in uids.iter().zip(children) {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{uid}: {}", stderr(&out));
+    }
+    assert_eq!(env.stats().updates.len(), PROCESSES, "every process made its update");
+
+    let out = env.run(&["limits", "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let limits: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut listed: Vec<&str> =
+        limits["services"].as_array().unwrap().iter().map(|s| s["uid"].as_str().unwrap()).collect();
+    listed.sort_unstable();
+    let mut expected: Vec<&str> = uids.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(listed, expected, "one ledger entry per process");
+    let ledger = env.home.join(".local/state/megaflex/ledger.json");
+    assert_eq!(std::fs::metadata(&ledger).unwrap().permissions().mode() & 0o777, 0o600);
 }

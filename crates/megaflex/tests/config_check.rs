@@ -2,38 +2,20 @@
 //! wrong: each must exit 2 with `file:line:column` naming the bad line, and
 //! no input may make the binary panic.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::{TempDir, clean_env};
 
 fn example() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/megaflex.toml")).unwrap()
 }
 
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Self {
-        let d = std::env::temp_dir().join(format!("megaflex-check-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Self(d)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn megaflex(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_megaflex"));
-    c.args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .stdin(std::process::Stdio::null());
+    let mut c = common::megaflex();
+    clean_env(c.args(args), dir).stdin(std::process::Stdio::null());
     for (k, v) in env {
         c.env(k, v);
     }
@@ -129,7 +111,7 @@ fn cases() -> Vec<(&'static str, String, &'static str, &'static str)> {
 
 #[test]
 fn wrong_configurations_fail_check_with_file_line_and_column() {
-    let dir = Dir::new("bad");
+    let dir = TempDir::new("check-bad");
     let good = dir.0.join("good.toml");
     std::fs::write(&good, example()).unwrap();
     let out = megaflex(&dir.0, &["check", "--offline", "--config", good.to_str().unwrap()], &[]);
@@ -160,7 +142,7 @@ fn wrong_configurations_fail_check_with_file_line_and_column() {
 
 #[test]
 fn support_bundle_with_a_multibyte_access_key_does_not_panic() {
-    let dir = Dir::new("bundle");
+    let dir = TempDir::new("check-bundle");
     // 3-byte characters, and a 1-byte one before 2-byte ones: byte 4 and
     // len - 4 fall inside a character.
     for key in ["€€€€€€€€€€€€", "aéééééééééé", "ключ-доступа-очень-длинный", "aé"]

@@ -2,15 +2,19 @@
 //! cycle, every command the README and docs show parses, and every example
 //! configuration passes `megaflex check`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use common::text;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn megaflex(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_megaflex"))
+    common::megaflex()
         .args(args)
         .env_remove("MEGAPORT_API_URL")
         .env_remove("MEGAPORT_TOKEN_URL")
@@ -18,10 +22,6 @@ fn megaflex(args: &[&str]) -> Output {
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 #[test]
@@ -159,15 +159,14 @@ fn every_example_config_passes_check() {
 
 #[test]
 fn demo_keep_running_leaves_both_up_until_sigterm() {
-    use std::io::{BufRead, BufReader};
     let dir = std::env::temp_dir().join(format!("megaflex-demo-keep-{}", std::process::id()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_megaflex"))
+    let mut child = common::megaflex()
         .args(["demo", "--keep-running", "--clock-scale", "60", "--dir", dir.to_str().unwrap()])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut lines = common::stdout_lines(&mut child);
     let mut shown = String::new();
     for line in lines.by_ref() {
         let line = line.unwrap();
@@ -187,7 +186,7 @@ fn demo_keep_running_leaves_both_up_until_sigterm() {
     let status = megaflex(&["status", "--config", dir.join("demo.toml").to_str().unwrap(), "-o", "json"]);
     assert!(status.status.success(), "{}", text(&status));
     let export = commands.iter().find(|l| l.contains("export ")).unwrap();
-    let mut vxc = Command::new(env!("CARGO_BIN_EXE_megaflex"));
+    let mut vxc = common::megaflex();
     vxc.args(["vxc", "show", "61a2b3c4-5b6d-44e8-af90-b6c1d2e3f4a5", "-o", "json"]).env("HOME", &dir);
     for pair in export.trim().trim_start_matches("export ").split_whitespace() {
         let (k, v) = pair.split_once('=').unwrap();
@@ -197,8 +196,7 @@ fn demo_keep_running_leaves_both_up_until_sigterm() {
     assert!(out.status.success(), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["rateLimit"], 10, "the demo ended with the VXC restored: {v}");
-    let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    common::sigterm(&child);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     let _ = std::fs::remove_dir_all(dir);

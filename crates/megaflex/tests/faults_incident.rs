@@ -4,46 +4,23 @@
 //! applies it, or outlasts `confirm_within`. Either way: one update per
 //! change, the incident resolved exactly once, the next episode a new one.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use megaflex_sim::{SimConfig, SimHandle};
+use common::{Daemon, DaemonToml, free_tcp_port, free_udp_port, sim_with, syslog_line, temp_dir, wait_until};
+use megaflex_sim::SimHandle;
 use serde_json::{Map, Value};
 
-const VXC: &str = megaflex_sim::BLOG_VXC_UID;
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Daemon {
-    config: PathBuf,
-    http: SocketAddr,
-    syslog: SocketAddr,
-    log: PathBuf,
-    child: Option<Child>,
-}
-
-impl Daemon {
-    fn new(dir: &Path, sim: &SimHandle, confirm_within: &str) -> Self {
-        let (syslog, http) = (free_udp_port(), free_tcp_port());
-        let text = format!(
-            r#"
-[megaport]
-environment = {{ api_url = "{api}", token_url = "{token}" }}
-[engine]
-clock = "simulator"
-reconcile_every = "60s"
-confirm_within = "{confirm_within}"
-[store]
-url = "sqlite://{db}"
-[http]
+/// `megaflex run` with syslog, `[http]` and ServiceNow on the simulator,
+/// and where its syslog listens.
+fn daemon(dir: &Path, sim: &SimHandle, confirm_within: &str) -> (Daemon, SocketAddr) {
+    let (syslog, http) = (free_udp_port(), free_tcp_port());
+    let engine = format!("reconcile_every = \"60s\"\nconfirm_within = \"{confirm_within}\"");
+    let tables = format!(
+        r#"[http]
 listen = "127.0.0.1:{http}"
 [servicenow]
 instance = "{api}"
@@ -52,99 +29,25 @@ caller_id = "megaflex.automation"
 close_code = "Solved (Permanently)"
 [[source]]
 type = "syslog"
-listen = "udp://127.0.0.1:{syslog}"
-[[link]]
-name = "primary"
-signals = [ {{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }} ]
-[[circuit]]
-name = "backup"
-vxc = "{VXC}"
-normal_mbps = 10
-boost_mbps = 500
-boost_when_down = ["primary"]
-boost_after = "30s"
-restore_after = "10m"
-incident = true
-"#,
-            api = sim.base_url(),
-            token = sim.token_url(),
-            db = dir.join("megaflex.db").display(),
-        );
-        let config = dir.join("megaflex.toml");
-        std::fs::write(&config, text).unwrap();
-        Self {
-            config,
-            http: format!("127.0.0.1:{http}").parse().unwrap(),
-            syslog: format!("127.0.0.1:{syslog}").parse().unwrap(),
-            log: dir.join("engine.log"),
-            child: None,
-        }
+listen = "udp://127.0.0.1:{syslog}""#,
+        api = sim.base_url(),
+    );
+    let circuit = "boost_after = \"30s\"\nrestore_after = \"10m\"\nincident = true";
+    let toml = DaemonToml { engine: &engine, tables: &tables, circuit, ..DaemonToml::default() };
+    let config = toml.write(dir, sim, &dir.join("megaflex.db"));
+    let mut d = Daemon::new(config, format!("127.0.0.1:{http}").parse().unwrap(), dir.join("engine.log"));
+    for (k, v) in [
+        ("SERVICENOW_USER", megaflex_sim::DEFAULT_SERVICENOW_USER),
+        ("SERVICENOW_PASSWORD", megaflex_sim::DEFAULT_SERVICENOW_PASSWORD),
+    ] {
+        d.env.push((k.to_owned(), v.to_owned()));
     }
-
-    fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_megaflex"))
-            .args(["run", "--config"])
-            .arg(&self.config)
-            .env("MEGAPORT_ACCESS_KEY", megaflex_sim::DEFAULT_ACCESS_KEY)
-            .env("MEGAPORT_SECRET_KEY", megaflex_sim::DEFAULT_SECRET_KEY)
-            .env("SERVICENOW_USER", megaflex_sim::DEFAULT_SERVICENOW_USER)
-            .env("SERVICENOW_PASSWORD", megaflex_sim::DEFAULT_SERVICENOW_PASSWORD)
-            .env("MEGAFLEX_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().unwrap(); // SIGKILL
-            c.wait().unwrap();
-        }
-    }
-
-    fn terminate(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
-            let status = c.wait().unwrap();
-            assert!(status.success(), "SIGTERM should exit 0, got {status}");
-        }
-    }
-
-    async fn status(&self, http: &reqwest::Client) -> Option<Value> {
-        let r = http.get(format!("http://{}/api/status", self.http)).send().await.ok()?;
-        r.json::<Value>().await.ok()
-    }
-
-    /// Polls the status every 10 ms (up to 20 s) until `cond` holds.
-    async fn until(&self, http: &reqwest::Client, what: &str, cond: impl Fn(&Value) -> bool) {
-        for _ in 0..2000 {
-            if let Some(v) = self.status(http).await
-                && cond(&v)
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("timed out waiting for {what}; log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
-    }
-
-    async fn send(&self, state: &str, seq: u32) {
-        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let line = format!(
-            "<189>{seq}: core-b1: *Dec  2 05:00:00.000: %LINEPROTO-5-UPDOWN: Line protocol on Interface TenGigabitEthernet0/1/0, changed state to {state}"
-        );
-        udp.send_to(line.as_bytes(), self.syslog).await.unwrap();
-    }
+    (d, format!("127.0.0.1:{syslog}").parse().unwrap())
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.kill();
-    }
+async fn send(syslog: SocketAddr, state: &str, seq: u32) {
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    udp.send_to(syslog_line(state, seq).as_bytes(), syslog).await.unwrap();
 }
 
 fn incidents(sim: &SimHandle) -> Vec<Map<String, Value>> {
@@ -156,41 +59,31 @@ fn updates(sim: &SimHandle) -> usize {
 }
 
 async fn wait_sim(what: &str, cond: impl Fn() -> bool) {
-    for _ in 0..2000 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for {what}");
+    wait_until(what, Duration::from_secs(20), cond).await;
 }
 
 /// Boost (confirmed) then link up and the hold-up over: the restore is sent
 /// and Megaport starts applying it (10 frozen minutes).
-async fn boost_then_restore_sent(sim: &SimHandle, d: &Daemon, http: &reqwest::Client) {
+async fn boost_then_restore_sent(sim: &SimHandle, d: &Daemon, syslog: SocketAddr, http: &reqwest::Client) {
     d.until(http, "the first read", |v| v["circuits"][0]["actual_mbps"] == 10).await;
-    d.send("down", 1).await;
+    send(syslog, "down", 1).await;
     d.until(http, "link down", |v| v["links"][0]["status"] == "down").await;
     sim.state().clock().advance_secs(31.0);
     wait_sim("the boost sent", || updates(sim) == 1).await;
     sim.state().clock().advance_secs(601.0);
     d.until(http, "the boost confirmed", |v| v["circuits"][0]["actual_mbps"] == 500).await;
     wait_sim("the incident opened", || incidents(sim).len() == 1).await;
-    d.send("up", 2).await;
+    send(syslog, "up", 2).await;
     d.until(http, "link up", |v| v["links"][0]["status"] == "up").await;
     sim.state().clock().advance_secs(601.0);
     wait_sim("the restore sent", || updates(sim) == 2).await;
 }
 
-async fn setup(tag: &str, confirm_within: &str) -> (SimHandle, Daemon, PathBuf) {
-    let sim = megaflex_sim::spawn(SimConfig { clock_scale: 0.0, apply_delay_secs: 600.0, ..SimConfig::default() })
-        .await
-        .unwrap();
-    let dir = std::env::temp_dir().join(format!("megaflex-faults-incident-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let d = Daemon::new(&dir, &sim, confirm_within);
-    (sim, d, dir)
+async fn setup(tag: &str, confirm_within: &str) -> (SimHandle, Daemon, SocketAddr, PathBuf) {
+    let sim = sim_with(|c| c.apply_delay_secs = 600.0).await;
+    let dir = temp_dir(&format!("faults-incident-{tag}"));
+    let (d, syslog) = daemon(&dir, &sim, confirm_within);
+    (sim, d, syslog, dir)
 }
 
 async fn assert_resolved_once(sim: &SimHandle, dir: &Path) {
@@ -227,10 +120,10 @@ async fn assert_resolved_once(sim: &SimHandle, dir: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_cut_short_by_sigkill_while_megaport_applies_it_resolves_the_incident_once() {
-    let (sim, mut d, dir) = setup("kill", "10m").await;
+    let (sim, mut d, syslog, dir) = setup("kill", "10m").await;
     let http = reqwest::Client::new();
     d.spawn();
-    boost_then_restore_sent(&sim, &d, &http).await;
+    boost_then_restore_sent(&sim, &d, syslog, &http).await;
     d.kill();
     d.spawn();
     // Megaport still applies it: the restarted daemon waits, sends nothing.
@@ -243,19 +136,19 @@ async fn a_restore_cut_short_by_sigkill_while_megaport_applies_it_resolves_the_i
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_outlasting_confirm_within_resolves_the_incident_once() {
-    let (sim, mut d, dir) = setup("slow", "1s").await;
+    let (sim, mut d, syslog, dir) = setup("slow", "1s").await;
     let http = reqwest::Client::new();
     d.spawn();
     // The boost itself outlasts 1 s too: the test advances the clock for it.
     d.until(&http, "the first read", |v| v["circuits"][0]["actual_mbps"] == 10).await;
-    d.send("down", 1).await;
+    send(syslog, "down", 1).await;
     d.until(&http, "link down", |v| v["links"][0]["status"] == "down").await;
     sim.state().clock().advance_secs(31.0);
     wait_sim("the boost sent", || updates(&sim) == 1).await;
     sim.state().clock().advance_secs(601.0);
     d.until(&http, "the boost in force", |v| v["circuits"][0]["actual_mbps"] == 500).await;
     wait_sim("the incident opened", || incidents(&sim).len() == 1).await;
-    d.send("up", 2).await;
+    send(syslog, "up", 2).await;
     d.until(&http, "link up", |v| v["links"][0]["status"] == "up").await;
     sim.state().clock().advance_secs(601.0);
     wait_sim("the restore sent", || updates(&sim) == 2).await;

@@ -5,24 +5,18 @@
 //! files are created owner-only whatever the umask; `megaflex resume`
 //! never writes behind a live daemon.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use megaflex_sim::{SimConfig, SimHandle};
-
-const VXC: &str = megaflex_sim::BLOG_VXC_UID;
+use common::{DaemonToml, Killed, free_tcp_port, frozen_sim, peer_present, sim_credentials, stderr, wait_for_port};
+use megaflex_sim::SimHandle;
 
 fn temp_dir(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("megaflex-fs-{tag}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    common::temp_dir(&format!("fs-{tag}"))
 }
 
 /// A config on the simulator; `http` adds an `[http]` listener.
@@ -31,44 +25,13 @@ fn write_config(dir: &Path, db: &Path, sim: &SimHandle, http: Option<u16>) -> Pa
     let http = http.map_or(String::new(), |p| {
         format!("[http]\nlisten = \"127.0.0.1:{p}\"\ntoken_env = \"MEGAFLEX_TEST_HTTP_TOKEN\"\n")
     });
-    let text = format!(
-        r#"
-[megaport]
-environment = {{ api_url = "{api}", token_url = "{token}" }}
-[engine]
-clock = "simulator"
-[store]
-url = "sqlite://{db}"
-{http}
-[[source]]
-type = "syslog"
-listen = "udp://127.0.0.1:0"
-[[link]]
-name = "primary"
-signals = [ {{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }} ]
-[[circuit]]
-name = "backup"
-vxc = "{VXC}"
-normal_mbps = 10
-boost_mbps = 500
-boost_when_down = ["primary"]
-"#,
-        api = sim.base_url(),
-        token = sim.token_url(),
-        db = db.display(),
-    );
-    let path = dir.join("megaflex.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    let tables = format!("{http}[[source]]\ntype = \"syslog\"\nlisten = \"udp://127.0.0.1:0\"");
+    DaemonToml { tables: &tables, ..DaemonToml::default() }.write(dir, sim, db)
 }
 
 fn megaflex(args: &[&str], config: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_megaflex"));
-    c.args(args)
-        .arg("--config")
-        .arg(config)
-        .env("MEGAPORT_ACCESS_KEY", megaflex_sim::DEFAULT_ACCESS_KEY)
-        .env("MEGAPORT_SECRET_KEY", megaflex_sim::DEFAULT_SECRET_KEY)
+    let mut c = common::megaflex();
+    sim_credentials(c.args(args).arg("--config").arg(config))
         .env("MEGAFLEX_LOG", "info")
         .env("MEGAFLEX_TEST_HTTP_TOKEN", "resume-token-for-tests")
         .env("NO_COLOR", "1");
@@ -102,29 +65,18 @@ impl Drop for Unmount {
     }
 }
 
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(config: &Path, umask: Option<&str>) -> Daemon {
+fn spawn(config: &Path, umask: Option<&str>) -> Killed {
     let mut c = match umask {
         Some(m) => {
             let mut sh = Command::new("sh");
             sh.arg("-c").arg(format!("umask {m}; exec \"$0\" \"$@\"")).arg(env!("CARGO_BIN_EXE_megaflex"));
             sh.args(["run", "--config"]).arg(config);
-            sh.env("MEGAPORT_ACCESS_KEY", megaflex_sim::DEFAULT_ACCESS_KEY)
-                .env("MEGAPORT_SECRET_KEY", megaflex_sim::DEFAULT_SECRET_KEY)
-                .env("MEGAFLEX_TEST_HTTP_TOKEN", "resume-token-for-tests");
+            sim_credentials(&mut sh).env("MEGAFLEX_TEST_HTTP_TOKEN", "resume-token-for-tests");
             sh
         }
         None => megaflex(&["run"], config),
     };
-    Daemon(c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
+    Killed(c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
 }
 
 /// Waits until the daemon `pid` has claimed the store at `db`: its row is
@@ -146,17 +98,9 @@ async fn claimed_by(db: &Path, pid: u32) {
     panic!("daemon {pid} never claimed {}", db.display());
 }
 
-async fn sim() -> SimHandle {
-    megaflex_sim::spawn(SimConfig { clock_scale: 0.0, ..SimConfig::default() }).await.unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_daemon_exits_1_naming_the_first() {
-    let sim = sim().await;
+    let sim = frozen_sim().await;
     let dir = temp_dir("second");
     let db = dir.join("megaflex.db");
     let config = write_config(&dir, &db, &sim, None);
@@ -170,7 +114,7 @@ async fn a_second_daemon_exits_1_naming_the_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_that_cannot_be_written_is_refused_with_exit_1() {
-    let sim = sim().await;
+    let sim = frozen_sim().await;
     let dir = temp_dir("readonly");
     let db = dir.join("megaflex.db");
     let config = write_config(&dir, &db, &sim, None);
@@ -188,9 +132,8 @@ async fn a_store_that_cannot_be_written_is_refused_with_exit_1() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o400)).is_ok()
     };
-    if !locked {
-        assert!(std::env::var_os("MEGAFLEX_REQUIRE_PEERS").is_none(), "a read-only bind mount is required");
-        eprintln!("skipping: cannot make the database read-only here (mount --bind)");
+    let how = "apt-get install mount; in a container, run it with CAP_SYS_ADMIN";
+    if !peer_present(locked, "a read-only bind mount (mount --bind, as root)", how) {
         return;
     }
     let _unmount = Unmount(root.then(|| db.clone()));
@@ -202,7 +145,7 @@ async fn a_store_that_cannot_be_written_is_refused_with_exit_1() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_state_directory_and_database_are_owner_only_whatever_the_umask() {
     use std::os::unix::fs::PermissionsExt;
-    let sim = sim().await;
+    let sim = frozen_sim().await;
     let dir = temp_dir("perms");
     let state = dir.join("state");
     let db = state.join("megaflex.db");
@@ -219,7 +162,7 @@ async fn the_state_directory_and_database_are_owner_only_whatever_the_umask() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_never_writes_behind_a_live_daemon() {
-    let sim = sim().await;
+    let sim = frozen_sim().await;
     // No [http]: nobody to ask, so it refuses and writes nothing.
     let dir = temp_dir("resume");
     let db = dir.join("megaflex.db");
@@ -249,12 +192,7 @@ async fn resume_never_writes_behind_a_live_daemon() {
     let d = spawn(&config, None);
     claimed_by(&db, d.0.id()).await;
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    for _ in 0..500 {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_port(addr, Duration::from_secs(5));
     let mut resume = megaflex(&["resume"], &config);
     resume.arg("backup");
     let out = output(resume);

@@ -1,24 +1,16 @@
 //! `megaflex run` as a real process with 1,024 file descriptors (as systemd
 //! starts it), against clients that open connections and never use them.
 
+mod common;
+
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
-use megaflex_sim::SimConfig;
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use common::{
+    DaemonToml, Killed, TempDir, clean_env, free_tcp_port, frozen_sim, sim_credentials, syslog_line, wait_for,
+};
 
 fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
@@ -34,52 +26,26 @@ fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     Some((status, text))
 }
 
-fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 struct Daemon {
     _process: Killed,
     _rt: tokio::runtime::Runtime,
     sim: megaflex_sim::SimHandle,
-    dir: std::path::PathBuf,
+    dir: TempDir,
     config: std::path::PathBuf,
     syslog_port: u16,
     http: SocketAddr,
     webhook: SocketAddr,
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// `megaflex run` with 1,024 descriptors, a simulator, syslog, a webhook
 /// and `[http]` (plus `http_extra`); returns once it is ready.
 fn start_daemon(tag: &str, http_extra: &str) -> Daemon {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let sim = rt.block_on(megaflex_sim::spawn(SimConfig { clock_scale: 0.0, ..SimConfig::default() })).unwrap();
-    let dir = std::env::temp_dir().join(format!("megaflex-hostile-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let (syslog_port, http_port, webhook_port) = (free_port(), free_port(), free_port());
-    let config = format!(
-        r#"
-[megaport]
-environment = {{ api_url = "{api}", token_url = "{token}" }}
-
-[engine]
-clock = "simulator"
-
-[store]
-url = "sqlite://{db}"
-
-[http]
+    let sim = rt.block_on(frozen_sim());
+    let dir = TempDir::new(&format!("hostile-{tag}"));
+    let (syslog_port, http_port, webhook_port) = (free_tcp_port(), free_tcp_port(), free_tcp_port());
+    let tables = format!(
+        r#"[http]
 listen = "127.0.0.1:{http_port}"
 idle_timeout = "60s"
 {http_extra}
@@ -92,37 +58,19 @@ listen = "udp://127.0.0.1:{syslog_port}"
 type = "webhook"
 listen = "127.0.0.1:{webhook_port}"
 token_env = "WEBHOOK_TOKEN"
-idle_timeout = "60s"
-
-[[link]]
-name = "bne-mel-primary"
-signals = [ {{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }} ]
-
-[[circuit]]
-name = "bne-mel-backup"
-vxc = "{vxc}"
-normal_mbps = 10
-boost_mbps = 500
-boost_when_down = ["bne-mel-primary"]
-boost_after = "0s"
-"#,
-        api = sim.base_url(),
-        token = sim.token_url(),
-        db = dir.join("megaflex.db").display(),
-        vxc = megaflex_sim::BLOG_VXC_UID,
+idle_timeout = "60s""#
     );
-    let path = dir.join("megaflex.toml");
-    std::fs::write(&path, config).unwrap();
+    let toml = DaemonToml { tables: &tables, circuit: "boost_after = \"0s\"", ..DaemonToml::default() };
+    let path = toml.write(&dir, &sim, &dir.join("megaflex.db"));
     // `ulimit -n` in sh sets soft and hard: the daemon cannot raise it.
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg("ulimit -n 1024 && exec \"$0\" run --config \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_megaflex"))
+        .arg(&path)
+        .current_dir(&*dir);
     let process = Killed(
-        Command::new("sh")
-            .arg("-c")
-            .arg("ulimit -n 1024 && exec \"$0\" run --config \"$1\"")
-            .arg(env!("CARGO_BIN_EXE_megaflex"))
-            .arg(&path)
-            .current_dir(&dir)
-            .env("MEGAPORT_ACCESS_KEY", megaflex_sim::DEFAULT_ACCESS_KEY)
-            .env("MEGAPORT_SECRET_KEY", megaflex_sim::DEFAULT_SECRET_KEY)
+        sim_credentials(&mut sh)
             .env("WEBHOOK_TOKEN", "t0ken")
             .env("MEGAFLEX_HTTP_TOKEN", "http-t0ken")
             .stdout(Stdio::null())
@@ -132,7 +80,7 @@ boost_after = "0s"
     );
     let http: SocketAddr = format!("127.0.0.1:{http_port}").parse().unwrap();
     let webhook: SocketAddr = format!("127.0.0.1:{webhook_port}").parse().unwrap();
-    wait_for("the daemon to be ready", 30, || get(http, "/readyz").is_some_and(|(s, _)| s == 200));
+    wait_for("the daemon to be ready", Duration::from_secs(30), || get(http, "/readyz").is_some_and(|(s, _)| s == 200));
     Daemon { _process: process, _rt: rt, sim, dir, config: path, syslog_port, http, webhook }
 }
 
@@ -158,9 +106,9 @@ fn idle_connections_cannot_exhaust_a_1024_descriptor_daemon() {
     assert_eq!(first.read(&mut [0u8; 16]).unwrap_or(0), 0, "the oldest idle connection was closed");
 
     // An outbound call still works: a link-down boosts the VXC on the simulator.
-    let line = "<189>1: core-b1: *Dec  2 05:00:00.000: %LINEPROTO-5-UPDOWN: Line protocol on Interface TenGigabitEthernet0/1/0, changed state to down";
+    let line = syslog_line("down", 1);
     UdpSocket::bind("127.0.0.1:0").unwrap().send_to(line.as_bytes(), ("127.0.0.1", syslog_port)).unwrap();
-    wait_for("the boost on the simulator", 30, || {
+    wait_for("the boost on the simulator", Duration::from_secs(30), || {
         sim.state().stats().updates.iter().filter_map(|u| u.rate_limit).any(|r| r == 500)
     });
     let (_, metrics) = get(http, "/metrics").expect("/metrics answers");
@@ -179,12 +127,8 @@ fn idle_connections_cannot_exhaust_a_1024_descriptor_daemon() {
 fn resume_sends_the_http_token() {
     let d = start_daemon("resume", "token_env = \"MEGAFLEX_HTTP_TOKEN\"");
     let resume = |token: Option<&str>| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_megaflex"));
-        c.args(["resume", "--config", d.config.to_str().unwrap(), "bne-mel-backup"])
-            .current_dir(&d.dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &d.dir);
+        let mut c = common::megaflex();
+        clean_env(c.args(["resume", "--config", d.config.to_str().unwrap(), "backup"]), &d.dir);
         if let Some(t) = token {
             c.env("MEGAFLEX_HTTP_TOKEN", t);
         }

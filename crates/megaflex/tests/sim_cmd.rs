@@ -1,12 +1,11 @@
 //! `megaflex sim` as a user runs it: the real binary, real sockets.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Stdio;
 use std::time::Duration;
 
-fn megaflex() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_megaflex"))
-}
+use common::{megaflex, sim_url, stdout_lines, temp_dir, terminate_within};
 
 #[test]
 fn serves_prints_credentials_and_stops_on_sigterm() {
@@ -16,9 +15,8 @@ fn serves_prints_credentials_and_stops_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let url = first.strip_prefix("megaflex simulator listening on ").expect(&first).to_owned();
+    let mut lines = stdout_lines(&mut child);
+    let url = sim_url(&mut lines);
     let rest: Vec<String> = lines.by_ref().take(9).map(Result::unwrap).collect();
     let text = rest.join("\n");
     assert!(text.contains("megaflex-sim-key") && text.contains("megaflex-sim-secret"), "{text}");
@@ -46,16 +44,7 @@ fn serves_prints_credentials_and_stops_on_sigterm() {
         assert_eq!(r.status(), 200);
     });
 
-    let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "simulator did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = terminate_within(&mut child, Duration::from_secs(10));
     assert!(status.success(), "{status}");
 }
 
@@ -66,8 +55,7 @@ fn print_world_round_trips_through_world() {
     let world = megaflex_sim::WorldFile::from_json(std::str::from_utf8(&out.stdout).unwrap()).unwrap();
     assert_eq!(world.vxcs.iter().filter(|v| v.status.is_active()).count(), 12);
 
-    let dir = std::env::temp_dir().join(format!("megaflex-world-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("world");
     let bad = dir.join("bad.json");
     std::fs::write(&bad, "{\n  \"company\": {\"uid\": \"x\", \"name\": \"y\"},\n  \"vxcs\": [ {\"uid\": 1} ]\n}\n")
         .unwrap();

@@ -1,7 +1,7 @@
 //! `megaflex status` lists the ServiceNow calls refused for good, with
 //! ServiceNow's reason, so an operator sees the incident that was not made.
 
-use std::process::Command;
+mod common;
 
 use megaflex_domain::incident::{OpenIncident, OutboxItem, OutboxPayload};
 use megaflex_store::{self as store, OutboxOutcome, Record};
@@ -9,8 +9,7 @@ use megaport::types::EpochMillis;
 
 #[tokio::test]
 async fn status_lists_refused_servicenow_calls_with_the_reason() {
-    let dir = std::env::temp_dir().join(format!("megaflex-status-outbox-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("status-outbox");
     let db = dir.join("megaflex.db");
     let store = store::open(&format!("sqlite://{}", db.display())).await.unwrap();
     let item = OutboxItem {
@@ -33,7 +32,7 @@ async fn status_lists_refused_servicenow_calls_with_the_reason() {
     let config = dir.join("megaflex.toml");
     std::fs::write(&config, text).unwrap();
     let run = |json: bool| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_megaflex"));
+        let mut c = common::megaflex();
         c.args(["status", "--config"]).arg(&config).env("HOME", &dir).env("NO_COLOR", "1");
         if json {
             c.args(["-o", "json"]);

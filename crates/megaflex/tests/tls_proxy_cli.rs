@@ -6,48 +6,43 @@
 //! through the proxy; `NO_PROXY` sends them direct; proxy credentials never
 //! show.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{
+    DaemonToml, Killed, clean_env, free_tcp_port, free_udp_port, megaflex, peer_present, read_log, sim_env, sim_url,
+    stdout_lines, temp_dir, terminate_within, text, wait_for,
+};
 use megaflex_sim::{SimConfig, TlsIdentity};
 
 struct Proxy {
-    child: Child,
+    _child: Killed,
     port: u16,
     log: PathBuf,
 }
 
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn tinyproxy(dir: &Path) -> Option<Proxy> {
-    if Command::new("tinyproxy").arg("-v").output().is_err() {
-        if std::env::var("MEGAFLEX_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("tinyproxy is required (MEGAFLEX_REQUIRE_PEERS=1): apt-get install tinyproxy");
-        }
-        eprintln!("skipping: tinyproxy (Debian package tinyproxy) is not installed");
+    let installed = Command::new("tinyproxy").arg("-v").output().is_ok();
+    if !peer_present(installed, "tinyproxy", "apt-get install tinyproxy") {
         return None;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_tcp_port();
     let (conf, log) = (dir.join("tinyproxy.conf"), dir.join("tinyproxy.log"));
     let text = format!(
         "Port {port}\nListen 127.0.0.1\nTimeout 30\nAllow 127.0.0.1\nLogLevel Connect\nLogFile \"{}\"\n",
         log.display()
     );
     std::fs::write(&conf, text).unwrap();
-    let mut child = Command::new("tinyproxy").arg("-d").arg("-c").arg(&conf).stdin(Stdio::null()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(child.try_wait().unwrap().is_none(), "tinyproxy exited");
-        assert!(Instant::now() < deadline, "tinyproxy did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(Proxy { child, port, log })
+    let mut child =
+        Killed(Command::new("tinyproxy").arg("-d").arg("-c").arg(&conf).stdin(Stdio::null()).spawn().unwrap());
+    wait_for("tinyproxy to listen", Duration::from_secs(10), || {
+        assert!(child.0.try_wait().unwrap().is_none(), "tinyproxy exited");
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    Some(Proxy { _child: child, port, log })
 }
 
 impl Proxy {
@@ -57,14 +52,9 @@ impl Proxy {
     }
 }
 
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
 #[test]
 fn the_cli_and_the_daemons_clients_go_through_https_proxy_with_a_ca_bundle() {
-    let home = std::env::temp_dir().join(format!("megaflex-tlsproxy-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&home).unwrap();
+    let home = temp_dir("tlsproxy-cli");
     let Some(proxy) = tinyproxy(&home) else { return };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let identity = TlsIdentity::generate().unwrap();
@@ -74,16 +64,8 @@ fn the_cli_and_the_daemons_clients_go_through_https_proxy_with_a_ca_bundle() {
     let sim = sim.unwrap();
     let authority = sim.addr().to_string();
     let cmd = |args: &[&str], proxy_url: &str| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_megaflex"));
-        c.args(args)
-            .current_dir(&home)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &home)
-            .env("MEGAPORT_API_URL", sim.base_url())
-            .env("MEGAPORT_TOKEN_URL", sim.token_url())
-            .env("MEGAPORT_ACCESS_KEY", megaflex_sim::DEFAULT_ACCESS_KEY)
-            .env("MEGAPORT_SECRET_KEY", megaflex_sim::DEFAULT_SECRET_KEY)
+        let mut c = megaflex();
+        sim_env(clean_env(c.args(args), &home), &sim)
             .env("MEGAFLEX_CA_FILE", &ca)
             .env("HTTPS_PROXY", proxy_url)
             .stdin(Stdio::null());
@@ -139,20 +121,17 @@ fn the_cli_and_the_daemons_clients_go_through_https_proxy_with_a_ca_bundle() {
 /// the CA is; a client trusting that CA gets in, one that does not is refused.
 #[test]
 fn sim_tls_prints_its_ca_and_serves_https() {
-    use std::io::{BufRead, BufReader};
-    let dir = std::env::temp_dir().join(format!("megaflex-simtls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("simtls");
     let ca_out = dir.join("ca.pem");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_megaflex"))
+    let mut child = megaflex()
         .args(["sim", "--tls", "--listen", "127.0.0.1:0", "--tls-ca-out"])
         .arg(&ca_out)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let url = first.strip_prefix("megaflex simulator listening on ").expect(&first).to_owned();
+    let mut lines = stdout_lines(&mut child);
+    let url = sim_url(&mut lines);
     assert!(url.starts_with("https://127.0.0.1:"), "{url}");
     let rest: Vec<String> = lines.by_ref().take(10).map(Result::unwrap).collect();
     let banner = rest.join("\n");
@@ -172,15 +151,14 @@ fn sim_tls_prints_its_ca_and_serves_https() {
             "a self-made CA is not trusted by default"
         );
     });
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    assert!(child.wait().unwrap().success());
+    assert!(terminate_within(&mut child, Duration::from_secs(10)).success());
 
     // A certificate of one's own: --tls-cert/--tls-key.
     let identity = TlsIdentity::generate().unwrap();
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, &identity.cert_chain_pem).unwrap();
     std::fs::write(&key, &identity.key_pem).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_megaflex"))
+    let out = megaflex()
         .args(["sim", "--listen", "127.0.0.1:0", "--tls-cert"])
         .arg(&cert)
         .arg("--tls-key")
@@ -189,7 +167,7 @@ fn sim_tls_prints_its_ca_and_serves_https() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("cert.pem"), "{}", text(&out));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_megaflex"))
+    let mut child = megaflex()
         .args(["sim", "--listen", "127.0.0.1:0", "--tls-cert"])
         .arg(&cert)
         .arg("--tls-key")
@@ -199,9 +177,8 @@ fn sim_tls_prints_its_ca_and_serves_https() {
         .spawn()
         .unwrap();
     // Keep reading its banner: a closed pipe would stop the simulator.
-    let mut banner = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = banner.next().unwrap().unwrap();
-    let url = first.strip_prefix("megaflex simulator listening on ").expect(&first).to_owned();
+    let mut banner = stdout_lines(&mut child);
+    let url = sim_url(&mut banner);
     assert!(url.starts_with("https://"), "{url}");
     assert!(banner.by_ref().take(10).map(Result::unwrap).any(|l| l.starts_with("Press Ctrl-C")));
     let own_ca = dir.join("own-ca.pem");
@@ -209,8 +186,7 @@ fn sim_tls_prints_its_ca_and_serves_https() {
     let settings = megaport::HttpSettings { ca_file: Some(own_ca), ..Default::default() };
     let status = rt.block_on(async { settings.client().unwrap().get(format!("{url}/_sim/clock")).send().await });
     assert_eq!(status.unwrap().status(), 200, "served with the certificate given");
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    assert!(child.wait().unwrap().success());
+    assert!(terminate_within(&mut child, Duration::from_secs(10)).success());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -218,58 +194,23 @@ fn sim_tls_prints_its_ca_and_serves_https() {
 /// config: its clock fetch, token and account reads go through the proxy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_goes_through_https_proxy_with_ca_file_from_its_config() {
-    let dir = std::env::temp_dir().join(format!("megaflex-daemon-proxy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("daemon-proxy");
     let Some(proxy) = tinyproxy(&dir) else { return };
     let identity = TlsIdentity::generate().unwrap();
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, identity.ca_pem.as_deref().unwrap()).unwrap();
     let sim = megaflex_sim::spawn_tls(SimConfig { clock_scale: 0.0, ..SimConfig::default() }, &identity).await.unwrap();
     let authority = sim.addr().to_string();
-    let http_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let syslog_port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = dir.join("megaflex.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[megaport]
-environment = {{ api_url = "{api}", token_url = "{token}" }}
-ca_file = "{ca}"
-[engine]
-clock = "simulator"
-[store]
-url = "sqlite://{db}"
-[http]
-listen = "127.0.0.1:{http_port}"
-[[source]]
-type = "syslog"
-listen = "udp://127.0.0.1:{syslog_port}"
-[[link]]
-name = "primary"
-signals = [ {{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }} ]
-[[circuit]]
-name = "backup"
-vxc = "{vxc}"
-normal_mbps = 10
-boost_mbps = 500
-boost_when_down = ["primary"]
-"#,
-            api = sim.base_url(),
-            token = sim.token_url(),
-            ca = ca.display(),
-            db = dir.join("megaflex.db").display(),
-            vxc = megaflex_sim::BLOG_VXC_UID,
-        ),
-    )
-    .unwrap();
+    let (http_port, syslog_port) = (free_tcp_port(), free_udp_port());
+    let megaport = format!("ca_file = \"{}\"", ca.display());
+    let tables = format!(
+        "[http]\nlisten = \"127.0.0.1:{http_port}\"\n[[source]]\ntype = \"syslog\"\nlisten = \"udp://127.0.0.1:{syslog_port}\""
+    );
+    let toml = DaemonToml { megaport: &megaport, tables: &tables, ..DaemonToml::default() };
+    let config = toml.write(&dir, &sim, &dir.join("megaflex.db"));
     let log = dir.join("daemon.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_megaflex"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .env_remove("MEGAFLEX_CA_FILE")
-        .env("MEGAPORT_ACCESS_KEY", megaflex_sim::DEFAULT_ACCESS_KEY)
-        .env("MEGAPORT_SECRET_KEY", megaflex_sim::DEFAULT_SECRET_KEY)
+    let mut run = megaflex();
+    let mut child = common::sim_credentials(run.args(["run", "--config"]).arg(&config).env_remove("MEGAFLEX_CA_FILE"))
         .env("HTTPS_PROXY", format!("http://127.0.0.1:{}", proxy.port))
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
@@ -284,8 +225,8 @@ boost_when_down = ["primary"]
         {
             break;
         }
-        assert!(child.try_wait().unwrap().is_none(), "daemon exited: {}", std::fs::read_to_string(&log).unwrap());
-        assert!(Instant::now() < deadline, "daemon not ready: {}", std::fs::read_to_string(&log).unwrap());
+        assert!(child.try_wait().unwrap().is_none(), "daemon exited: {}", read_log(&log));
+        assert!(Instant::now() < deadline, "daemon not ready: {}", read_log(&log));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -293,8 +234,7 @@ boost_when_down = ["primary"]
         assert!(Instant::now() < deadline, "no request through the proxy: {:?}", std::fs::read_to_string(&proxy.log));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status}: {}", std::fs::read_to_string(&log).unwrap());
+    let status = terminate_within(&mut child, Duration::from_secs(10));
+    assert!(status.success(), "{status}: {}", read_log(&log));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -103,11 +103,12 @@ pub fn rsyslog_available() -> bool {
 
 /// Whether rsyslog's GnuTLS network stream driver is installed.
 pub fn rsyslog_gtls_available() -> bool {
-    let ok = rsyslog_available()
+    // Not `rsyslog_available()`: a missing rsyslogd would print a second line.
+    let ok = Command::new("rsyslogd").arg("-v").output().is_ok()
         && ["/usr/lib/x86_64-linux-gnu/rsyslog", "/usr/lib/aarch64-linux-gnu/rsyslog", "/usr/lib/rsyslog"]
             .iter()
             .any(|d| Path::new(d).join("lmnsd_gtls.so").exists());
-    present(ok, "rsyslog's gtls driver", "apt-get install rsyslog-gnutls")
+    present(ok, "rsyslogd with its gtls driver", "apt-get install rsyslog rsyslog-gnutls")
 }
 
 /// rsyslogd in the foreground with `body` after a `global()` that keeps

@@ -115,3 +115,17 @@ impl Reply {
         self.headers.get("trace-id").and_then(|v| v.to_str().ok())
     }
 }
+
+/// Whether `python3` can import `modules` (a peer of some tests). When not:
+/// one line naming them and how to install them, and `false` (the test
+/// returns); under `MEGAFLEX_REQUIRE_PEERS=1` (CI), a failure instead.
+pub fn python_peer(modules: &str, install: &str) -> bool {
+    let python = std::process::Command::new("python3").args(["-c", &format!("import {modules}")]).output();
+    let ok = python.is_ok_and(|o| o.status.success());
+    if !ok {
+        let required = std::env::var_os("MEGAFLEX_REQUIRE_PEERS").is_some_and(|v| v == "1");
+        assert!(!required, "python3 with {modules} is required (MEGAFLEX_REQUIRE_PEERS=1): {install}");
+        eprintln!("skipping: python3 with {modules} is missing ({install})");
+    }
+    ok
+}
