@@ -202,7 +202,7 @@ async fn resume_never_writes_behind_a_live_daemon() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_that_cannot_be_opened_exits_1_and_a_wrong_store_url_exits_2() {
-    let sim = sim().await;
+    let sim = frozen_sim().await;
     let dir = temp_dir("unopenable");
     // A file where the database's directory should be: nobody, root
     // included, can create the store there. The machine's state, not the
