@@ -108,6 +108,10 @@ struct TokenState {
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     pub(crate) environment: Environment,
+    /// The API URL parsed once: parsing it (host, IDNA) on every call was
+    /// a measurable part of a call. `None` when it does not parse; each call
+    /// then reports the error as before.
+    api_base: Option<reqwest::Url>,
     pub(crate) credentials: Credentials,
     pub(crate) source: CredentialSource,
     token: tokio::sync::Mutex<TokenState>,
@@ -274,6 +278,7 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
+                api_base: reqwest::Url::parse(self.environment.api_url()).ok().filter(|u| !u.cannot_be_a_base()),
                 environment: self.environment,
                 credentials,
                 source: self.source,
@@ -535,9 +540,7 @@ impl Client {
 
     /// The request pipeline: budget, bearer, send, retries, 401 recovery.
     pub(crate) async fn send(&self, call: &Call) -> Result<Answer> {
-        let base = format!("{}{}", self.inner.environment.api_url(), call.path);
-        let url = reqwest::Url::parse_with_params(&base, &call.query)
-            .map_err(|e| Error::Config(format!("invalid API URL {base:?}: {e}")))?;
+        let url = self.url_for(call)?;
         let query_string = url.query().unwrap_or_default().to_owned();
         let mut attempt: u32 = 0;
         let mut reauthenticated = false;
@@ -678,11 +681,31 @@ impl Client {
         }
     }
 
+    /// The API URL plus `call`'s path and query, as
+    /// `Url::parse_with_params(api_url + path, query)` builds it.
+    fn url_for(&self, call: &Call) -> Result<reqwest::Url> {
+        let Some(mut url) = self.inner.api_base.clone().filter(|_| plain_path(&call.path)) else {
+            let base = format!("{}{}", self.inner.environment.api_url(), call.path);
+            return reqwest::Url::parse_with_params(&base, &call.query)
+                .map_err(|e| Error::Config(format!("invalid API URL {base:?}: {e}")));
+        };
+        let prefix = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{prefix}{}", call.path));
+        url.query_pairs_mut().extend_pairs(&call.query);
+        Ok(url)
+    }
+
     /// Sends and decodes a JSON answer, naming the JSON path on failure.
     pub(crate) async fn send_json<T: DeserializeOwned>(&self, call: &Call) -> Result<T> {
         let answer = self.send(call).await?;
         decode(&call.method, &call.path, answer.status, &answer.body)
     }
+}
+
+/// A path `Url::set_path` takes as parsing would: absolute, no query,
+/// fragment or backslash.
+fn plain_path(path: &str) -> bool {
+    path.starts_with('/') && !path.contains(['?', '#', '\\'])
 }
 
 fn header_trace_id(headers: &HeaderMap) -> Option<String> {
@@ -727,6 +750,12 @@ fn api_error(method: &Method, path: &str, status: StatusCode, headers: &HeaderMa
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(method: &Method, path: &str, status: StatusCode, body: &[u8]) -> Result<T> {
+    // Tracking the JSON path costs on every field of every answer; only a
+    // failure needs it, so the body is decoded a second time, with the path,
+    // only then (same error, same path).
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         Error::Decode(Box::new(DecodeError {
@@ -751,5 +780,32 @@ mod duration_ms {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_built_from_the_parsed_base_match_parsing_each_time() {
+        for api in ["http://127.0.0.1:8480", "https://api.example.com/prefix/v", "http://[::1]:9/"] {
+            let client = Client::builder().urls(api, "http://t/oauth2/token").credentials(Credentials::new("k", "s"));
+            let client = client.build().unwrap();
+            for (path, query) in [
+                ("/v2/product/61a2-b3", vec![]),
+                ("/v2/products", vec![("incResources".to_owned(), "true".to_owned())]),
+                (
+                    "/v2/product/x/telemetry",
+                    vec![("from".to_owned(), "1 2&3".to_owned()), ("to".to_owned(), "é".to_owned())],
+                ),
+                ("/v2/odd?already=1", vec![]),
+            ] {
+                let call =
+                    Call { method: Method::GET, path: path.into(), query: query.clone(), body: None, idempotent: true };
+                let expected = reqwest::Url::parse_with_params(&format!("{}{path}", api.trim_end_matches('/')), &query);
+                assert_eq!(client.url_for(&call).unwrap(), expected.unwrap(), "{api} {path}");
+            }
+        }
     }
 }
