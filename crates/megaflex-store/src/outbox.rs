@@ -3,10 +3,10 @@
 use megaport_types::EpochMillis;
 use sqlx::{Row, SqlitePool};
 
-use super::{IncidentRow, OutboxFailure, OutboxOutcome, OutboxRow, StoreError};
+use crate::model::{IncidentRow, OutboxFailure, OutboxOutcome, OutboxRow, StoreError};
 use megaflex_domain::incident::{OutboxItem, OutboxKind, OutboxPayload};
 
-pub(super) async fn insert(tx: &mut sqlx::SqliteConnection, item: &OutboxItem) -> Result<(), StoreError> {
+pub(crate) async fn insert(tx: &mut sqlx::SqliteConnection, item: &OutboxItem) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO servicenow_outbox (correlation_id, circuit, episode, kind, payload, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
     )
@@ -22,8 +22,9 @@ pub(super) async fn insert(tx: &mut sqlx::SqliteConnection, item: &OutboxItem) -
     Ok(())
 }
 
-pub(super) async fn pending(store: &super::SqliteStore, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
-    let pool = store.pool();
+/// The pending entries, oldest first, and the ids of those that cannot be
+/// read with why: the caller sets those aside.
+pub(crate) async fn pending(pool: &SqlitePool, limit: u32) -> Result<(Vec<OutboxRow>, Vec<(i64, String)>), StoreError> {
     let rows = sqlx::query(
         "SELECT id, correlation_id, circuit, episode, kind, payload, created_ms, attempts FROM servicenow_outbox \
          WHERE state = 'pending' ORDER BY id LIMIT ?",
@@ -33,6 +34,7 @@ pub(super) async fn pending(store: &super::SqliteStore, limit: u32) -> Result<Ve
     .await
     .map_err(|e| StoreError::new("read outbox", e))?;
     let mut out = Vec::with_capacity(rows.len());
+    let mut unreadable = Vec::new();
     for r in rows {
         let id: i64 = r.get(0);
         // Read column by column: a row written by another version, or damaged
@@ -60,9 +62,7 @@ pub(super) async fn pending(store: &super::SqliteStore, limit: u32) -> Result<Ve
         let (payload, (correlation_id, circuit, episode, created_ms, attempts)) = match (payload, rest) {
             (Ok(p), Ok(rest)) => (p, rest),
             (Err(e), _) | (_, Err(e)) => {
-                let why = format!("unreadable outbox entry: {e}");
-                tracing::error!(id, error = %why, "ServiceNow outbox entry set aside as failed; the others go on");
-                set_aside(store, id, &why).await?;
+                unreadable.push((id, format!("unreadable outbox entry: {e}")));
                 continue;
             }
         };
@@ -78,26 +78,22 @@ pub(super) async fn pending(store: &super::SqliteStore, limit: u32) -> Result<Ve
             attempts: attempts.clamp(0, i64::from(u32::MAX)) as u32,
         });
     }
-    Ok(out)
+    Ok((out, unreadable))
 }
 
 /// Written on the store's write connection: reads go through a read-only pool.
-async fn set_aside(store: &super::SqliteStore, id: i64, why: &str) -> Result<(), StoreError> {
-    store
-        .in_write_tx("set aside an outbox entry", async move |tx| {
-            sqlx::query("UPDATE servicenow_outbox SET state = 'failed', last_error = ? WHERE id = ?")
-                .bind(why)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| StoreError::new("set aside an outbox entry", e))?;
-            Ok(())
-        })
+pub(crate) async fn set_aside(tx: &mut sqlx::SqliteConnection, id: i64, why: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE servicenow_outbox SET state = 'failed', last_error = ? WHERE id = ?")
+        .bind(why)
+        .bind(id)
+        .execute(&mut *tx)
         .await
+        .map_err(|e| StoreError::new("set aside an outbox entry", e))?;
+    Ok(())
 }
 
 /// Entries ServiceNow refused for good (or that could not be read), newest first.
-pub(super) async fn failed(pool: &SqlitePool, limit: u32) -> Result<Vec<OutboxFailure>, StoreError> {
+pub(crate) async fn failed(pool: &SqlitePool, limit: u32) -> Result<Vec<OutboxFailure>, StoreError> {
     let rows = sqlx::query(
         "SELECT id, correlation_id, kind, attempts, last_error, done_ms FROM servicenow_outbox \
          WHERE state = 'failed' ORDER BY id DESC LIMIT ?",
@@ -119,7 +115,7 @@ pub(super) async fn failed(pool: &SqlitePool, limit: u32) -> Result<Vec<OutboxFa
         .collect())
 }
 
-pub(super) async fn pending_count(pool: &SqlitePool) -> Result<u64, StoreError> {
+pub(crate) async fn pending_count(pool: &SqlitePool) -> Result<u64, StoreError> {
     sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM servicenow_outbox WHERE state = 'pending'")
         .fetch_one(pool)
         .await
@@ -127,16 +123,7 @@ pub(super) async fn pending_count(pool: &SqlitePool) -> Result<u64, StoreError> 
         .map_err(|e| StoreError::new("read outbox", e))
 }
 
-pub(super) async fn settled(
-    store: &super::SqliteStore,
-    id: i64,
-    outcome: OutboxOutcome,
-    at: EpochMillis,
-) -> Result<(), StoreError> {
-    store.in_write_tx("settle outbox", async move |tx| settle_in(tx, id, outcome, at).await).await
-}
-
-async fn settle_in(
+pub(crate) async fn settle_in(
     tx: &mut sqlx::SqliteConnection,
     id: i64,
     outcome: OutboxOutcome,
@@ -212,7 +199,7 @@ fn incident_of(r: &sqlx::sqlite::SqliteRow) -> IncidentRow {
     }
 }
 
-pub(super) async fn incident(pool: &SqlitePool, correlation_id: &str) -> Result<Option<IncidentRow>, StoreError> {
+pub(crate) async fn incident(pool: &SqlitePool, correlation_id: &str) -> Result<Option<IncidentRow>, StoreError> {
     let row = sqlx::query(
         "SELECT correlation_id, circuit, episode, sys_id, number, opened_ms, resolved_ms FROM incidents WHERE correlation_id = ?",
     )
@@ -223,7 +210,7 @@ pub(super) async fn incident(pool: &SqlitePool, correlation_id: &str) -> Result<
     Ok(row.as_ref().map(incident_of))
 }
 
-pub(super) async fn incidents(pool: &SqlitePool, limit: u32) -> Result<Vec<IncidentRow>, StoreError> {
+pub(crate) async fn incidents(pool: &SqlitePool, limit: u32) -> Result<Vec<IncidentRow>, StoreError> {
     let rows = sqlx::query(
         "SELECT correlation_id, circuit, episode, sys_id, number, opened_ms, resolved_ms FROM incidents \
          ORDER BY opened_ms DESC, rowid DESC LIMIT ?",

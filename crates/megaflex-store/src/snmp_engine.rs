@@ -3,13 +3,13 @@
 
 use sqlx::SqliteConnection;
 
-use super::StoreError;
+use crate::model::StoreError;
 
 /// engineBoots' ceiling (RFC 3414: the engine then needs new keys).
 const MAX_BOOTS: i64 = i32::MAX as i64;
 
 /// Runs inside the store's write transaction (`tx`).
-pub(super) async fn next_boots(
+pub(crate) async fn next_boots(
     tx: &mut SqliteConnection,
     engine_id: Option<&[u8]>,
     fresh_id: &[u8],

@@ -12,11 +12,12 @@ use megaport_types::{EpochMillis, ProductUid};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
 
-use super::instance::{self, ClaimError, Holder};
-use super::{
+use crate::instance;
+use crate::model::{
     CircuitRow, DecisionRecord, IncidentRow, Intent, LinkRow, OutboxOutcome, OutboxRow, Record, Snapshot, Store,
     StoreError, StoreFuture,
 };
+use crate::model::{ClaimError, Holder, OutboxFailure};
 use megaflex_domain::circuits::Pending;
 use megaflex_domain::links::LinkStatus;
 
@@ -397,7 +398,7 @@ async fn write_one(tx: &mut sqlx::SqliteConnection, r: &Record) -> Result<(), St
             .await
             .map_err(err)?;
         }
-        Record::Outbox(item) => super::outbox::insert(tx, item).await?,
+        Record::Outbox(item) => crate::outbox::insert(tx, item).await?,
         Record::Link(l) => {
             sqlx::query(
                 "INSERT INTO link_state (link, status, since_ms, signals_json, updated_ms) VALUES (?, ?, ?, ?, ?) \
@@ -422,7 +423,7 @@ impl Store for SqliteStore {
         Box::pin(SqliteStore::write_all(self, records))
     }
 
-    fn claim(&self) -> super::ClaimFuture<'_> {
+    fn claim(&self) -> crate::model::ClaimFuture<'_> {
         Box::pin(self.claim_as(Holder::this_process()))
     }
 
@@ -467,27 +468,40 @@ impl Store for SqliteStore {
     }
 
     fn pending_outbox(&self, limit: u32) -> StoreFuture<'_, Vec<OutboxRow>> {
-        Box::pin(super::outbox::pending(self, limit))
+        Box::pin(async move {
+            let (rows, unreadable) = crate::outbox::pending(self.pool(), limit).await?;
+            // A row written by another version, or damaged by hand, is set
+            // aside (marked failed, with why) and never stops the rows after
+            // it from being delivered.
+            for (id, why) in unreadable {
+                tracing::error!(id, error = %why, "ServiceNow outbox entry set aside as failed; the others go on");
+                self.in_write_tx("set aside an outbox entry", async move |tx| {
+                    crate::outbox::set_aside(tx, id, &why).await
+                })
+                .await?;
+            }
+            Ok(rows)
+        })
     }
 
     fn outbox_pending_count(&self) -> StoreFuture<'_, u64> {
-        Box::pin(super::outbox::pending_count(&self.pool))
+        Box::pin(crate::outbox::pending_count(&self.pool))
     }
 
-    fn failed_outbox(&self, limit: u32) -> StoreFuture<'_, Vec<super::OutboxFailure>> {
-        Box::pin(super::outbox::failed(&self.pool, limit))
+    fn failed_outbox(&self, limit: u32) -> StoreFuture<'_, Vec<OutboxFailure>> {
+        Box::pin(crate::outbox::failed(&self.pool, limit))
     }
 
     fn outbox_settled(&self, id: i64, outcome: OutboxOutcome, at: EpochMillis) -> StoreFuture<'_, ()> {
-        Box::pin(super::outbox::settled(self, id, outcome, at))
+        Box::pin(self.in_write_tx("settle outbox", async move |tx| crate::outbox::settle_in(tx, id, outcome, at).await))
     }
 
     fn incident<'a>(&'a self, correlation_id: &'a str) -> StoreFuture<'a, Option<IncidentRow>> {
-        Box::pin(super::outbox::incident(&self.pool, correlation_id))
+        Box::pin(crate::outbox::incident(&self.pool, correlation_id))
     }
 
     fn incidents(&self, limit: u32) -> StoreFuture<'_, Vec<IncidentRow>> {
-        Box::pin(super::outbox::incidents(&self.pool, limit))
+        Box::pin(crate::outbox::incidents(&self.pool, limit))
     }
 
     fn next_snmp_engine_boots<'a>(
@@ -496,7 +510,7 @@ impl Store for SqliteStore {
         fresh_id: &'a [u8],
     ) -> StoreFuture<'a, (Vec<u8>, u32)> {
         Box::pin(self.in_write_tx("SNMP engine boots", async move |conn| {
-            super::snmp_engine::next_boots(conn, engine_id, fresh_id).await
+            crate::snmp_engine::next_boots(conn, engine_id, fresh_id).await
         }))
     }
 

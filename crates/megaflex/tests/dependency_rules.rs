@@ -109,6 +109,7 @@ const CRATES: &[Rule] = &[
         may_use: &[
             "megaport-types",
             "megaport",
+            "megaflex-http",
             "megaflex-domain",
             "megaflex-sources",
             "megaflex-store",
@@ -160,28 +161,6 @@ const KNOWN_CIRCLES: &[(&str, &[&str])] = &[
     ("megaflex", &["cmd/support.rs", "main.rs"]),
     // `decode` re-exports `pdu`'s functions; `pdu` builds `decode`'s types.
     ("megaflex-sources", &["snmp/decode.rs", "snmp/pdu.rs"]),
-    // state <-> faults <-> http <-> servicenow, and `lib.rs` defines
-    // `SimConfig` (used by state and servicenow) while building the router
-    // from every handler module.
-    (
-        "megaflex-sim",
-        &[
-            "admin.rs",
-            "auth.rs",
-            "faults.rs",
-            "http.rs",
-            "lib.rs",
-            "limits.rs",
-            "pricing.rs",
-            "products.rs",
-            "servicenow.rs",
-            "servicenow_oauth.rs",
-            "servicenow_record.rs",
-            "state.rs",
-            "status_api.rs",
-            "telemetry.rs",
-        ],
-    ),
 ];
 
 #[test]
