@@ -219,6 +219,13 @@ async fn a_write_lock_held_ten_seconds_by_another_process_loses_nothing() {
     assert!(locked_at.elapsed() >= Duration::from_secs(9), "the update went out while the intent could not be written");
     wait_long("the incident", 20, || incidents(&sim) == 1).await;
     assert!(holder.wait().unwrap().success(), "the other process kept its lock and committed");
+    // The update job confirms the rate in force after the incident may have
+    // opened: stop only once it has, or the intent is rightly left unsettled.
+    wait_long("the confirmed boost", 40, || {
+        let s = d.status.borrow();
+        s.circuits[0].actual_mbps == Some(500) && !s.circuits[0].in_flight
+    })
+    .await;
     d.stop();
     d.join().await;
 
