@@ -9,14 +9,15 @@ use std::sync::Arc;
 use megaport::UpdateBudget;
 use megaport::types::{EpochMillis, ProductUid, Vxc};
 
-use crate::config::{Config, OutsideChange, Signal};
+use crate::config::{Config, OutsideChange};
 use crate::status::{CircuitView, LinkView, StatusView};
 use megaflex_domain::circuits::DecisionAction;
 use megaflex_domain::circuits::{Circuit, CircuitPolicy, Pending};
-use megaflex_domain::event::{Event, EventKind, SourceKind};
+use megaflex_domain::event::Event;
 use megaflex_domain::incident::{self, CircuitFacts, EpisodeIncident};
 use megaflex_domain::links::{Link, LinkStatus};
 use megaflex_domain::reconcile::Plan;
+use megaflex_domain::signal::{SignalKey, event_keys};
 use megaflex_store::{CircuitRow, DecisionRecord, Intent, LinkRow, Record, Snapshot, StoreError};
 
 /// How many decisions `/api/status` keeps.
@@ -88,9 +89,9 @@ pub struct JobResult {
 pub struct Core {
     pub(crate) links: Vec<Link>,
     pub(crate) circuits: Vec<CircuitState>,
-    /// Links by what their signals listen to (see [`signal_key`]): an event
+    /// Links by what their signals listen to (see [`SignalKey`]): an event
     /// is offered only to the links that could match it.
-    signal_index: HashMap<String, Vec<usize>>,
+    signal_index: HashMap<SignalKey, Vec<usize>>,
     /// Per link, the circuits watching it.
     link_circuits: Vec<Vec<usize>>,
     /// Per circuit, the links it watches.
@@ -169,10 +170,10 @@ impl Core {
                 state
             })
             .collect();
-        let mut signal_index: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut signal_index: HashMap<SignalKey, Vec<usize>> = HashMap::new();
         for (i, l) in links.iter().enumerate() {
             for s in l.signals() {
-                let entry = signal_index.entry(signal_key(s)).or_default();
+                let entry = signal_index.entry(s.key()).or_default();
                 if entry.last() != Some(&i) {
                     entry.push(i);
                 }
@@ -483,31 +484,6 @@ fn clamp_pending(pending: Pending, policy: &CircuitPolicy, now: EpochMillis) -> 
     match pending {
         Pending::Boost(t) => Pending::Boost(t.min(latest(policy.boost_after))),
         Pending::Restore(t) => Pending::Restore(t.min(latest(policy.restore_after))),
-    }
-}
-
-/// The index key of a signal: what it listens to.
-fn signal_key(s: &Signal) -> String {
-    match s {
-        Signal::Syslog { host, .. } => format!("s|{}", host.to_ascii_lowercase()),
-        Signal::Bgp { host, .. } => format!("b|{}", host.to_ascii_lowercase()),
-        Signal::Snmp { agent, .. } => format!("n|{}", agent.to_ascii_lowercase()),
-        Signal::Alert { alertname, .. } => format!("a|{alertname}"),
-    }
-}
-
-/// The index keys an event could match (its hostname and its address).
-fn event_keys(e: &Event) -> Vec<String> {
-    let hosts =
-        || e.device.hostname.iter().chain(e.device.address.iter()).map(|h| h.to_ascii_lowercase()).collect::<Vec<_>>();
-    match (e.kind, e.source) {
-        (EventKind::Alert, _) => e.device.labels.get("alertname").map(|a| format!("a|{a}")).into_iter().collect(),
-        (EventKind::BgpPeer, _) => hosts().into_iter().map(|h| format!("b|{h}")).collect(),
-        (EventKind::Link, SourceKind::SnmpTrap) => {
-            e.device.address.iter().map(|a| format!("n|{}", a.to_ascii_lowercase())).collect()
-        }
-        (EventKind::Link, _) => hosts().into_iter().map(|h| format!("s|{h}")).collect(),
-        (EventKind::Other, _) => Vec::new(),
     }
 }
 

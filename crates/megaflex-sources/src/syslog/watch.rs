@@ -6,7 +6,7 @@
 //! of the per-message cost at high rates (docs/BENCHMARKS.md).
 //!
 //! The check is a superset of the engine's own matching
-//! (`links::signal_matches`): case-insensitive everywhere, hostname or
+//! (`megaflex_domain::signal`, where the watch's view of a signal is defined): case-insensitive everywhere, hostname or
 //! sender address; the engine still decides exactly.
 
 use std::collections::HashMap;
@@ -24,12 +24,8 @@ impl Watch {
     /// The syslog-relevant ones of `signals` (every configured link's).
     pub fn from_signals<'a>(signals: impl IntoIterator<Item = &'a Signal>) -> Self {
         let mut w = Self::default();
-        for s in signals {
-            match s {
-                Signal::Syslog { host, interface } => w.add(EventKind::Link, host, interface),
-                Signal::Bgp { host, peer } => w.add(EventKind::BgpPeer, host, peer),
-                Signal::Snmp { .. } | Signal::Alert { .. } => {}
-            }
+        for (kind, host, entity) in signals.into_iter().filter_map(Signal::syslog_watch) {
+            w.add(kind, host, entity);
         }
         w
     }
