@@ -69,6 +69,7 @@ boost_when_down = ["primary"]
     .unwrap();
     let log = std::fs::File::create(dir.join("engine.log")).unwrap();
     let mut child = cmd(&["run", "--config"]).arg(&config).stdout(Stdio::null()).stderr(log).spawn().unwrap();
+    megaport::install_crypto_provider();
     let http = reqwest::Client::new();
     let mut deferred = false;
     for _ in 0..1500 {

@@ -276,6 +276,7 @@ boost_when_down = ["primary"]
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
+    megaport::install_crypto_provider();
     let local = reqwest::Client::builder().no_proxy().build().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
