@@ -14,6 +14,8 @@
 #   BUILD_TIME_DIR=D  where the worktrees and target dirs go (default: a new
 #                     temp dir); deleted at the end unless KEEP=1.
 #   CARGO_FLAGS=...   extra flags for both builds (e.g. "-j 2").
+#   PACKAGE=P         build P instead of megaflex (PACKAGE=megaport-types
+#                     tries the script itself in a minute).
 #
 # Sources are fetched before the clocks start (`cargo fetch`): the figure is
 # the build, not the network.
@@ -53,7 +55,7 @@ build() {
   # %e wall, %U user, %S system seconds; cargo waits for every rustc and cc,
   # so their CPU time is in %U/%S.
   (cd "$out/src" && /usr/bin/time -f "%e %U %S" -o "$out/time" \
-    env CARGO_TARGET_DIR="$out/target" cargo build --release --locked --timings -p megaflex ${CARGO_FLAGS:-} \
+    env CARGO_TARGET_DIR="$out/target" cargo build --release --locked --timings -p "${PACKAGE:-megaflex}" ${CARGO_FLAGS:-} \
     >"$out/build.log" 2>&1) || { echo "$side build failed:"; tail -20 "$out/build.log"; return 1; }
   uptime >"$out/load.after"
 }
@@ -78,7 +80,7 @@ m = re.search(r"const UNIT_DATA = (\[.*?\]);\n", html, re.S)
 units = json.loads(m.group(1))
 for u in sorted(units, key=lambda u: -u["duration"])[:10]:
     target = u.get("target", "").strip() or "lib"
-    print(f"    {u['duration']:7.1f} s  {u['name']} {u['version']}{target}")
+    print(f"    {u['duration']:7.1f} s  {u['name']} {u['version']} {target}")
 EOF
 }
 
@@ -92,7 +94,7 @@ summary() {
   top_units "$(ls "$out"/target/cargo-timings/cargo-timing-2*.html | head -1)"
 }
 
-echo "cold release build of the megaflex binary ($(nproc) CPUs, PARALLEL=${PARALLEL:-0})"
+echo "cold release build of ${PACKAGE:-megaflex} ($(nproc) CPUs, PARALLEL=${PARALLEL:-0})"
 summary base
 summary new
 read -r bw bu bs <"$dir/base/time"
@@ -101,5 +103,5 @@ python3 - "$bw" "$bu" "$bs" "$nw" "$nu" "$ns" <<'EOF'
 import sys
 bw, bu, bs, nw, nu, ns = map(float, sys.argv[1:])
 bc, nc = bu + bs, nu + ns
-print(f"new/base: wall {nw / bw:.2f} ({(1 - nw / bw) * 100:+.0f} % faster), CPU {nc / bc:.2f} ({(1 - nc / bc) * 100:+.0f} % less)")
+print(f"new/base: wall {nw / bw:.2f} ({(1 - nw / bw) * 100:.0f} % less), CPU {nc / bc:.2f} ({(1 - nc / bc) * 100:.0f} % less)")
 EOF
