@@ -61,8 +61,8 @@ pub use config::{
 };
 pub use error::{ApiError, AuthError, DecodeError, Error, Result, UpdateRule};
 pub use http::{
-    CA_FILE_ENV, HttpSettings, ca_file_from_env, install_crypto_provider, load_ca_file as http_ca_certificates, proxy_for,
-    redact_userinfo,
+    CA_FILE_ENV, HttpSettings, ca_file_from_env, install_crypto_provider, load_ca_file as http_ca_certificates,
+    proxy_for, redact_userinfo,
 };
 pub use ledger::{
     LedgerFuture, MEGAPORT_UPDATE_INTERVAL, MEGAPORT_UPDATES_PER_MONTH, MemoryLedger, UpdateBudget, UpdateLedger,
