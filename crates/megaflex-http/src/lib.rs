@@ -13,5 +13,6 @@ mod settings;
 pub use error::{Error, Result};
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use settings::{
-    CA_FILE_ENV, HttpSettings, ca_file_from_env, load_ca_file, proxy_for, proxy_for_with, redact_userinfo,
+    CA_FILE_ENV, HttpSettings, bare_client, ca_file_from_env, install_crypto_provider, load_ca_file, proxy_for,
+    proxy_for_with, redact_userinfo,
 };

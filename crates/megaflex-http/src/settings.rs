@@ -54,6 +54,7 @@ impl HttpSettings {
     /// read or holds no certificate is an error naming the file, never a
     /// silent fallback to the system's roots.
     pub fn apply(&self, builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
+        install_crypto_provider();
         let mut builder = builder.timeout(self.timeout).connect_timeout(self.connect_timeout.min(self.timeout));
         if let Some(path) = &self.ca_file {
             builder = builder.tls_certs_merge(load_ca_file(path)?);
@@ -70,6 +71,33 @@ impl HttpSettings {
     pub fn client(&self) -> Result<reqwest::Client> {
         self.apply(reqwest::Client::builder())?.build().map_err(Error::Build)
     }
+}
+
+/// Makes rustls's ring provider the process default, unless a provider is
+/// installed already (then that one stays). Idempotent and cheap.
+///
+/// reqwest is built with `rustls-no-provider`: its own choice, aws-lc, is a
+/// C and assembly build that was the longest unit of a fresh build
+/// (docs/BENCHMARKS.md, "Build time"), while the simulator and the TLS syslog
+/// source use ring anyway. Without a process default reqwest panics when a
+/// client is built, so [`HttpSettings::apply`] (every client of megaflex goes
+/// through it) calls this; so must code that builds a bare
+/// `reqwest::Client`, tests included.
+pub fn install_crypto_provider() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        // An error means another provider won the race or was installed on
+        // purpose; either serves.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// A client with reqwest's defaults and the process's crypto provider in
+/// place: for tests and tools that talk to loopback servers. Product code
+/// goes through [`HttpSettings::apply`] (timeouts, CA file, proxies).
+pub fn bare_client() -> reqwest::Client {
+    install_crypto_provider();
+    reqwest::Client::new()
 }
 
 /// `MEGAFLEX_CA_FILE`, if set and not empty.

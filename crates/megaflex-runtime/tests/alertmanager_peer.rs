@@ -70,7 +70,7 @@ async fn alertmanager_posts_firing_then_resolved() {
             .spawn()
             .unwrap(),
     );
-    let http = reqwest::Client::new();
+    let http = megaflex_http::bare_client();
     let api = format!("http://127.0.0.1:{am_port}/api/v2/alerts");
     let started = Instant::now();
     let alert = |ends: Option<&str>| {
@@ -164,7 +164,7 @@ async fn alert_refused_with_503_is_accepted_on_alertmanagers_retry() {
             .spawn()
             .unwrap(),
     );
-    let http = reqwest::Client::new();
+    let http = megaflex_http::bare_client();
     let api = format!("http://127.0.0.1:{am_port}/api/v2/alerts");
     let alert = serde_json::json!([{"labels": {"alertname": "BneMelPrimaryDown", "instance": "core-b1"},
                                     "startsAt": "2026-11-22T10:00:00Z"}]);

@@ -30,7 +30,8 @@ async fn sim() -> SimHandle {
 }
 
 async fn fault(sim: &SimHandle, body: Value) {
-    let r = reqwest::Client::new().post(format!("{}/_sim/faults", sim.base_url())).json(&body).send().await.unwrap();
+    let r =
+        megaflex_http::bare_client().post(format!("{}/_sim/faults", sim.base_url())).json(&body).send().await.unwrap();
     assert!(r.status().is_success(), "{body}: {}", r.text().await.unwrap());
 }
 

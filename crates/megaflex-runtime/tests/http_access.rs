@@ -17,7 +17,7 @@ async fn daemon(http: &str, token: Option<&str>) -> (megaflex_runtime::Daemon, m
 }
 
 async fn call(method: &str, url: &str, headers: &[(&str, &str)]) -> u16 {
-    let http = reqwest::Client::new();
+    let http = megaflex_http::bare_client();
     let mut req = if method == "POST" { http.post(url) } else { http.get(url) };
     for (k, v) in headers {
         req = req.header(*k, *v);

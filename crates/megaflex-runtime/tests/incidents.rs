@@ -88,13 +88,14 @@ fn field<'a>(inc: &'a Map<String, Value>, k: &str) -> &'a str {
 }
 
 async fn fault(sim: &SimHandle, body: &str) {
-    let r = reqwest::Client::new().post(format!("{}/_sim/faults", sim.base_url())).body(body.to_owned()).send().await;
+    let r =
+        megaflex_http::bare_client().post(format!("{}/_sim/faults", sim.base_url())).body(body.to_owned()).send().await;
     let r = r.unwrap();
     assert!(r.status().is_success(), "{body}: {}", r.text().await.unwrap());
 }
 
 async fn clear_faults(sim: &SimHandle) {
-    reqwest::Client::new().delete(format!("{}/_sim/faults", sim.base_url())).send().await.unwrap();
+    megaflex_http::bare_client().delete(format!("{}/_sim/faults", sim.base_url())).send().await.unwrap();
 }
 
 /// Link down, hold-down over, boost confirmed.

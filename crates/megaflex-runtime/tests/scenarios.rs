@@ -115,7 +115,7 @@ async fn with_99_updates_used_the_boost_is_refused_with_a_recorded_reason() {
             .collect();
         store.write(rows).await.unwrap();
     }
-    let http = reqwest::Client::new();
+    let http = megaflex_http::bare_client();
     let r = http
         .post(format!("{}/_sim/services/{VXC}/updates", sim.base_url()))
         .body(r#"{"count": 99}"#)
@@ -171,7 +171,7 @@ async fn a_rate_changed_outside_megaflex_is_detected_and_not_overridden() {
     assert!(paused.contains("200 Mbps"), "{paused}");
     // An operator hands the circuit back: automation goes on from 200 Mbps.
     let url = format!("http://{}/api/circuits/bne-mel-backup/resume", d.http_addr.unwrap());
-    let http = reqwest::Client::new();
+    let http = megaflex_http::bare_client();
     let r = http.post(&url).send().await.unwrap();
     assert_eq!(r.status(), 401, "a write without the token is refused");
     let r = http.post(&url).bearer_auth(HTTP_TOKEN).header("origin", "http://evil.example").send().await.unwrap();
@@ -198,7 +198,7 @@ async fn converges_under_injected_faults_and_a_token_revocation() {
     let db_path = dir.join("megaflex.db");
     let d = start(&config_text(&sim, &db_path, "", "")).await;
     wait_ready(&d).await;
-    let http = reqwest::Client::new();
+    let http = megaflex_http::bare_client();
     for fault in [
         r#"{"status": 503, "fraction": 0.2}"#,
         r#"{"status": 429, "retry_after_secs": 1, "fraction": 0.2}"#,
@@ -241,7 +241,7 @@ async fn metrics_pass_promtool_and_status_answers() {
     send(syslog_addr(&d), &cisco_line(3, "down")).await;
     wait_for("hold-down", || has_decision(&d, "hold_down")).await;
     let base = format!("http://{}", d.http_addr.unwrap());
-    let http = reqwest::Client::new();
+    let http = megaflex_http::bare_client();
     let text = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
     for needle in [
         "megaflex_link_up{link=\"bne-mel-primary\"} 0",

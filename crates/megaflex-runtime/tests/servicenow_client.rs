@@ -38,7 +38,7 @@ async fn upsert_is_idempotent_notes_append_and_resolve_closes() {
 #[tokio::test]
 async fn retries_honour_retry_after_and_errors_carry_servicenows_message() {
     let sim = megaflex_sim::spawn(SimConfig { clock_scale: 0.0, ..SimConfig::default() }).await.unwrap();
-    let http = reqwest::Client::new();
+    let http = megaflex_http::bare_client();
     http.post(format!("{}/_sim/faults", sim.base_url()))
         .body(r#"{"path_prefix": "/api/now/", "status": 429, "retry_after_secs": 1, "count": 1}"#)
         .send()
@@ -70,8 +70,11 @@ async fn oauth_password_grant_then_refresh_after_the_token_ends() {
     let (inc, created) = sn.upsert("megaflex:c:1", &fields()).await.unwrap();
     assert!(created);
     // Every access token ends: the next call gets a 401, refreshes, and goes on.
-    let r =
-        reqwest::Client::new().post(format!("{}/_sim/servicenow/expire-tokens", sim.base_url())).send().await.unwrap();
+    let r = megaflex_http::bare_client()
+        .post(format!("{}/_sim/servicenow/expire-tokens", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["expired"], 1);
     sn.add_work_note(&inc.sys_id, "after the token ended").await.unwrap();
     let (_, journal) = sim.state().servicenow_incidents();
@@ -84,7 +87,7 @@ async fn oauth_password_grant_then_refresh_after_the_token_ends() {
     assert!(err.to_string().contains("client_id or client_secret is not valid"), "{err}");
     assert!(!format!("{err} {wrong:?}").contains("wrong-secret") && !format!("{wrong:?}").contains(PASSWORD));
     // A bearer the instance does not know is a 401 in ServiceNow's envelope.
-    let r = reqwest::Client::new()
+    let r = megaflex_http::bare_client()
         .get(format!("{}/api/now/table/incident", sim.base_url()))
         .bearer_auth("sn.unknown")
         .send()

@@ -35,7 +35,7 @@ async fn webhook_flood_does_not_delay_a_syslog_link_down() {
     queues.add_queue(syslog_rx, syslog.metrics.clone());
 
     // The flood: until the webhook's own queue refuses with 503.
-    let http = reqwest::Client::new();
+    let http = megaflex_http::bare_client();
     let url = format!("http://{}/events", webhook.local_addr);
     let batch: Vec<serde_json::Value> = (0..50)
         .map(|i| serde_json::json!({"device": "noisy", "kind": "alert", "entity": format!("a{i}"), "state": "firing"}))

@@ -42,7 +42,7 @@ async fn start(f: impl FnOnce(&mut WebhookConfig)) -> Env {
     let mut config = WebhookConfig::new("127.0.0.1:0".parse().unwrap());
     f(&mut config);
     let src = WebhookSource::spawn(config, tx, stop.clone()).await.unwrap();
-    Env { src, rx, stop, http: reqwest::Client::new() }
+    Env { src, rx, stop, http: megaflex_http::bare_client() }
 }
 
 impl Env {
@@ -218,7 +218,7 @@ async fn refused_alert_is_accepted_on_retry_then_deduplicated() {
     let (tx, mut rx) = mpsc::channel(1);
     let stop = CancellationToken::new();
     let src = WebhookSource::spawn(WebhookConfig::new("127.0.0.1:0".parse().unwrap()), tx, stop.clone()).await.unwrap();
-    let http = reqwest::Client::new();
+    let http = megaflex_http::bare_client();
     let post = || http.post(format!("http://{}/alertmanager", src.local_addr)).body(NEW_PAYLOAD).send();
     let filler = OLD_PAYLOAD;
     let r = http.post(format!("http://{}/alertmanager", src.local_addr)).body(filler).send().await.unwrap();
@@ -251,7 +251,7 @@ async fn dedupe_table_is_bounded() {
     let mut config = WebhookConfig::new("127.0.0.1:0".parse().unwrap());
     config.dedupe_max_entries = 5_000;
     let src = WebhookSource::spawn(config, tx, stop.clone()).await.unwrap();
-    let http = reqwest::Client::new();
+    let http = megaflex_http::bare_client();
     for batch in 0..60 {
         let alerts: Vec<serde_json::Value> = (0..900)
             .map(|i| {
@@ -299,7 +299,7 @@ async fn slow_and_idle_connections_are_closed() {
     assert_eq!(n, 0, "the idle client was not cut");
     assert!(src.metrics.snapshot().connections_timed_out >= 2, "{:?}", src.metrics.snapshot());
     // Keep-alive requests within the timeout keep the connection.
-    let http = reqwest::Client::new();
+    let http = megaflex_http::bare_client();
     for _ in 0..4 {
         let r = http.get(format!("http://{}/healthz", src.local_addr)).send().await.unwrap();
         assert_eq!(r.status(), 200);

@@ -7,6 +7,12 @@ async fn sim() -> megaflex_sim::SimHandle {
     megaflex_sim::spawn(SimConfig { clock_scale: 0.0, ..SimConfig::default() }).await.unwrap()
 }
 
+/// reqwest is built without a TLS provider of its own (root Cargo.toml).
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 fn table(sim: &megaflex_sim::SimHandle) -> String {
     format!("{}/api/now/table/incident", sim.base_url())
 }
@@ -14,7 +20,7 @@ fn table(sim: &megaflex_sim::SimHandle) -> String {
 #[tokio::test]
 async fn create_find_by_correlation_id_note_and_resolve() {
     let sim = sim().await;
-    let http = reqwest::Client::new();
+    let http = http();
     let r = http
         .post(table(&sim))
         .basic_auth(USER, Some(PASSWORD))
@@ -108,7 +114,7 @@ async fn create_find_by_correlation_id_note_and_resolve() {
 #[tokio::test]
 async fn bad_auth_bad_json_missing_records_and_injected_429() {
     let sim = sim().await;
-    let http = reqwest::Client::new();
+    let http = http();
     let r = http.post(table(&sim)).basic_auth(USER, Some("wrong")).json(&json!({})).send().await.unwrap();
     assert_eq!(r.status(), 401);
     let err: Value = r.json().await.unwrap();
@@ -140,7 +146,7 @@ async fn bad_auth_bad_json_missing_records_and_injected_429() {
 #[tokio::test]
 async fn records_carry_every_field_display_values_and_reference_links() {
     let sim = sim().await;
-    let http = reqwest::Client::new();
+    let http = http();
     let r = http
         .post(table(&sim))
         .basic_auth(USER, Some(PASSWORD))
@@ -260,7 +266,7 @@ async fn records_carry_every_field_display_values_and_reference_links() {
 #[tokio::test]
 async fn query_operators_and_order() {
     let sim = sim().await;
-    let http = reqwest::Client::new();
+    let http = http();
     for (cid, urgency) in [("megaflex:a:1", "3"), ("megaflex:b:1", "1"), ("other:c", "2")] {
         let r = http
             .post(table(&sim))
@@ -329,7 +335,7 @@ async fn query_operators_and_order() {
 async fn oauth_token_accepts_client_credentials_in_basic_auth() {
     use megaflex_sim::{DEFAULT_SERVICENOW_CLIENT_ID as ID, DEFAULT_SERVICENOW_CLIENT_SECRET as SECRET};
     let sim = sim().await;
-    let http = reqwest::Client::new();
+    let http = http();
     let url = format!("{}/oauth_token.do", sim.base_url());
     let form = [("grant_type", "password"), ("username", USER), ("password", PASSWORD)];
     let r = http.post(&url).basic_auth(ID, Some(SECRET)).form(&form).send().await.unwrap();

@@ -7,6 +7,10 @@ mod cmd;
 mod context;
 mod error;
 mod output;
+#[cfg(feature = "plot")]
+mod plot;
+#[cfg(not(feature = "plot"))]
+#[path = "plot_off.rs"]
 mod plot;
 mod state;
 mod timearg;
@@ -150,6 +154,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
 }
 
 fn main() -> ExitCode {
+    // Before any HTTP client: reqwest has no TLS provider of its own here.
+    megaport::install_crypto_provider();
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.log_format, matches!(cli.command, Command::Demo(_)));
     let json = cli.global.output == context::OutputFormat::Json;

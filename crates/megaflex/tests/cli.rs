@@ -164,6 +164,7 @@ fn dry_run_and_non_terminal_change_nothing() {
     assert_eq!(env.stats().update_interval_breaches, 0);
 }
 
+#[cfg(feature = "plot")]
 #[test]
 fn telemetry_writes_valid_png_and_svg() {
     let env = Env::new();
@@ -186,6 +187,23 @@ fn telemetry_writes_valid_png_and_svg() {
     }
     let out = env.run(&["telemetry", BLOG, "--plot", "chart.gif"]);
     assert_eq!(out.status.code(), Some(2));
+    telemetry_csv_has_four_series_per_15_minutes(&env);
+}
+
+/// A build without the `plot` feature (`--no-default-features`) refuses
+/// `--plot` as a usage error before calling the API, and keeps the rest.
+#[cfg(not(feature = "plot"))]
+#[test]
+fn telemetry_without_the_plot_feature_refuses_plot() {
+    let env = Env::new();
+    let out = env.run(&["telemetry", BLOG, "--plot", "traffic.svg"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("without the `plot` feature"), "{}", stderr(&out));
+    assert!(!env.home.join("traffic.svg").exists());
+    telemetry_csv_has_four_series_per_15_minutes(&env);
+}
+
+fn telemetry_csv_has_four_series_per_15_minutes(env: &Env) {
     let out = env.run(&["telemetry", BLOG, "--since", "2h", "-o", "csv"]);
     let mut r = csv::Reader::from_reader(out.stdout.as_slice());
     let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();

@@ -43,6 +43,7 @@ async fn sigkill_at_random_moments_never_doubles_or_forgets_an_update() {
     let syslog = format!("127.0.0.1:{syslog_port}");
     let mut engine = Daemon::new(config, format!("127.0.0.1:{http_port}").parse().unwrap(), dir.join("engine.log"));
     let mut starts = 0;
+    megaport::install_crypto_provider();
     let http = reqwest::Client::new();
     let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let seed = std::env::var("MEGAFLEX_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20_261_202);

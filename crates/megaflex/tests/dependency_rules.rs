@@ -36,7 +36,7 @@ const CRATES: &[Rule] = &[
     Rule {
         krate: "megaport-types",
         may_use: &[],
-        must_not_reach: &["tokio", "hyper", "reqwest", "axum", "rustls", "aws-lc-sys", "sqlx", "clap", "anyhow"],
+        must_not_reach: &["tokio", "hyper", "reqwest", "axum", "rustls", "sqlx", "clap", "anyhow"],
     },
     // The HTTP policy every client shares (settings, retries): no server,
     // no database, nothing of megaflex.
@@ -87,7 +87,6 @@ const CRATES: &[Rule] = &[
             "megaflex-store",
             "servicenow-table",
             "megaflex-runtime",
-            "aws-lc-sys",
             "clap",
         ],
     },

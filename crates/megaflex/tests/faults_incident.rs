@@ -121,6 +121,7 @@ async fn assert_resolved_once(sim: &SimHandle, dir: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_cut_short_by_sigkill_while_megaport_applies_it_resolves_the_incident_once() {
     let (sim, mut d, syslog, dir) = setup("kill", "10m").await;
+    megaport::install_crypto_provider();
     let http = reqwest::Client::new();
     d.spawn();
     boost_then_restore_sent(&sim, &d, syslog, &http).await;
@@ -137,6 +138,7 @@ async fn a_restore_cut_short_by_sigkill_while_megaport_applies_it_resolves_the_i
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_outlasting_confirm_within_resolves_the_incident_once() {
     let (sim, mut d, syslog, dir) = setup("slow", "1s").await;
+    megaport::install_crypto_provider();
     let http = reqwest::Client::new();
     d.spawn();
     // The boost itself outlasts 1 s too: the test advances the clock for it.

@@ -37,6 +37,7 @@ async fn a_restore_the_update_rule_refuses_is_deferred_not_looped_and_sigterm_is
     let config = DaemonToml { tables: &tables, ..DaemonToml::default() }.write(&dir, &sim, &dir.join("megaflex.db"));
     let log = std::fs::File::create(dir.join("engine.log")).unwrap();
     let mut child = cmd(&["run", "--config"]).arg(&config).stdout(Stdio::null()).stderr(log).spawn().unwrap();
+    megaport::install_crypto_provider();
     let http = reqwest::Client::new();
     let mut deferred = false;
     for _ in 0..1500 {

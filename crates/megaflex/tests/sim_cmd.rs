@@ -24,6 +24,7 @@ fn serves_prints_credentials_and_stops_on_sigterm() {
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
+        megaport::install_crypto_provider();
         let http = reqwest::Client::new();
         let token: serde_json::Value = http
             .post(format!("{url}/oauth2/token"))

@@ -217,6 +217,7 @@ async fn the_daemon_goes_through_https_proxy_with_ca_file_from_its_config() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
+    megaport::install_crypto_provider();
     let local = reqwest::Client::builder().no_proxy().build().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

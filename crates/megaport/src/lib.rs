@@ -62,8 +62,8 @@ pub use error::{ApiError, AuthError, DecodeError, Error, Result, UpdateRule};
 // `megaflex-http`; re-exported so these names keep their paths.
 pub use ledger::{LedgerFuture, MemoryLedger, UpdateLedger, UpdatePolicy};
 pub use megaflex_http::{
-    CA_FILE_ENV, HttpSettings, RetryPolicy, ca_file_from_env, load_ca_file as http_ca_certificates, parse_retry_after,
-    proxy_for, redact_userinfo,
+    CA_FILE_ENV, HttpSettings, RetryPolicy, ca_file_from_env, install_crypto_provider,
+    load_ca_file as http_ca_certificates, parse_retry_after, proxy_for, redact_userinfo,
 };
 // The pure rules live in `megaport-types` (usable without an HTTP client);
 // re-exported so `megaport::UpdateBudget` and friends keep their paths.

@@ -38,6 +38,8 @@ impl Sim {
         let mut config = SimConfig { clock_scale: 0.0, ..SimConfig::default() };
         f(&mut config);
         let handle = megaflex_sim::spawn(config).await.expect("simulator starts");
+        // reqwest is built without a TLS provider of its own (root Cargo.toml).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::new();
         let mut sim = Self { handle, http, token: String::new() };
         sim.token = sim.new_token().await;

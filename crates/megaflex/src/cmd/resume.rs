@@ -68,6 +68,7 @@ pub(crate) async fn run(args: ResumeArgs) -> anyhow::Result<u8> {
 /// A client for the daemon on this machine: a timeout, and never through
 /// `HTTP_PROXY` (a proxy would not reach the daemon's loopback listener).
 fn local_http() -> anyhow::Result<reqwest::Client> {
+    megaport::install_crypto_provider();
     Ok(reqwest::Client::builder().no_proxy().timeout(std::time::Duration::from_secs(10)).build()?)
 }
 
