@@ -298,6 +298,14 @@ fn soft_nofile() -> Option<u64> {
     nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).ok().map(|(soft, _)| soft)
 }
 
+/// Compares secrets in constant time: both are hashed first, so neither the
+/// content nor the length of the expected secret shows in the time taken.
+pub fn secret_eq(given: &[u8], expected: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    Sha256::digest(given).ct_eq(&Sha256::digest(expected)).into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,12 +317,4 @@ mod tests {
         assert_eq!(fit_to_nofile(4096, 1 << 20), 4096);
         assert_eq!(fit_to_nofile(100, 10), 8);
     }
-}
-
-/// Compares secrets in constant time: both are hashed first, so neither the
-/// content nor the length of the expected secret shows in the time taken.
-pub fn secret_eq(given: &[u8], expected: &[u8]) -> bool {
-    use sha2::{Digest, Sha256};
-    use subtle::ConstantTimeEq;
-    Sha256::digest(given).ct_eq(&Sha256::digest(expected)).into()
 }

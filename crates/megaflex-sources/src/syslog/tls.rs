@@ -4,7 +4,10 @@
 //! feature: without it (the fuzz build) the paths still parse and check,
 //! and starting a `tls://` listener says what is missing.
 
-use std::path::{Path, PathBuf};
+#[cfg(feature = "tls")]
+use std::path::Path;
+use std::path::PathBuf;
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 
 #[cfg(feature = "tls")]
@@ -59,6 +62,7 @@ pub enum TlsError {
     NotBuilt,
 }
 
+#[cfg(feature = "tls")]
 fn file_error(what: &'static str, path: &Path, reason: impl std::fmt::Display) -> TlsError {
     TlsError::File { what, path: path.to_owned(), reason: reason.to_string() }
 }
