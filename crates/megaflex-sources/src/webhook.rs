@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -328,17 +328,31 @@ impl Shared {
     }
 }
 
-async fn alertmanager(
-    State(s): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<Peer>,
-    headers: HeaderMap,
+/// What both webhook handlers open with: the sender's address, a body that
+/// [`Shared::admit`] let in (counted; token and signature checked), and its
+/// signature to remember once answered. A refused request is answered 401
+/// here and never reaches a handler.
+struct Admitted {
+    peer: SocketAddr,
+    signature: Option<Vec<u8>>,
     body: Bytes,
-) -> Response {
-    let peer = peer.addr;
-    let signature = match s.admit(&headers, &body) {
-        Ok(sig) => sig,
-        Err(why) => return error(StatusCode::UNAUTHORIZED, why),
-    };
+}
+
+impl FromRequest<Shared> for Admitted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, s: &Shared) -> Result<Self, Response> {
+        let peer = req.extensions().get::<ConnectInfo<Peer>>().map(|c| c.0.addr);
+        let headers = req.headers().clone();
+        // The body limit answers 413 before anything is counted, as before.
+        let body = Bytes::from_request(req, s).await.map_err(IntoResponse::into_response)?;
+        let signature = s.admit(&headers, &body).map_err(|why| error(StatusCode::UNAUTHORIZED, why))?;
+        let peer = peer.ok_or_else(|| error(StatusCode::INTERNAL_SERVER_ERROR, "no peer address"))?;
+        Ok(Self { peer, signature, body })
+    }
+}
+
+async fn alertmanager(State(s): State<Shared>, Admitted { peer, signature, body }: Admitted) -> Response {
     let payload: AlertmanagerPayload = match serde_json::from_slice(&body) {
         Ok(p) => p,
         Err(e) => {
@@ -417,17 +431,7 @@ async fn alertmanager(
     reply(StatusCode::OK, serde_json::json!({ "accepted": accepted, "duplicates": duplicates }))
 }
 
-async fn generic(
-    State(s): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<Peer>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let peer = peer.addr;
-    let signature = match s.admit(&headers, &body) {
-        Ok(sig) => sig,
-        Err(why) => return error(StatusCode::UNAUTHORIZED, why),
-    };
+async fn generic(State(s): State<Shared>, Admitted { peer, signature, body }: Admitted) -> Response {
     let events = match serde_json::from_slice::<GenericBody>(&body) {
         Ok(GenericBody::One(e)) => vec![e],
         Ok(GenericBody::Many(v)) => v,

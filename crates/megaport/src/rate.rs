@@ -125,7 +125,7 @@ impl Client {
         let mut polls = 0;
         loop {
             // Read first: the PUT's echo is not proof the network has the new rate.
-            let vxc = self.vxc(uid).await?;
+            let vxc = self.vxc(uid).await.map_err(sent_already)?;
             polls += 1;
             if rate_in_force(&vxc, mbps) {
                 return Ok(RateChange {
@@ -155,6 +155,16 @@ impl Client {
             self.pause((wait * slow).min(deadline - elapsed), "confirming a rate change", true).await?;
             wait = (wait.mul_f64(1.5)).min(policy.max_poll);
         }
+    }
+}
+
+/// A stop while reading back an update that Megaport has: the read's own
+/// "nothing was sent" is about the read, not the update, which is left to be
+/// confirmed by the next start (dropping its intent would lose it).
+fn sent_already(e: Error) -> Error {
+    match e {
+        Error::Stopped { doing, .. } => Error::Stopped { doing, request_sent: true },
+        other => other,
     }
 }
 

@@ -157,7 +157,12 @@ impl Client {
                             // Unknown either way: count it, so nothing is sent
                             // again before the rule would allow it.
                             self.record_update(uid, UpdateOrigin::Unconfirmed).await;
-                            return Err(read);
+                            // A stop during this read: the update may be out,
+                            // so it is left to the next start to confirm.
+                            return Err(match read {
+                                Error::Stopped { doing, .. } => Error::Stopped { doing, request_sent: true },
+                                other => other,
+                            });
                         }
                     };
                     match update_applied(update, &now) {
