@@ -5,6 +5,7 @@
 //! so a crash leaves either the whole batch or none of it.
 
 mod instance;
+mod migrations;
 mod model;
 mod outbox;
 mod snmp_engine;
