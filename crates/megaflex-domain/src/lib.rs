@@ -10,6 +10,7 @@ pub mod circuits;
 pub mod duration;
 pub mod event;
 pub mod incident;
+pub mod lease;
 pub mod links;
 pub mod reconcile;
 pub mod signal;
