@@ -90,11 +90,22 @@ const CRATES: &[Rule] = &[
             "clap",
         ],
     },
-    // The store depends on the domain, never the reverse, and knows no source.
+    // The store depends on the domain, never the reverse, and knows no source
+    // and no client: its rows are its own (the runtime adapts it to the
+    // client's ledger and converts the client's call records).
     Rule {
         krate: "megaflex-store",
-        may_use: &["megaport-types", "megaport", "megaflex-domain"],
-        must_not_reach: &["megaflex-sources", "servicenow-table", "megaflex-runtime", "axum", "clap"],
+        may_use: &["megaport-types", "megaflex-domain"],
+        must_not_reach: &[
+            "megaflex-sources",
+            "servicenow-table",
+            "megaport",
+            "megaflex-http",
+            "reqwest",
+            "megaflex-runtime",
+            "axum",
+            "clap",
+        ],
     },
     // A ServiceNow Table API client that could be published on its own.
     Rule {
