@@ -311,7 +311,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
         builder = builder.confirm_policy(p);
     }
     let client = builder
-        .ledger(Arc::new(WriterLedger { store: store.clone(), writer: writer.clone() }))
+        .ledger(Arc::new(WriterLedger { reads: StoreLedger(store.clone()), writer: writer.clone() }))
         .clock(clock.clone())
         .observer(calls.clone())
         .budget(megaport::RequestBudget::new(*config.megaport.requests_per_5m.get_ref(), megaport::MEGAPORT_WINDOW))
