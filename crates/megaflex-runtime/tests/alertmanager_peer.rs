@@ -2,6 +2,9 @@
 //! posting to the webhook source after an alert is pushed to its API.
 //! Skipped when the binary is missing, unless MEGAFLEX_REQUIRE_PEERS=1 (CI).
 
+#[path = "../../../testing/peers.rs"]
+mod peers;
+
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,14 +17,7 @@ use tokio_util::sync::CancellationToken;
 const BIN: &str = "/usr/bin/prometheus-alertmanager";
 
 fn peer_available() -> bool {
-    let present = std::path::Path::new(BIN).exists();
-    if !present && std::env::var_os("MEGAFLEX_REQUIRE_PEERS").is_some() {
-        panic!("{BIN} is required (apt-get install prometheus-alertmanager)");
-    }
-    if !present {
-        eprintln!("skipping: {BIN} not installed");
-    }
-    present
+    peers::peer_present(std::path::Path::new(BIN).exists(), BIN, "apt-get install prometheus-alertmanager")
 }
 
 fn free_port() -> u16 {

@@ -5,6 +5,8 @@
 
 #[path = "common/counted.rs"]
 mod counted;
+#[path = "../../../testing/peers.rs"]
+mod peers;
 
 use std::process::Command;
 use std::time::Duration;
@@ -20,13 +22,7 @@ const ENGINE: &str = "8000000001020304";
 
 fn available() -> bool {
     let ok = Command::new("snmptrap").arg("-V").output().is_ok();
-    if !ok && std::env::var_os("MEGAFLEX_REQUIRE_PEERS").is_some() {
-        panic!("snmptrap is required (apt-get install snmp)");
-    }
-    if !ok {
-        eprintln!("skipping: Net-SNMP snmptrap not installed");
-    }
-    ok
+    peers::peer_present(ok, "Net-SNMP snmptrap", "apt-get install snmp")
 }
 
 fn net_snmp(tool: &str, args: &[String]) -> std::process::Output {
