@@ -8,7 +8,7 @@ use std::time::Instant;
 use libfuzzer_sys::fuzz_target;
 use megaflex_sources::metrics::SourceMetrics;
 use megaflex_sources::snmp::classify::classify;
-use megaflex_sources::snmp::decode::decode_community;
+use megaflex_sources::snmp::pdu::decode_community;
 use megaflex_sources::snmp::usm::{AuthProtocol, PrivProtocol, UsmUser};
 use megaflex_sources::snmp::v3::Usm;
 

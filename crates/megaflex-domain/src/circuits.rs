@@ -249,7 +249,7 @@ impl Circuit {
 
     /// Fires a due timer; returns the decision it made.
     pub fn tick(&mut self, now: EpochMillis) -> Option<Decision> {
-        let decision = match self.pending? {
+        let (at, reason) = match self.pending? {
             Pending::Boost(at) if at <= now => {
                 self.episode += 1;
                 self.wanted_mbps = self.policy.boost_mbps;
@@ -259,13 +259,7 @@ impl Circuit {
                     self.down_links.join(", "),
                     self.policy.boost_after.as_secs()
                 );
-                Decision {
-                    circuit: self.policy.name.clone(),
-                    at,
-                    wanted_mbps: self.wanted_mbps,
-                    reason,
-                    episode: self.episode,
-                }
+                (at, reason)
             }
             Pending::Restore(at) if at <= now => {
                 self.wanted_mbps = self.policy.normal_mbps;
@@ -275,18 +269,18 @@ impl Circuit {
                     self.policy.links.join(", "),
                     self.policy.restore_after.as_secs()
                 );
-                Decision {
-                    circuit: self.policy.name.clone(),
-                    at,
-                    wanted_mbps: self.wanted_mbps,
-                    reason,
-                    episode: self.episode,
-                }
+                (at, reason)
             }
             _ => return None,
         };
         self.pending = None;
-        Some(decision)
+        Some(Decision {
+            circuit: self.policy.name.clone(),
+            at,
+            wanted_mbps: self.wanted_mbps,
+            reason,
+            episode: self.episode,
+        })
     }
 
     /// When the next timer fires.

@@ -24,13 +24,14 @@ use crate::clock::EngineClock;
 use crate::config::{ClockSetting, Config};
 use crate::core::{Core, JobResult};
 use crate::cycle::FlushFuture;
+use crate::ledger::StoreLedger;
 use crate::outbox::{Deliverer, OutboxStats};
 use crate::status::{Counters, Progress, StatusView};
 use crate::writer::{StoreHealth, WriterLedger, WriterMsg, spawn_writer};
 use crate::{core, cycle, http, http_auth, sources};
 use megaflex_domain::event::Event;
 use megaflex_sources::queue::FairReceiver;
-use megaflex_store::{ClaimError, Record, Store, StoreError, StoreLedger};
+use megaflex_store::{ApiCall, ClaimError, Record, Store, StoreError};
 use servicenow_table::ServiceNowClient;
 
 /// Records each Megaport call in the store and counts them by status.
@@ -44,7 +45,23 @@ impl CallObserver for CallLog {
     fn on_call(&self, record: &CallRecord) {
         let status = record.status.map_or_else(|| "error".to_owned(), |s| s.to_string());
         *self.by_status.lock().unwrap_or_else(|e| e.into_inner()).entry(status).or_default() += 1;
-        let _ = self.writer.send((vec![Record::Call(Box::new(record.clone()))], None));
+        let _ = self.writer.send((vec![Record::Call(Box::new(api_call(record)))], None));
+    }
+}
+
+/// The store's row for a call: what the audit trail keeps of it (not the
+/// request body).
+fn api_call(record: &CallRecord) -> ApiCall {
+    ApiCall {
+        at: record.at,
+        method: record.method.clone(),
+        path: record.path.clone(),
+        query: record.query.clone(),
+        status: record.status,
+        trace_id: record.trace_id.clone(),
+        duration: record.duration,
+        error: record.error.clone(),
+        attempt: record.attempt,
     }
 }
 
@@ -294,7 +311,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
         builder = builder.confirm_policy(p);
     }
     let client = builder
-        .ledger(Arc::new(WriterLedger { store: store.clone(), writer: writer.clone() }))
+        .ledger(Arc::new(WriterLedger { reads: StoreLedger(store.clone()), writer: writer.clone() }))
         .clock(clock.clone())
         .observer(calls.clone())
         .budget(megaport::RequestBudget::new(*config.megaport.requests_per_5m.get_ref(), megaport::MEGAPORT_WINDOW))

@@ -15,6 +15,7 @@ pub mod cycle;
 mod daemon;
 pub mod http;
 pub mod http_auth;
+pub mod ledger;
 pub mod outbox;
 pub mod replay;
 pub mod sources;

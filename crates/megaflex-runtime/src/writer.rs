@@ -20,6 +20,8 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use megaflex_store::{Record, Store, StoreError};
 
+use crate::ledger::StoreLedger;
+
 /// A message to the writer: records, and who waits for them to be committed.
 pub(crate) type WriterMsg = (Vec<Record>, Option<oneshot::Sender<Result<(), StoreError>>>);
 
@@ -300,15 +302,14 @@ impl Writer {
 /// failing at that moment (it is written when the store recovers).
 #[derive(Debug, Clone)]
 pub(crate) struct WriterLedger {
-    pub(crate) store: Arc<dyn Store>,
+    /// Reads go straight to the store.
+    pub(crate) reads: StoreLedger,
     pub(crate) writer: mpsc::UnboundedSender<WriterMsg>,
 }
 
 impl UpdateLedger for WriterLedger {
     fn updates_since<'a>(&'a self, uid: &'a ProductUid, since: EpochMillis) -> LedgerFuture<'a, Vec<EpochMillis>> {
-        Box::pin(async move {
-            self.store.updates_since(uid, since).await.map_err(|e| megaport::Error::Ledger(e.to_string()))
-        })
+        self.reads.updates_since(uid, since)
     }
 
     fn record<'a>(&'a self, uid: &'a ProductUid, at: EpochMillis, origin: UpdateOrigin) -> LedgerFuture<'a, ()> {

@@ -2,6 +2,10 @@
 //! posting to the webhook source after an alert is pushed to its API.
 //! Skipped when the binary is missing, unless MEGAFLEX_REQUIRE_PEERS=1 (CI).
 
+#[path = "../../../testing/peers.rs"]
+mod peers;
+
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,14 +17,7 @@ use tokio_util::sync::CancellationToken;
 const BIN: &str = "/usr/bin/prometheus-alertmanager";
 
 fn peer_available() -> bool {
-    let present = std::path::Path::new(BIN).exists();
-    if !present && std::env::var_os("MEGAFLEX_REQUIRE_PEERS").is_some() {
-        panic!("{BIN} is required (apt-get install prometheus-alertmanager)");
-    }
-    if !present {
-        eprintln!("skipping: {BIN} not installed");
-    }
-    present
+    peers::peer_present(std::path::Path::new(BIN).exists(), BIN, "apt-get install prometheus-alertmanager")
 }
 
 fn free_port() -> u16 {
@@ -33,6 +30,37 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Alertmanager in `dir`, notifying the webhook at `webhook` with the test
+/// token every `group_interval`; returns it and its alerts API URL.
+fn alertmanager(
+    dir: &std::path::Path,
+    webhook: SocketAddr,
+    group_interval: &str,
+    send_resolved: bool,
+) -> (Killed, String) {
+    let port = free_port();
+    let resolved = if send_resolved { "        send_resolved: true\n" } else { "" };
+    std::fs::write(
+        dir.join("alertmanager.yml"),
+        format!(
+            "route:\n  receiver: megaflex\n  group_by: [alertname]\n  group_wait: 0s\n  group_interval: {group_interval}\n  repeat_interval: 1h\n\
+             receivers:\n  - name: megaflex\n    webhook_configs:\n      - url: http://{webhook}/alertmanager\n{resolved}\
+             \x20       http_config:\n          authorization:\n            credentials: am-token\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new(BIN)
+        .arg(format!("--config.file={}", dir.join("alertmanager.yml").display()))
+        .arg(format!("--storage.path={}", dir.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (Killed(child), format!("http://127.0.0.1:{port}/api/v2/alerts"))
 }
 
 #[tokio::test]
@@ -48,30 +76,8 @@ async fn alertmanager_posts_firing_then_resolved() {
 
     let dir = std::env::temp_dir().join(format!("megaflex-am-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let am_port = free_port();
-    std::fs::write(
-        dir.join("alertmanager.yml"),
-        format!(
-            "route:\n  receiver: megaflex\n  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1h\n\
-             receivers:\n  - name: megaflex\n    webhook_configs:\n      - url: http://{}/alertmanager\n        send_resolved: true\n\
-             \x20       http_config:\n          authorization:\n            credentials: am-token\n",
-            src.local_addr
-        ),
-    )
-    .unwrap();
-    let _am = Killed(
-        Command::new(BIN)
-            .arg(format!("--config.file={}", dir.join("alertmanager.yml").display()))
-            .arg(format!("--storage.path={}", dir.join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (_am, api) = alertmanager(&dir, src.local_addr, "1s", true);
     let http = megaflex_http::bare_client();
-    let api = format!("http://127.0.0.1:{am_port}/api/v2/alerts");
     let started = Instant::now();
     let alert = |ends: Option<&str>| {
         let mut a = serde_json::json!({"labels": {"alertname": "BneMelPrimaryDown", "instance": "core-b1"},
@@ -142,30 +148,8 @@ async fn alert_refused_with_503_is_accepted_on_alertmanagers_retry() {
     let src = WebhookSource::spawn(config, tx, stop.clone()).await.unwrap();
     let dir = std::env::temp_dir().join(format!("megaflex-am-retry-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let am_port = free_port();
-    std::fs::write(
-        dir.join("alertmanager.yml"),
-        format!(
-            "route:\n  receiver: megaflex\n  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 30s\n  repeat_interval: 1h\n\
-             receivers:\n  - name: megaflex\n    webhook_configs:\n      - url: http://{}/alertmanager\n\
-             \x20       http_config:\n          authorization:\n            credentials: am-token\n",
-            src.local_addr
-        ),
-    )
-    .unwrap();
-    let _am = Killed(
-        Command::new(BIN)
-            .arg(format!("--config.file={}", dir.join("alertmanager.yml").display()))
-            .arg(format!("--storage.path={}", dir.join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (_am, api) = alertmanager(&dir, src.local_addr, "30s", false);
     let http = megaflex_http::bare_client();
-    let api = format!("http://127.0.0.1:{am_port}/api/v2/alerts");
     let alert = serde_json::json!([{"labels": {"alertname": "BneMelPrimaryDown", "instance": "core-b1"},
                                     "startsAt": "2026-11-22T10:00:00Z"}]);
     let started = Instant::now();

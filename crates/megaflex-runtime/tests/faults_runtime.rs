@@ -2,8 +2,9 @@
 //! over loopback with real SQLite files: a refused update waits for the time
 //! Megaport names instead of looping; a fresh store learns the account's
 //! recent updates; a stop ends within seconds and records what is deferred;
-//! a VXC still being applied is waited for, not updated again; a wall-clock
-//! step does not stretch a hold-down.
+//! a stop while a sent update is being read back leaves its intent for the
+//! next start; a VXC still being applied is waited for, not updated again; a
+//! wall-clock step does not stretch a hold-down.
 
 mod common;
 
@@ -114,6 +115,62 @@ async fn a_stop_during_a_long_confirmation_ends_in_seconds_and_the_next_start_ca
     advance(&sim, 600.0);
     wait_for("the intent found in force", || has_decision(&d, "intent_confirmed")).await;
     assert_eq!(puts(&sim), (2, 0), "one update for one intent");
+    d.stop();
+    d.join().await;
+    let pool = db(&db_path).await;
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM intents WHERE state = 'open'").await, 0);
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM intents WHERE state = 'confirmed'").await, 1);
+}
+
+/// Fault rules posted to the simulator's admin API (`DELETE` clears them).
+async fn sim_faults(sim: &SimHandle, rule: Option<serde_json::Value>) {
+    let http = megaflex_http::bare_client();
+    let url = format!("{}/_sim/faults", sim.base_url());
+    let r = match rule {
+        Some(rule) => http.post(url).json(&rule).send().await.unwrap(),
+        None => http.delete(url).send().await.unwrap(),
+    };
+    assert!(r.status().is_success(), "fault rule refused: {}", r.text().await.unwrap_or_default());
+}
+
+/// Commit 843af3a: the update is out (Megaport took the PUT) and the stop
+/// comes while its confirmation read is not yet sent (here waiting out a 503's
+/// Retry-After; under load, the request budget). The read's own "nothing was
+/// sent" must not drop the intent: it stays open and the next start settles it
+/// against the account, without a second PUT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_the_confirmation_read_leaves_the_intent_for_the_next_start() {
+    let sim = sim().await;
+    change_outside(&sim, 500).await;
+    advance(&sim, 301.0);
+    // Every read of the one VXC is answered 503 "retry in 30 s"; the cycle's
+    // account read (`/v2/products`) and the PUT are not touched.
+    let read_refused = serde_json::json!({
+        "method": "GET", "path_prefix": "/v2/product/", "status": 503, "retry_after_secs": 30, "count": 1000,
+    });
+    sim_faults(&sim, Some(read_refused)).await;
+    let dir = temp_dir("stop-in-read");
+    let db_path = dir.join("megaflex.db");
+    let text = config_text(&sim, &db_path, "", "");
+    let d = start(&text).await;
+    wait_for("the restore to be sent", || puts(&sim).0 == 2).await;
+    wait_for("the confirmation read refused", || sim.state().stats().faults_injected >= 1).await;
+    assert!(d.status.borrow().circuits[0].in_flight, "the update job waits to read again");
+    d.stop();
+    tokio::time::timeout(Duration::from_secs(5), d.join()).await.expect("stopped within seconds, not after the retry");
+    let pool = db(&db_path).await;
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM decisions WHERE action = 'deferred'").await, 1);
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM intents WHERE state = 'dropped'").await, 0, "not dropped");
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM intents WHERE state = 'open'").await, 1, "left for the next start");
+    pool.close().await;
+
+    // Megaport applied it meanwhile; the next start finds it in force.
+    sim_faults(&sim, None).await;
+    assert_eq!(update_rates(&sim), vec![500, 10]);
+    let d = start(&text).await;
+    wait_for("the intent found in force", || has_decision(&d, "intent_confirmed")).await;
+    wait_settled(&d, &sim).await;
+    assert_eq!(puts(&sim), (2, 0), "one update for one intent, no breach");
     d.stop();
     d.join().await;
     let pool = db(&db_path).await;

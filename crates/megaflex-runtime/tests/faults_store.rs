@@ -21,16 +21,6 @@ use megaflex_runtime::{Daemon, StartError};
 use megaflex_sim::{DEFAULT_SERVICENOW_PASSWORD as PASSWORD, DEFAULT_SERVICENOW_USER as USER, SimHandle};
 use servicenow_table::ServiceNowClient;
 
-fn peer(what: &str, ok: bool) -> bool {
-    if !ok && std::env::var_os("MEGAFLEX_REQUIRE_PEERS").is_some() {
-        panic!("{what} is required by this test (MEGAFLEX_REQUIRE_PEERS=1)");
-    }
-    if !ok {
-        eprintln!("skipping: {what} not available");
-    }
-    ok
-}
-
 fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0")
 }
@@ -97,7 +87,7 @@ impl Drop for Tmpfs {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_holds_everything_back_and_writes_it_when_space_returns() {
-    if !peer("root (mount -t tmpfs)", is_root()) {
+    if !peer_present(is_root(), "root (mount -t tmpfs)", "run the tests as root") {
         return;
     }
     let sim = sim().await;
@@ -160,7 +150,7 @@ async fn a_full_disk_holds_everything_back_and_writes_it_when_space_returns() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_during_a_full_disk_ends_within_seconds_and_says_what_it_gives_up() {
-    if !peer("root (mount -t tmpfs)", is_root()) {
+    if !peer_present(is_root(), "root (mount -t tmpfs)", "run the tests as root") {
         return;
     }
     let sim = sim().await;
@@ -190,7 +180,7 @@ async fn a_stop_during_a_full_disk_ends_within_seconds_and_says_what_it_gives_up
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_lock_held_ten_seconds_by_another_process_loses_nothing() {
-    if !peer("sqlite3", Command::new("sqlite3").arg("-version").output().is_ok()) {
+    if !peer_present(Command::new("sqlite3").arg("-version").output().is_ok(), "sqlite3", "apt-get install sqlite3") {
         return;
     }
     let sim = sim().await;
@@ -271,7 +261,11 @@ async fn start_refuses_a_store_it_cannot_write_and_starts_once_it_can() {
     wait_ready(&d).await;
     d.stop();
     d.join().await;
-    if !peer("a read-only bind mount (root)", make_read_only(&db, true)) {
+    if !peer_present(
+        make_read_only(&db, true),
+        "a read-only bind mount (mount --bind, as root)",
+        "run the tests as root",
+    ) {
         return;
     }
     let config = megaflex_runtime::config::Config::parse(Path::new("ro.toml"), &text).unwrap();

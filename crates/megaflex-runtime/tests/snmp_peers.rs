@@ -3,9 +3,15 @@
 //! community and wrong password counted and dropped. Skipped when Net-SNMP
 //! is missing, unless MEGAFLEX_REQUIRE_PEERS=1 (CI).
 
+#[path = "common/counted.rs"]
+mod counted;
+#[path = "../../../testing/peers.rs"]
+mod peers;
+
 use std::process::Command;
 use std::time::Duration;
 
+use counted::wait_counted;
 use megaflex_domain::event::{Event, EventKind, EventState, SourceKind};
 use megaflex_sources::snmp::usm::{AuthProtocol, PrivProtocol, UsmUser};
 use megaflex_sources::snmp::{SnmpTrapConfig, SnmpTrapSource};
@@ -16,13 +22,7 @@ const ENGINE: &str = "8000000001020304";
 
 fn available() -> bool {
     let ok = Command::new("snmptrap").arg("-V").output().is_ok();
-    if !ok && std::env::var_os("MEGAFLEX_REQUIRE_PEERS").is_some() {
-        panic!("snmptrap is required (apt-get install snmp)");
-    }
-    if !ok {
-        eprintln!("skipping: Net-SNMP snmptrap not installed");
-    }
-    ok
+    peers::peer_present(ok, "Net-SNMP snmptrap", "apt-get install snmp")
 }
 
 fn net_snmp(tool: &str, args: &[String]) -> std::process::Output {
@@ -208,18 +208,4 @@ async fn v3_auth_priv_from_net_snmp() {
     let m = metrics.snapshot();
     assert_eq!((m.classified, m.dropped_auth), (3, 2), "{m:?}");
     assert!(rx.try_recv().is_err());
-}
-
-/// Waits until the source has counted what a test sent (up to 10 s): the
-/// signal that it handled it, before asserting what it did not forward.
-async fn wait_counted(
-    metrics: &megaflex_sources::metrics::SourceMetrics,
-    what: &str,
-    done: impl Fn(&megaflex_sources::metrics::MetricsSnapshot) -> bool,
-) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !done(&metrics.snapshot()) {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}: {:?}", metrics.snapshot());
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }

@@ -6,6 +6,9 @@
 //! later); engineBoots counted across restarts on one SQLite file.
 //! Skipped when Net-SNMP is missing, unless MEGAFLEX_REQUIRE_PEERS=1 (CI).
 
+#[path = "../../../testing/peers.rs"]
+mod peers;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -43,13 +46,7 @@ const USERS: [(&str, &str, Option<&str>); 4] = [
 
 fn available() -> bool {
     let ok = Command::new("snmpinform").arg("-V").output().is_ok();
-    if !ok && std::env::var_os("MEGAFLEX_REQUIRE_PEERS").is_some() {
-        panic!("snmpinform is required (apt-get install snmp)");
-    }
-    if !ok {
-        eprintln!("skipping: Net-SNMP snmpinform not installed");
-    }
-    ok
+    peers::peer_present(ok, "Net-SNMP snmpinform", "apt-get install snmp")
 }
 
 fn temp_dir(name: &str) -> PathBuf {

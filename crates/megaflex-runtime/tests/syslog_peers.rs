@@ -1,11 +1,15 @@
 //! The syslog source with real senders: util-linux `logger` over UDP and TCP
 //! (RFC 3164 and 5424, both TCP framings), and raw sockets for hostile input.
 
+#[path = "common/counted.rs"]
+mod counted;
+
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use counted::wait_counted;
 use megaflex_domain::event::{Event, EventKind, EventState, SourceKind};
 use megaflex_sources::syslog::{Listen, SyslogConfig, SyslogSource};
 use tokio::sync::mpsc;
@@ -230,18 +234,4 @@ async fn relayed_lines_match_the_routers_watched_link_not_the_relay() {
     let m = metrics.snapshot();
     assert_eq!((m.classified, m.unwatched), (3, 1), "{m:?}");
     assert!(rx.try_recv().is_err(), "the relay's own line was not forwarded");
-}
-
-/// Waits until the source has counted what a test sent (up to 10 s): the
-/// signal that it handled it, before asserting what it did not forward.
-async fn wait_counted(
-    metrics: &megaflex_sources::metrics::SourceMetrics,
-    what: &str,
-    done: impl Fn(&megaflex_sources::metrics::MetricsSnapshot) -> bool,
-) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !done(&metrics.snapshot()) {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}: {:?}", metrics.snapshot());
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }

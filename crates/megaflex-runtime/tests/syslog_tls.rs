@@ -191,6 +191,24 @@ async fn feed(relay: &relays::Relay, port: u16) -> tokio::net::TcpStream {
     }
 }
 
+/// Writes `n` lines to the relay's plain input and checks that all `n`
+/// arrive through its TLS forwarding, classified, none refused.
+async fn relay_loses_nothing(s: &mut Server, relay: &relays::Relay, input: u16, n: usize, what: &str) {
+    let mut feed = feed(relay, input).await;
+    let mut all = String::new();
+    for i in 0..n {
+        all += &line(i);
+        all.push('\n');
+    }
+    feed.write_all(all.as_bytes()).await.unwrap();
+    feed.shutdown().await.unwrap();
+    let m =
+        wait_for(&s.src, &format!("{n} messages through {what}\n{}", relay.log()), |m| m.classified >= n as u64).await;
+    assert_eq!((m.classified, m.dropped_malformed, m.dropped_auth), (n as u64, 0, 0), "{m:?}");
+    let e = s.rx.recv().await.unwrap();
+    assert_eq!((e.device.hostname.as_deref(), e.entity.as_str()), (Some("core-b1"), "TenGigabitEthernet0/1/0"));
+}
+
 #[tokio::test]
 async fn rsyslog_tls_forwarding_without_client_certificate_loses_nothing() {
     if !certs::openssl_available() || !relays::rsyslog_gtls_available() {
@@ -200,21 +218,7 @@ async fn rsyslog_tls_forwarding_without_client_certificate_loses_nothing() {
     let pki = certs::make(&dir);
     let mut s = server(&pki, false).await;
     let (relay, input) = rsyslog_tls(&dir, &pki, None, s.src.local_addr);
-    let mut feed = feed(&relay, input).await;
-    const N: usize = 5_000;
-    let mut all = String::new();
-    for i in 0..N {
-        all += &line(i);
-        all.push('\n');
-    }
-    feed.write_all(all.as_bytes()).await.unwrap();
-    feed.shutdown().await.unwrap();
-    let m =
-        wait_for(&s.src, &format!("{N} messages through rsyslog TLS\n{}", relay.log()), |m| m.classified >= N as u64)
-            .await;
-    assert_eq!((m.classified, m.dropped_malformed, m.dropped_auth), (N as u64, 0, 0), "{m:?}");
-    let e = s.rx.recv().await.unwrap();
-    assert_eq!((e.device.hostname.as_deref(), e.entity.as_str()), (Some("core-b1"), "TenGigabitEthernet0/1/0"));
+    relay_loses_nothing(&mut s, &relay, input, 5_000, "rsyslog TLS").await;
     s.stop.cancel();
 }
 
@@ -275,21 +279,7 @@ log {{ source(s_in); destination(d_tls); }};"#,
             pki.client_key.display()
         ),
     );
-    let mut feed = feed(&relay, input).await;
-    const N: usize = 2_000;
-    let mut all = String::new();
-    for i in 0..N {
-        all += &line(i);
-        all.push('\n');
-    }
-    feed.write_all(all.as_bytes()).await.unwrap();
-    feed.shutdown().await.unwrap();
-    let m =
-        wait_for(&s.src, &format!("{N} messages through syslog-ng TLS\n{}", relay.log()), |m| m.classified >= N as u64)
-            .await;
-    assert_eq!((m.classified, m.dropped_malformed, m.dropped_auth), (N as u64, 0, 0), "{m:?}");
-    let e = s.rx.recv().await.unwrap();
-    assert_eq!((e.device.hostname.as_deref(), e.entity.as_str()), (Some("core-b1"), "TenGigabitEthernet0/1/0"));
+    relay_loses_nothing(&mut s, &relay, input, 2_000, "syslog-ng TLS").await;
     s.stop.cancel();
 }
 

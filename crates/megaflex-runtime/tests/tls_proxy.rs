@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::temp_dir;
+use common::{peer_present, temp_dir};
 use megaflex_sim::{DEFAULT_SERVICENOW_PASSWORD as PASSWORD, DEFAULT_SERVICENOW_USER as USER, SimConfig, TlsIdentity};
 use serde_json::json;
 use servicenow_table::ServiceNowClient;
@@ -34,11 +34,8 @@ impl Tinyproxy {
     /// `None` (after one line saying so) when tinyproxy is not installed,
     /// unless `MEGAFLEX_REQUIRE_PEERS=1`.
     fn start(dir: &Path) -> Option<Self> {
-        if Command::new("tinyproxy").arg("-v").output().is_err() {
-            if std::env::var("MEGAFLEX_REQUIRE_PEERS").as_deref() == Ok("1") {
-                panic!("tinyproxy is required (MEGAFLEX_REQUIRE_PEERS=1): apt-get install tinyproxy");
-            }
-            eprintln!("skipping: tinyproxy (Debian package tinyproxy) is not installed");
+        let installed = Command::new("tinyproxy").arg("-v").output().is_ok();
+        if !peer_present(installed, "tinyproxy", "apt-get install tinyproxy") {
             return None;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -11,7 +11,7 @@ use std::task::Poll;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 
-use crate::metrics::{Gauge, SourceMetrics};
+use crate::metrics::{Counter, Gauge, SourceMetrics};
 use megaflex_domain::event::Event;
 
 /// Events each source may have waiting. Four sources' worth is the size
@@ -88,6 +88,17 @@ impl FairReceiver {
             }
         }
         Err(if open { TryRecvError::Empty } else { TryRecvError::Disconnected })
+    }
+}
+
+/// Hands the events a receiver gathered to its source's queue, emptying
+/// `ready`. An event that does not fit is dropped and counted: a receiver
+/// never waits for a slow consumer (its socket would overflow instead).
+pub(crate) fn hand_over(ready: &mut Vec<Event>, events: &mpsc::Sender<Event>, metrics: &SourceMetrics) {
+    for event in ready.drain(..) {
+        if events.try_send(event).is_err() {
+            metrics.inc(Counter::QueueFull);
+        }
     }
 }
 

@@ -243,15 +243,53 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     reply(status, serde_json::json!({ "error": message.into() }))
 }
 
+/// Why a request is refused before its body is read: the sender's message
+/// says which header to fix (never the expected token or signature).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Refused {
+    #[error("missing or wrong bearer token")]
+    Token,
+    #[error("missing X-Megaflex-Signature: sha256=<hex> header")]
+    NoSignature,
+    #[error("signature is not hex")]
+    SignatureNotHex,
+    #[error("missing X-Megaflex-Timestamp header (unix seconds, signed with the body)")]
+    NoTimestamp,
+    #[error("X-Megaflex-Timestamp is not unix seconds")]
+    TimestampNotSeconds,
+    #[error("X-Megaflex-Timestamp is more than {max_age_secs} s from now: replayed or clock skew")]
+    Stale { max_age_secs: i64 },
+    #[error("bad HMAC key")]
+    HmacKey,
+    #[error("body signature does not match")]
+    WrongSignature,
+    #[error("this signed request was already accepted: replayed")]
+    Replayed,
+    /// The listener gave no peer address: our fault, not the sender's.
+    #[error("no peer address")]
+    NoPeer,
+}
+
+impl IntoResponse for Refused {
+    /// The one place a refusal becomes an answer.
+    fn into_response(self) -> Response {
+        let status = match self {
+            Self::NoPeer => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        error(status, self.to_string())
+    }
+}
+
 /// Checks the bearer token and the body signature.
 /// `Ok(Some(signature))` for a signed request.
-fn authorise(config: &WebhookConfig, headers: &HeaderMap, body: &[u8]) -> Result<Option<Vec<u8>>, String> {
+fn authorise(config: &WebhookConfig, headers: &HeaderMap, body: &[u8]) -> Result<Option<Vec<u8>>, Refused> {
     if let Some(token) = &config.token {
         let given =
             headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
         let ok = given.is_some_and(|g| secret_eq(g.as_bytes(), token.as_bytes()));
         if !ok {
-            return Err("missing or wrong bearer token".into());
+            return Err(Refused::Token);
         }
     }
     if let Some(key) = &config.hmac_key {
@@ -260,25 +298,22 @@ fn authorise(config: &WebhookConfig, headers: &HeaderMap, body: &[u8]) -> Result
             .or_else(|| headers.get("x-hub-signature-256"))
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("sha256="))
-            .ok_or("missing X-Megaflex-Signature: sha256=<hex> header")?;
-        let sig = hex::decode(sig.trim()).map_err(|_| "signature is not hex")?;
-        let stamp = headers
-            .get("x-megaflex-timestamp")
-            .and_then(|v| v.to_str().ok())
-            .ok_or("missing X-Megaflex-Timestamp header (unix seconds, signed with the body)")?
-            .trim();
-        let secs: i64 = stamp.parse().map_err(|_| "X-Megaflex-Timestamp is not unix seconds")?;
+            .ok_or(Refused::NoSignature)?;
+        let sig = hex::decode(sig.trim()).map_err(|_| Refused::SignatureNotHex)?;
+        let stamp =
+            headers.get("x-megaflex-timestamp").and_then(|v| v.to_str().ok()).ok_or(Refused::NoTimestamp)?.trim();
+        let secs: i64 = stamp.parse().map_err(|_| Refused::TimestampNotSeconds)?;
         let now_secs = EpochMillis::now().as_millis() / 1000;
-        let max_age = i64::try_from(config.signature_max_age.as_secs()).unwrap_or(i64::MAX);
-        if now_secs.abs_diff(secs) > max_age.unsigned_abs() {
-            return Err(format!("X-Megaflex-Timestamp is more than {max_age} s from now: replayed or clock skew"));
+        let max_age_secs = i64::try_from(config.signature_max_age.as_secs()).unwrap_or(i64::MAX);
+        if now_secs.abs_diff(secs) > max_age_secs.unsigned_abs() {
+            return Err(Refused::Stale { max_age_secs });
         }
         // verify_slice compares in constant time.
-        let mut mac = Hmac::<Sha256>::new_from_slice(key).map_err(|_| "bad HMAC key")?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).map_err(|_| Refused::HmacKey)?;
         mac.update(stamp.as_bytes());
         mac.update(b".");
         mac.update(body);
-        mac.verify_slice(&sig).map_err(|_| "body signature does not match")?;
+        mac.verify_slice(&sig).map_err(|_| Refused::WrongSignature)?;
         return Ok(Some(sig));
     }
     Ok(None)
@@ -296,9 +331,9 @@ impl Shared {
 
     /// Counts the request and checks its credentials: `Err(why)` refuses
     /// it (401), `Ok(Some(signature))` is a signed request to remember once answered 200.
-    fn admit(&self, headers: &HeaderMap, body: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    fn admit(&self, headers: &HeaderMap, body: &[u8]) -> Result<Option<Vec<u8>>, Refused> {
         self.metrics.inc(Counter::Received);
-        let refuse = |e: String| {
+        let refuse = |e: Refused| {
             self.metrics.inc(Counter::Auth);
             e
         };
@@ -307,7 +342,7 @@ impl Shared {
             let window_ms = i64::try_from(self.config.signature_max_age.as_millis()).unwrap_or(i64::MAX);
             let mut seen = self.signatures.lock().unwrap_or_else(|e| e.into_inner());
             if seen.is_duplicate(sig, EpochMillis::now().as_millis(), window_ms.saturating_mul(2)) {
-                return Err(refuse("this signed request was already accepted: replayed".into()));
+                return Err(refuse(Refused::Replayed));
             }
         }
         Ok(signature)
@@ -346,8 +381,8 @@ impl FromRequest<Shared> for Admitted {
         let headers = req.headers().clone();
         // The body limit answers 413 before anything is counted, as before.
         let body = Bytes::from_request(req, s).await.map_err(IntoResponse::into_response)?;
-        let signature = s.admit(&headers, &body).map_err(|why| error(StatusCode::UNAUTHORIZED, why))?;
-        let peer = peer.ok_or_else(|| error(StatusCode::INTERNAL_SERVER_ERROR, "no peer address"))?;
+        let signature = s.admit(&headers, &body).map_err(IntoResponse::into_response)?;
+        let peer = peer.ok_or(Refused::NoPeer).map_err(IntoResponse::into_response)?;
         Ok(Self { peer, signature, body })
     }
 }

@@ -7,9 +7,9 @@ use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::time::Duration;
 
-use megaport::{CallRecord, LedgerFuture, UpdateLedger, UpdateOrigin};
+use megaport_types::rules::UpdateOrigin;
 use megaport_types::{EpochMillis, ProductUid};
 use serde::Serialize;
 
@@ -107,6 +107,31 @@ pub struct Intent {
     pub created_at: EpochMillis,
 }
 
+/// One HTTP exchange with the Megaport API, as the audit trail keeps it.
+/// The store's own row, not the client's journal record, so the store needs
+/// no client and is never handed a request body it does not keep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiCall {
+    /// When the request was sent.
+    pub at: EpochMillis,
+    /// Method.
+    pub method: String,
+    /// Path (no host).
+    pub path: String,
+    /// Query string, empty when none (never holds secrets).
+    pub query: String,
+    /// HTTP status, if a response arrived.
+    pub status: Option<u16>,
+    /// Megaport trace id, if any.
+    pub trace_id: Option<String>,
+    /// Round-trip time.
+    pub duration: Duration,
+    /// Error text for a failed call.
+    pub error: Option<String>,
+    /// 1 for the first try, 2.. for retries.
+    pub attempt: u32,
+}
+
 /// A circuit's resumable state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CircuitRow {
@@ -163,7 +188,7 @@ pub enum Record {
     /// A decision.
     Decision(DecisionRecord),
     /// A Megaport call.
-    Call(Box<CallRecord>),
+    Call(Box<ApiCall>),
     /// An update of a VXC (the ledger).
     Update {
         /// VXC.
@@ -316,28 +341,6 @@ pub enum OutboxOutcome {
     Failed(String),
     /// Not done yet (ServiceNow down, throttling): tried again later.
     Retry(String),
-}
-
-/// The client's update ledger kept in the store, so the 5-minute and monthly
-/// rules survive restarts.
-#[derive(Debug, Clone)]
-pub struct StoreLedger(pub Arc<dyn Store>);
-
-impl UpdateLedger for StoreLedger {
-    fn updates_since<'a>(&'a self, uid: &'a ProductUid, since: EpochMillis) -> LedgerFuture<'a, Vec<EpochMillis>> {
-        Box::pin(
-            async move { self.0.updates_since(uid, since).await.map_err(|e| megaport::Error::Ledger(e.to_string())) },
-        )
-    }
-
-    fn record<'a>(&'a self, uid: &'a ProductUid, at: EpochMillis, origin: UpdateOrigin) -> LedgerFuture<'a, ()> {
-        Box::pin(async move {
-            self.0
-                .write(vec![Record::Update { uid: uid.clone(), at, origin }])
-                .await
-                .map_err(|e| megaport::Error::Ledger(e.to_string()))
-        })
-    }
 }
 
 /// The daemon that holds a store.

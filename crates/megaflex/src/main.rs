@@ -14,6 +14,7 @@ mod plot;
 mod plot;
 mod state;
 mod timearg;
+mod version;
 
 use std::process::ExitCode;
 
@@ -21,11 +22,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::context::{Ctx, GlobalArgs};
 use crate::error::{exit, is_broken_pipe, report};
-
-/// `0.1.0 (git abc123def456)`.
-pub(crate) fn version_string() -> &'static str {
-    concat!(env!("CARGO_PKG_VERSION"), " (git ", env!("MEGAFLEX_GIT_REV"), ")")
-}
+use crate::version::version_string;
 
 /// Event-driven bandwidth on demand for Megaport VXCs, and the Megaport API
 /// workflow one command per step.

@@ -3,7 +3,8 @@
 //! with exit code 1 (a failure of the machine, not of the command line), a
 //! store URL megaflex cannot use with exit code 2 (usage);
 //! files are created owner-only whatever the umask; `megaflex resume`
-//! never writes behind a live daemon.
+//! never writes behind a live daemon; the CLI's own ledger on a full disk
+//! says so and keeps every entry it had.
 
 mod common;
 
@@ -12,7 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{DaemonToml, Killed, free_tcp_port, frozen_sim, peer_present, sim_credentials, stderr, wait_for_port};
+use common::{
+    DaemonToml, Killed, clean_env, free_tcp_port, frozen_sim, peer_present, sim_credentials, sim_env, sim_with, stderr,
+    wait_for_port,
+};
 use megaflex_sim::SimHandle;
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -224,4 +228,69 @@ async fn a_store_that_cannot_be_opened_exits_1_and_a_wrong_store_url_exits_2() {
         assert_eq!(out.status.code(), Some(2), "{cmd}: {}", stderr(&out));
         assert!(stderr(&out).contains("unsupported store URL"), "{cmd}: {}", stderr(&out));
     }
+}
+
+/// The CLI's state directory on a full disk (a 1 MiB tmpfs as
+/// `XDG_STATE_HOME`, filled with `dd`): an update made while the ledger cannot
+/// be written is reported naming the file and the cause, the ledger keeps
+/// every entry it had (the old file, whole), and once there is room again the
+/// next entry is written beside them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_ledger_on_a_full_disk_says_so_and_keeps_every_entry() {
+    let dir = temp_dir("cli-full");
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&state)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !peer_present(
+        mounted,
+        "a tmpfs mount (mount -t tmpfs, as root)",
+        "run as root; in a container, with CAP_SYS_ADMIN",
+    ) {
+        return;
+    }
+    let _unmount = Unmount(Some(state.clone()));
+    let sim =
+        sim_with(|c| c.world = megaflex_sim::default_world_with_vxcs(megaport::types::EpochMillis::now(), 3)).await;
+    let uids: Vec<String> = (0..3).map(megaflex_sim::extra_vxc_uid).collect();
+    let speed = |uid: &str| {
+        let mut c = common::megaflex();
+        sim_env(clean_env(c.args(["vxc", "speed", uid, "500", "--yes"]), &dir), &sim).env("XDG_STATE_HOME", &state);
+        output(c)
+    };
+    let ledger = state.join("megaflex/ledger.json");
+    let recorded = |path: &Path| -> Vec<String> {
+        let file: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).expect("a whole ledger");
+        file["services"].as_object().unwrap().keys().cloned().collect()
+    };
+
+    let out = speed(&uids[0]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(recorded(&ledger), [uids[0].clone()]);
+    let before = std::fs::read(&ledger).unwrap();
+
+    let fill = state.join("fill");
+    let dd = Command::new("dd").arg("if=/dev/zero").arg(format!("of={}", fill.display())).arg("bs=64k").output();
+    assert!(!dd.unwrap().status.success(), "dd should stop at a full disk");
+    let out = speed(&uids[1]);
+    assert_eq!(sim.state().stats().updates.len(), 2, "the update was made: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("not recorded in the ledger")
+            && err.contains(&ledger.display().to_string())
+            && err.contains("No space left on device"),
+        "a clear error naming the file and the cause: {err}"
+    );
+    assert_eq!(std::fs::read(&ledger).unwrap(), before, "the ledger on disk is the old one, whole");
+
+    std::fs::remove_file(&fill).unwrap();
+    let out = speed(&uids[2]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut expected = vec![uids[0].clone(), uids[2].clone()];
+    expected.sort();
+    assert_eq!(recorded(&ledger), expected, "the earlier entry kept, the new one beside it");
 }

@@ -13,6 +13,12 @@ use megaflex_runtime::{Daemon, RunOptions};
 use megaflex_sim::{SimConfig, SimHandle};
 use megaport::Credentials;
 
+#[path = "../../../../testing/peers.rs"]
+mod peers;
+// Not every test crate that includes `common` has a peer test.
+#[allow(unused_imports)]
+pub use peers::{peer_present, peers_required};
+
 pub const VXC: &str = megaflex_sim::BLOG_VXC_UID;
 
 /// A fresh directory under the system temp dir.

@@ -23,19 +23,12 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
-fn required() -> bool {
-    std::env::var_os("MEGAFLEX_REQUIRE_PEERS").is_some_and(|v| v == "1")
-}
-
-/// Whether a peer is there: one line and `false` when not (a panic under
-/// `MEGAFLEX_REQUIRE_PEERS=1`).
-fn present(ok: bool, what: &str, install: &str) -> bool {
-    if !ok {
-        assert!(!required(), "{what} is required ({install})");
-        eprintln!("skipping: {what} not installed ({install})");
-    }
-    ok
-}
+// Each helper file brings the shared rule along, so a test crate may include
+// several of them: the copies are the same stateless functions.
+#[allow(clippy::duplicate_mod)]
+#[path = "../../../../testing/peers.rs"]
+mod peers;
+use peers::peer_present as present;
 
 /// A port free right now on 127.0.0.1 for both UDP and TCP, for a relay's
 /// input: relays cannot be told to bind port 0 and report it. Taken below

@@ -123,11 +123,8 @@ impl Reply {
 /// returns); under `MEGAFLEX_REQUIRE_PEERS=1` (CI), a failure instead.
 pub fn python_peer(modules: &str, install: &str) -> bool {
     let python = std::process::Command::new("python3").args(["-c", &format!("import {modules}")]).output();
-    let ok = python.is_ok_and(|o| o.status.success());
-    if !ok {
-        let required = std::env::var_os("MEGAFLEX_REQUIRE_PEERS").is_some_and(|v| v == "1");
-        assert!(!required, "python3 with {modules} is required (MEGAFLEX_REQUIRE_PEERS=1): {install}");
-        eprintln!("skipping: python3 with {modules} is missing ({install})");
-    }
-    ok
+    peers::peer_present(python.is_ok_and(|o| o.status.success()), &format!("python3 with {modules}"), install)
 }
+
+#[path = "../../../../testing/peers.rs"]
+mod peers;

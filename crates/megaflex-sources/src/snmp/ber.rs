@@ -15,6 +15,28 @@ pub const INTEGER: u8 = 0x02;
 pub const OCTET_STRING: u8 = 0x04;
 /// SEQUENCE.
 pub const SEQUENCE: u8 = 0x30;
+/// NULL.
+pub const NULL: u8 = 0x05;
+/// OBJECT IDENTIFIER.
+pub const OID: u8 = 0x06;
+/// SNMP's IpAddress (application 0).
+pub const IP_ADDRESS: u8 = 0x40;
+/// SNMP's Counter32 (application 1).
+pub const COUNTER32: u8 = 0x41;
+/// SNMP's Gauge32 / Unsigned32 (application 2).
+pub const GAUGE32: u8 = 0x42;
+/// SNMP's TimeTicks (application 3).
+pub const TIME_TICKS: u8 = 0x43;
+/// SNMP's Opaque (application 4).
+pub const OPAQUE: u8 = 0x44;
+/// SNMP's Counter64 (application 6).
+pub const COUNTER64: u8 = 0x46;
+/// noSuchObject (a varbind exception, context 0).
+pub const NO_SUCH_OBJECT: u8 = 0x80;
+/// noSuchInstance (context 1).
+pub const NO_SUCH_INSTANCE: u8 = 0x81;
+/// endOfMibView (context 2).
+pub const END_OF_MIB_VIEW: u8 = 0x82;
 
 /// Reads TLVs one after the other from a slice.
 #[derive(Debug, Clone, Copy)]

@@ -1,10 +1,9 @@
 //! SNMP notifications (v1 traps, v2c traps and informs, v3 with USM) decoded
 //! into one form: a trap OID and varbinds, v1 mapped to v2 per RFC 3584.
-//! The BER is read in `pdu.rs`.
+//! The BER is read in `pdu.rs` (`decode_community`, `inform_response_v2c`),
+//! which builds these types: this file imports nothing of it.
 
 use std::net::Ipv4Addr;
-
-pub use super::pdu::{decode_community, inform_response_v2c};
 
 /// `snmpTrapOID.0`.
 pub const SNMP_TRAP_OID: &str = "1.3.6.1.6.3.1.1.4.1.0";
@@ -151,6 +150,7 @@ pub fn peek_version(buf: &[u8]) -> Result<i64, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snmp::pdu::{decode_community, inform_response_v2c};
 
     /// An inform as Net-SNMP's snmpinform sends it (captured on loopback).
     const INFORM: &str = "30530201010403707562a6490204378e5f13020100020100303b300f06082b06010201010300430306d9263017060a2b06010603010104010006092b0601060301010503300f060a2b060102010202010107020107";

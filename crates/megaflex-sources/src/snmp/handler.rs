@@ -219,11 +219,7 @@ impl Handler {
     /// Hands the events handled so far to the engine: once per drain, so
     /// the consumer is woken once for many events.
     pub(super) fn flush(&mut self) {
-        for event in self.ready.drain(..) {
-            if self.events.try_send(event).is_err() {
-                self.metrics.inc(Counter::QueueFull);
-            }
-        }
+        crate::queue::hand_over(&mut self.ready, &self.events, &self.metrics);
     }
 
     /// Events waiting for `flush`.

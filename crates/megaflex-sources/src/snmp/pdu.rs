@@ -7,7 +7,10 @@
 
 use std::net::Ipv4Addr;
 
-use super::ber::{self, BerError, INTEGER, OCTET_STRING, Reader, SEQUENCE};
+use super::ber::{
+    self, BerError, COUNTER32, COUNTER64, END_OF_MIB_VIEW, GAUGE32, INTEGER, IP_ADDRESS, NO_SUCH_INSTANCE,
+    NO_SUCH_OBJECT, NULL, OCTET_STRING, OID, OPAQUE, Reader, SEQUENCE, TIME_TICKS,
+};
 use super::decode::{
     DecodeError, Notification, SNMP_TRAP_ADDRESS, SNMP_TRAP_COMMUNITY, SNMP_TRAP_ENTERPRISE, SNMP_TRAP_OID,
     SYS_UP_TIME, Value, Version,
@@ -25,18 +28,6 @@ pub const INFORM_REQUEST: u8 = 0xa6;
 pub const V2_TRAP: u8 = 0xa7;
 /// Report-PDU.
 pub const REPORT: u8 = 0xa8;
-
-const NULL: u8 = 0x05;
-const OID: u8 = 0x06;
-const IP_ADDRESS: u8 = 0x40;
-const COUNTER32: u8 = 0x41;
-const GAUGE32: u8 = 0x42;
-const TIME_TICKS: u8 = 0x43;
-const OPAQUE: u8 = 0x44;
-const COUNTER64: u8 = 0x46;
-const NO_SUCH_OBJECT: u8 = 0x80;
-const NO_SUCH_INSTANCE: u8 = 0x81;
-const END_OF_MIB_VIEW: u8 = 0x82;
 
 fn malformed(e: BerError) -> DecodeError {
     DecodeError::Malformed(e.to_string())

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::ber::{self, BerError, INTEGER, OCTET_STRING, Reader, SEQUENCE};
+use super::ber::{self, BerError, COUNTER32, INTEGER, OCTET_STRING, OID, Reader, SEQUENCE};
 use super::decode::{DecodeError, Notification, Version};
 use super::pdu::{INFORM_REQUEST as PDU_INFORM, REPORT as PDU_REPORT, RESPONSE as PDU_RESPONSE, V2_TRAP as PDU_TRAP};
 use super::usm::{LocalizedUser, UsmUser, decrypt, encrypt, sign, verify};
@@ -34,8 +34,6 @@ const FLAG_PRIV: u8 = 0x02;
 const FLAG_REPORTABLE: u8 = 0x04;
 /// msgMaxSize we announce: the largest UDP payload over IPv4.
 const MAX_MESSAGE_BYTES: i64 = 65_507;
-const COUNTER32: u8 = 0x41;
-const OID: u8 = 0x06;
 
 /// Why a v3 message was not accepted as a notification.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

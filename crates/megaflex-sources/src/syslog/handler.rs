@@ -106,11 +106,7 @@ impl Handler {
     /// for many events, where waking it per event cost more than parsing
     /// (docs/BENCHMARKS.md).
     pub(super) fn flush(&mut self) {
-        for event in self.ready.drain(..) {
-            if self.events.try_send(event).is_err() {
-                self.metrics.inc(Counter::QueueFull);
-            }
-        }
+        crate::queue::hand_over(&mut self.ready, &self.events, &self.metrics);
     }
 
     /// Events waiting for `flush`.

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use megaflex_runtime::config::Config;
-use megaflex_store::{self as store, StoreLedger};
+use megaflex_runtime::ledger::StoreLedger;
+use megaflex_store as store;
 use megaport::UpdatePolicy;
 use megaport::types::{EpochMillis, ProductUid};
 

@@ -129,7 +129,7 @@ pub(crate) async fn run(ctx: &Ctx, args: SupportArgs) -> anyhow::Result<u8> {
         "generated_at_utc": now.to_string(),
         "generated_at_local": local(now),
         "timezone": jiff::tz::TimeZone::system().iana_name().unwrap_or("unknown"),
-        "megaflex_version": crate::version_string(),
+        "megaflex_version": crate::version::version_string(),
         "account": account,
         "api_configuration": config,
         "calls_in_journal": records.len(),

@@ -332,18 +332,8 @@ impl Drop for Daemon {
     }
 }
 
-/// Whether peer tests must run: CI sets `MEGAFLEX_REQUIRE_PEERS=1`.
-pub fn peers_required() -> bool {
-    std::env::var_os("MEGAFLEX_REQUIRE_PEERS").is_some_and(|v| v == "1")
-}
-
-/// Whether a peer the test needs is here. When not: one line naming it and
-/// how to install it, and `false` (the test returns); under
-/// `MEGAFLEX_REQUIRE_PEERS=1`, a failure instead.
-pub fn peer_present(present: bool, peer: &str, install: &str) -> bool {
-    if !present {
-        assert!(!peers_required(), "{peer} is required (MEGAFLEX_REQUIRE_PEERS=1): {install}");
-        eprintln!("skipping: {peer} is missing ({install})");
-    }
-    present
-}
+#[path = "../../../../testing/peers.rs"]
+mod peers;
+// Not every test crate that includes `common` has a peer test.
+#[allow(unused_imports)]
+pub use peers::{peer_present, peers_required};
