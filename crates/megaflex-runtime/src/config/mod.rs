@@ -107,6 +107,54 @@ restore_after = "10m"
         assert!(e.to_string().starts_with("megaflex.toml:"), "{e}");
     }
 
+    /// What the runtime reads is built in the same step as the checks: the
+    /// values come out typed, with the file's values and the defaults.
+    #[test]
+    fn compiled_sections_are_typed_values() {
+        let text = format!(
+            "{GOOD}
+[http]
+listen = \"127.0.0.1:9100\"
+allowed_hosts = [\"Prom.Example\"]
+idle_timeout = \"30s\"
+
+[[source]]
+type = \"syslog\"
+listen = \"tcp://127.0.0.1:6514\"
+max_connections = 8
+read_timeout = \"5s\"
+
+[[source]]
+type = \"webhook\"
+listen = \"127.0.0.1:9000\"
+token_env = \"HOOK_TOKEN\"
+dedupe_max_entries = 50
+
+[[pattern]]
+name = \"p\"
+regex = \"(?P<entity>\\\\S+) is (?P<state>up|down)\"
+"
+        );
+        let c = Config::parse(Path::new("megaflex.toml"), &text).unwrap();
+        let http = c.http.as_ref().unwrap();
+        assert_eq!(http.listen, "127.0.0.1:9100".parse().unwrap());
+        assert_eq!(http.allowed_hosts, ["prom.example"]);
+        assert_eq!((http.limits.max_connections, http.limits.idle_timeout), (128, Duration::from_secs(30)));
+        let SourceConfig::Syslog(udp) = &c.sources[0] else { panic!("{:?}", c.sources[0]) };
+        assert_eq!(udp.settings.listen, megaflex_sources::syslog::Listen::Udp("127.0.0.1:5514".parse().unwrap()));
+        let SourceConfig::Syslog(tcp) = &c.sources[2] else { panic!("{:?}", c.sources[2]) };
+        assert_eq!((tcp.settings.max_connections, tcp.settings.read_timeout), (8, Duration::from_secs(5)));
+        assert_eq!(tcp.settings.idle_timeout, Duration::from_secs(3600), "the default");
+        let SourceConfig::Webhook(hook) = &c.sources[3] else { panic!("{:?}", c.sources[3]) };
+        assert_eq!((hook.settings.listen, hook.settings.dedupe_max_entries), ("127.0.0.1:9000".parse().unwrap(), 50));
+        assert_eq!((hook.token_env.as_deref(), hook.settings.token.as_deref()), (Some("HOOK_TOKEN"), None));
+        assert_eq!(c.patterns.len(), 1);
+        assert_eq!(c.links[0].signals.len(), 3);
+        assert_eq!(c.circuits[0].vxc, megaport::types::ProductUid::new("61a2b3c4-5b6d-44e8-af90-b6c1d2e3f4a5"));
+        assert_eq!(c.circuits[0].policy().links, ["bne-mel-primary"]);
+        assert_eq!(c.megaport.requests_per_5m, 400);
+    }
+
     #[test]
     fn snmp_engine_ids_are_checked_with_a_position() {
         let at = "communities = [\"public\"]";
