@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use megaflex_runtime::config::Config;
 use megaflex_runtime::{self as engine, RunOptions};
 use megaflex_sim::SimConfig;
+use megaflex_testkit::{CircuitToml, ConfigToml, LinkToml, quoted};
 use megaport::types::EpochMillis;
 
 fn bench_vxc(i: usize) -> String {
@@ -29,24 +30,28 @@ fn world(n: usize) -> megaflex_sim::WorldFile {
 }
 
 fn config(api: &str, db: &Path, syslog: &str, http: Option<&str>, n: usize) -> String {
-    let mut text = format!(
-        "[megaport]\nenvironment = {{ api_url = \"{api}\", token_url = \"{api}/oauth2/token\" }}\n\
-         [engine]\nreconcile_every = \"5m\"\n[store]\nurl = \"sqlite://{}\"\n\
-         [[source]]\ntype = \"syslog\"\nlisten = \"{syslog}\"\n",
-        db.display()
-    );
-    if let Some(h) = http {
-        text.push_str(&format!("[http]\nlisten = \"{h}\"\n"));
-    }
-    for i in 0..n {
-        text.push_str(&format!(
-            "[[link]]\nname = \"link-{i}\"\nsignals = [ {{ syslog = {{ host = \"core-{i}\", interface = \"TenGigabitEthernet0/1/0\" }} }} ]\n\
-             [[circuit]]\nname = \"circuit-{i}\"\nvxc = \"{}\"\nnormal_mbps = 10\nboost_mbps = 500\n\
-             boost_when_down = [\"link-{i}\"]\nboost_after = \"0s\"\nrestore_after = \"1h\"\n",
-            bench_vxc(i)
-        ));
-    }
-    text
+    let toml = ConfigToml::default()
+        .megaport(
+            "environment",
+            format!("{{ api_url = {}, token_url = {} }}", quoted(api), quoted(&format!("{api}/oauth2/token"))),
+        )
+        .engine("reconcile_every", quoted("5m"))
+        .store(db)
+        .syslog(syslog);
+    let toml = match http {
+        Some(h) => toml.http(h),
+        None => toml,
+    };
+    (0..n)
+        .fold(toml, |toml, i| {
+            let link = format!("link-{i}");
+            toml.link(LinkToml::syslog(&link, &format!("core-{i}"), "TenGigabitEthernet0/1/0")).circuit(
+                CircuitToml::new(&format!("circuit-{i}"), &bench_vxc(i), 10, 500, &[&link])
+                    .boost_after("0s")
+                    .restore_after("1h"),
+            )
+        })
+        .text()
 }
 
 fn line(i: usize, state: &str) -> String {

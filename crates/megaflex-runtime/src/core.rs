@@ -120,7 +120,7 @@ pub struct Core {
 impl Core {
     /// Builds the state from the configuration, then resumes from `snapshot`.
     pub fn new(config: &Config, snapshot: Snapshot, now: EpochMillis) -> Self {
-        let mut links: Vec<Link> = config.links.iter().map(|l| l.get_ref().link(now)).collect();
+        let mut links: Vec<Link> = config.links.iter().map(|l| l.link(now)).collect();
         for row in &snapshot.links {
             if let Some(l) = links.iter_mut().find(|l| l.name == row.link) {
                 l.restore(row.status, row.since, &row.signals);
@@ -130,19 +130,10 @@ impl Core {
             .circuits
             .iter()
             .map(|c| {
-                let c = c.get_ref();
-                let policy = CircuitPolicy {
-                    name: c.name.get_ref().clone(),
-                    normal_mbps: *c.normal_mbps.get_ref(),
-                    boost_mbps: *c.boost_mbps.get_ref(),
-                    links: c.boost_when_down.iter().map(|l| l.get_ref().clone()).collect(),
-                    boost_after: c.boost_after.0,
-                    restore_after: c.restore_after.0,
-                };
                 let mut state = CircuitState {
-                    circuit: Circuit::new(policy, 0),
-                    uid: ProductUid::new(c.vxc.get_ref().as_str()),
-                    max_updates_per_month: *c.max_updates_per_month.get_ref(),
+                    circuit: Circuit::new(c.policy(), 0),
+                    uid: c.vxc.clone(),
+                    max_updates_per_month: c.max_updates_per_month,
                     on_outside_change: c.on_outside_change,
                     last_set_mbps: None,
                     actual_mbps: None,
@@ -155,7 +146,7 @@ impl Core {
                     incident_enabled: c.incident && config.servicenow.is_some(),
                     incident: None,
                 };
-                if let Some(row) = snapshot.circuits.iter().find(|r| r.circuit == *c.name.get_ref()) {
+                if let Some(row) = snapshot.circuits.iter().find(|r| r.circuit == c.name) {
                     // A wanted rate that is no longer one of the configured
                     // ones (the config changed) restarts from normal.
                     let p = &state.circuit.policy;

@@ -291,7 +291,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
     });
     // The outbox runs when some circuit opens incidents; credentials are
     // checked now, so a missing variable fails at startup, not mid-incident.
-    let incidents_wanted = config.circuits.iter().any(|c| c.get_ref().incident);
+    let incidents_wanted = config.circuits.iter().any(|c| c.incident);
     let servicenow = match (&config.servicenow, incidents_wanted) {
         (Some(section), true) => {
             let client = match options.servicenow.clone() {
@@ -305,8 +305,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
     let health = Arc::new(StoreHealth::default());
     let (writer, writer_task) = spawn_writer(store.clone(), servicenow.as_ref().map(|s| s.2.clone()), health.clone());
     let calls = Arc::new(CallLog { writer: writer.clone(), by_status: Mutex::default() });
-    let mut builder =
-        Client::builder_from(resolved).ca_file(config.megaport.ca_file.as_ref().map(|p| p.get_ref().clone()));
+    let mut builder = Client::builder_from(resolved).ca_file(config.megaport.ca_file.clone());
     if let Some(p) = options.confirm_policy {
         builder = builder.confirm_policy(p);
     }
@@ -314,7 +313,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
         .ledger(Arc::new(WriterLedger { reads: StoreLedger(store.clone()), writer: writer.clone() }))
         .clock(clock.clone())
         .observer(calls.clone())
-        .budget(megaport::RequestBudget::new(*config.megaport.requests_per_5m.get_ref(), megaport::MEGAPORT_WINDOW))
+        .budget(megaport::RequestBudget::new(config.megaport.requests_per_5m, megaport::MEGAPORT_WINDOW))
         .build()
         .map_err(StartError::Megaport)?;
     let outbox_stop = CancellationToken::new();
@@ -341,7 +340,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
         // A stop ends the actuator's waits (backoff, confirmation) at once.
         client: client.stop_on(shutdown.clone()),
         store: Some(store.clone()),
-        confirm_within: config.engine.confirm_within.0,
+        confirm_within: config.engine.confirm_within,
     });
     let now = clock.now();
     tracing::info!(
@@ -358,8 +357,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
     let (status_tx, status_rx) = watch::channel(core.status(now));
     let (counters_tx, counters_rx) = watch::channel(Counters::default());
     let (progress_tx, progress_rx) = watch::channel(Progress::default());
-    let http_listen =
-        options.http_listen.or_else(|| config.http.as_ref().and_then(|h| h.listen.get_ref().parse().ok()));
+    let http_listen = options.http_listen.or_else(|| config.http.as_ref().map(|h| h.listen));
     let (commands_tx, commands_rx) = mpsc::channel(16);
     let http_addr = match http_listen {
         Some(addr) => Some(
@@ -369,7 +367,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
                     config.http.as_ref(),
                     options.http_token.as_ref().map(|t| secrecy::ExposeSecret::expose_secret(t).to_owned()),
                 )?,
-                config.http.as_ref().map(crate::config::HttpSection::limits).unwrap_or_default(),
+                config.http.as_ref().map(|h| h.limits).unwrap_or_default(),
                 status_rx.clone(),
                 counters_rx,
                 commands_tx,
@@ -389,7 +387,7 @@ pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartE
         writer,
         calls,
         client,
-        reconcile_every: config.engine.reconcile_every.0,
+        reconcile_every: config.engine.reconcile_every,
         sources: running,
         status_tx,
         counters_tx,

@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use megaflex_sources::net::secret_eq;
 
-use crate::config::HttpSection;
+use crate::config::HttpConfig;
 
 /// The listener's access rules.
 #[derive(Clone, Default)]
@@ -51,24 +51,21 @@ pub enum HttpAccessError {
 impl HttpAccess {
     /// Rules from `[http]`; the token comes from `token` when given (tests,
     /// embedding), else from the variable `token_env` names.
-    pub fn from_config(section: Option<&HttpSection>, token: Option<String>) -> Result<Self, HttpAccessError> {
+    pub fn from_config(section: Option<&HttpConfig>, token: Option<String>) -> Result<Self, HttpAccessError> {
         let mut access = Self { token, ..Self::default() };
         if let Some(s) = section {
             if access.token.is_none()
                 && let Some(var) = &s.token_env
             {
-                let value =
-                    std::env::var(var.get_ref()).map_err(|_| HttpAccessError::TokenUnset(var.get_ref().clone()))?;
+                let value = std::env::var(var).map_err(|_| HttpAccessError::TokenUnset(var.clone()))?;
                 if value.trim().is_empty() {
-                    return Err(HttpAccessError::TokenEmpty(var.get_ref().clone()));
+                    return Err(HttpAccessError::TokenEmpty(var.clone()));
                 }
                 access.token = Some(value);
             }
-            access.read_requires_token = *s.read_requires_token.get_ref();
-            access.allowed_hosts.extend(s.allowed_hosts.iter().map(|h| h.get_ref().to_ascii_lowercase()));
-            if let Ok(addr) = s.listen.get_ref().parse::<SocketAddr>() {
-                access.allow_addr(addr);
-            }
+            access.read_requires_token = s.read_requires_token;
+            access.allowed_hosts.extend(s.allowed_hosts.iter().cloned());
+            access.allow_addr(s.listen);
         }
         for h in ["localhost", "127.0.0.1", "[::1]"] {
             access.allowed_hosts.insert(h.to_owned());

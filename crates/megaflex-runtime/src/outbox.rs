@@ -28,7 +28,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::EngineClock;
-use crate::config::ServiceNowSection;
+use crate::config::ServiceNowConfig;
 use megaflex_domain::duration::human_duration;
 use megaflex_domain::incident::{OutboxPayload, ResolveIncident};
 use megaflex_store::{IncidentRow, OutboxOutcome, OutboxRow, Store};
@@ -74,7 +74,7 @@ pub struct Deliverer {
 }
 
 /// The fields a new incident gets from `[servicenow]`.
-pub fn incident_fields(section: &ServiceNowSection) -> Map<String, Value> {
+pub fn incident_fields(section: &ServiceNowConfig) -> Map<String, Value> {
     let mut fields = Map::new();
     fields.insert("impact".into(), json!(section.impact.to_string()));
     fields.insert("urgency".into(), json!(section.urgency.to_string()));

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use megaport::types::{EpochMillis, ProductUid};
+use megaport::types::EpochMillis;
 use serde::Serialize;
 
 use crate::actuator::{Actuator, DryRunActuator, PlannedCall};
@@ -95,10 +95,7 @@ pub fn read_events(text: &str, patterns: &[UserPattern], year: i16) -> (Vec<Even
 /// Runs the events through the engine in dry-run.
 pub async fn replay(config: &Config, events: Vec<Event>) -> (Vec<DecisionRecord>, Vec<PlannedCall>) {
     let start = events.first().map_or(EpochMillis::now(), |e| e.received_at);
-    let act = DryRunActuator::new(config.circuits.iter().map(|c| {
-        let c = c.get_ref();
-        (ProductUid::new(c.vxc.get_ref().as_str()), *c.normal_mbps.get_ref())
-    }));
+    let act = DryRunActuator::new(config.circuits.iter().map(|c| (c.vxc.clone(), c.normal_mbps)));
     let mut core = Core::new(config, Snapshot::default(), start);
     let mut decisions = Vec::new();
     let end = events.last().map_or(start, |e| e.received_at).plus_millis(FOLLOW_AFTER_LAST.as_millis() as i64);

@@ -41,7 +41,7 @@ async fn a_refused_update_waits_for_the_time_megaport_names_instead_of_looping()
     let dir = temp_dir("refused");
     let db_path = dir.join("megaflex.db");
     // A fresh store: the daemon does not know the update just made.
-    let d = start(&config_text(&sim, &db_path, "", "")).await;
+    let d = start(&scenario(&sim, &db_path)).await;
     wait_for("the refused restore to be deferred", || has_decision(&d, "wait")).await;
     assert_eq!(puts(&sim), (1, 1), "one refused PUT, not a loop of them");
     assert_eq!(count_decisions(&d, "update"), 1);
@@ -67,11 +67,7 @@ async fn a_fresh_store_told_of_the_clis_update_sends_nothing_before_the_rule_all
     let at = change_outside(&sim, 500).await;
     let dir = temp_dir("known");
     let db_path = dir.join("megaflex.db");
-    let config = megaflex_runtime::config::Config::parse(
-        std::path::Path::new("scenario.toml"),
-        &config_text(&sim, &db_path, "", ""),
-    )
-    .unwrap();
+    let config = compile("scenario.toml", &scenario(&sim, &db_path));
     let options = megaflex_runtime::RunOptions { known_updates: vec![(ProductUid::new(VXC), at)], ..options() };
     let d = megaflex_runtime::start(config, options).await.unwrap();
     wait_for("the restore to be deferred", || has_decision(&d, "wait")).await;
@@ -92,7 +88,7 @@ async fn a_stop_during_a_long_confirmation_ends_in_seconds_and_the_next_start_ca
     advance(&sim, 601.0);
     let dir = temp_dir("stop");
     let db_path = dir.join("megaflex.db");
-    let text = config_text(&sim, &db_path, "", "");
+    let text = scenario(&sim, &db_path);
     let d = start(&text).await;
     // The restore is accepted; Megaport takes 10 (frozen) minutes to apply it.
     wait_for("the restore to be sent", || puts(&sim).0 == 2).await;
@@ -151,7 +147,7 @@ async fn a_stop_during_the_confirmation_read_leaves_the_intent_for_the_next_star
     sim_faults(&sim, Some(read_refused)).await;
     let dir = temp_dir("stop-in-read");
     let db_path = dir.join("megaflex.db");
-    let text = config_text(&sim, &db_path, "", "");
+    let text = scenario(&sim, &db_path);
     let d = start(&text).await;
     wait_for("the restore to be sent", || puts(&sim).0 == 2).await;
     wait_for("the confirmation read refused", || sim.state().stats().faults_injected >= 1).await;
@@ -193,10 +189,8 @@ async fn a_wall_clock_stepped_back_an_hour_does_not_delay_the_boost() {
     let sim = megaflex_sim::spawn(SimConfig { clock_scale: 1.0, ..SimConfig::default() }).await.unwrap();
     let dir = temp_dir("step");
     let db_path = dir.join("megaflex.db");
-    let text = config_text(&sim, &db_path, "", "")
-        .replace(r#"clock = "simulator""#, r#"clock = "system""#)
-        .replace(r#"boost_after = "30s""#, r#"boost_after = "2s""#);
-    let config = megaflex_runtime::config::Config::parse(std::path::Path::new("scenario.toml"), &text).unwrap();
+    let toml = scenario(&sim, &db_path).engine("clock", quoted("system")).map_circuits(|c| c.boost_after("2s"));
+    let config = compile("scenario.toml", &toml);
     let wall = Arc::new(SteppedWall::default());
     let options = megaflex_runtime::RunOptions { wall_clock: Some(wall.clone()), ..options() };
     let d = megaflex_runtime::start(config, options).await.unwrap();
@@ -216,7 +210,7 @@ async fn a_wall_clock_stepped_back_an_hour_does_not_delay_the_boost() {
 async fn a_start_failure_says_whether_the_configuration_or_the_machine_is_at_fault() {
     use megaflex_runtime::sources::SourceError;
     use megaflex_runtime::{self, StartError};
-    let parse = |text: &str| megaflex_runtime::config::Config::parse(std::path::Path::new("start.toml"), text).unwrap();
+    let parse = |toml: &ConfigToml| compile("start.toml", toml);
     let refused = |r: Result<megaflex_runtime::Daemon, StartError>| match r {
         Err(e) => e,
         Ok(d) => {
@@ -229,14 +223,14 @@ async fn a_start_failure_says_whether_the_configuration_or_the_machine_is_at_fau
     // A port another socket holds: the machine's state (exit code 1).
     let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let listen = format!("udp://{}", taken.local_addr().unwrap());
-    let text = config_text(&sim, &dir.join("a.db"), "", "").replace("udp://127.0.0.1:0", &listen);
-    let err = refused(megaflex_runtime::start(parse(&text), options()).await);
+    let toml = scenario(&sim, &dir.join("a.db")).sources_key("listen", quoted(&listen));
+    let err = refused(megaflex_runtime::start(parse(&toml), options()).await);
     assert!(matches!(err, StartError::Sources(SourceError::Bind { .. })) && !err.is_config(), "{err:?}");
     assert!(err.to_string().starts_with(&format!("syslog source {listen}: ")), "{err}");
     // A secret variable the configuration names and nobody set: usage (exit code 2).
-    let text = config_text(&sim, &dir.join("b.db"), "", "")
-        + "\n[[source]]\ntype = \"webhook\"\nlisten = \"127.0.0.1:0\"\ntoken_env = \"MEGAFLEX_TEST_NEVER_SET\"\n";
-    let err = refused(megaflex_runtime::start(parse(&text), options()).await);
+    let toml =
+        scenario(&sim, &dir.join("b.db")).webhook("127.0.0.1:0", &[("token_env", &quoted("MEGAFLEX_TEST_NEVER_SET"))]);
+    let err = refused(megaflex_runtime::start(parse(&toml), options()).await);
     assert!(matches!(err, StartError::Sources(SourceError::MissingEnv { .. })) && err.is_config(), "{err:?}");
     assert_eq!(err.to_string(), "webhook token: environment variable MEGAFLEX_TEST_NEVER_SET is not set");
 }

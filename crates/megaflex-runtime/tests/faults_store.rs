@@ -26,13 +26,13 @@ fn is_root() -> bool {
 }
 
 fn servicenow_config(sim: &SimHandle, db: &Path) -> megaflex_runtime::config::Config {
-    let text = config_text(sim, db, "incident = true", "")
-        + &format!(
-            "\n[servicenow]\ninstance = \"{}\"\nassignment_group = \"Network Operations\"\n\
-             caller_id = \"megaflex.automation\"\nclose_code = \"Solved (Permanently)\"\n",
-            sim.base_url()
-        );
-    megaflex_runtime::config::Config::parse(Path::new("faults.toml"), &text).unwrap()
+    let toml = scenario(sim, db)
+        .map_circuits(CircuitToml::incident)
+        .servicenow(&sim.base_url())
+        .servicenow_key("assignment_group", quoted("Network Operations"))
+        .servicenow_key("caller_id", quoted("megaflex.automation"))
+        .servicenow_key("close_code", quoted("Solved (Permanently)"));
+    compile("faults.toml", &toml)
 }
 
 async fn start_with_servicenow(sim: &SimHandle, db: &Path) -> Daemon {
@@ -159,7 +159,7 @@ async fn a_stop_during_a_full_disk_ends_within_seconds_and_says_what_it_gives_up
     assert!(mounted.unwrap().success(), "mount tmpfs");
     let _umount = Tmpfs(mnt.clone());
     let db = mnt.join("megaflex.db");
-    let d = start(&config_text(&sim, &db, "", "")).await;
+    let d = start(&scenario(&sim, &db)).await;
     wait_ready(&d).await;
     let fill = mnt.join("fill");
     let _ = Command::new("dd").arg("if=/dev/zero").arg(format!("of={}", fill.display())).arg("bs=64k").output();
@@ -172,7 +172,7 @@ async fn a_stop_during_a_full_disk_ends_within_seconds_and_says_what_it_gives_up
     assert!(health.records_dropped() > 0, "what could not be written is counted");
     // The store itself is intact: the next start (with space) reads it.
     std::fs::remove_file(&fill).unwrap();
-    let d = start(&config_text(&sim, &db, "", "")).await;
+    let d = start(&scenario(&sim, &db)).await;
     wait_ready(&d).await;
     d.stop();
     d.join().await;
@@ -256,7 +256,7 @@ async fn start_refuses_a_store_it_cannot_write_and_starts_once_it_can() {
     let sim = sim().await;
     let dir = temp_dir("readonly");
     let db = dir.join("megaflex.db");
-    let text = config_text(&sim, &db, "", "");
+    let text = scenario(&sim, &db);
     let d = start(&text).await;
     wait_ready(&d).await;
     d.stop();
@@ -268,7 +268,7 @@ async fn start_refuses_a_store_it_cannot_write_and_starts_once_it_can() {
     ) {
         return;
     }
-    let config = megaflex_runtime::config::Config::parse(Path::new("ro.toml"), &text).unwrap();
+    let config = compile("ro.toml", &text);
     let refused = megaflex_runtime::start(config, options()).await;
     make_read_only(&db, false);
     let err = match refused {
@@ -298,9 +298,9 @@ async fn a_second_daemon_on_the_same_store_is_refused_and_named() {
     let sim = sim().await;
     let dir = temp_dir("second");
     let db = dir.join("megaflex.db");
-    let text = config_text(&sim, &db, "", "");
+    let text = scenario(&sim, &db);
     let first = start(&text).await;
-    let config = megaflex_runtime::config::Config::parse(Path::new("second.toml"), &text).unwrap();
+    let config = compile("second.toml", &text);
     let err = megaflex_runtime::start(config, options()).await.expect_err("a second daemon started on the same store");
     let msg = err.to_string();
     assert!(!err.is_config(), "{err:?}");
@@ -318,7 +318,7 @@ async fn no_other_socket_can_bind_the_syslog_port() {
     use socket2::{Domain, Protocol, Socket, Type};
     let sim = sim().await;
     let dir = temp_dir("reuse");
-    let d = start(&config_text(&sim, &dir.join("megaflex.db"), "", "")).await;
+    let d = start(&scenario(&sim, &dir.join("megaflex.db"))).await;
     let port = syslog_addr(&d);
     let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
     s.set_reuse_address(true).unwrap();

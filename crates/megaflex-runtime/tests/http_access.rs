@@ -5,13 +5,15 @@
 mod common;
 
 use common::*;
-use megaflex_runtime::config::Config;
 
-async fn daemon(http: &str, token: Option<&str>) -> (megaflex_runtime::Daemon, megaflex_sim::SimHandle) {
+async fn daemon(
+    http: impl FnOnce(ConfigToml) -> ConfigToml,
+    token: Option<&str>,
+) -> (megaflex_runtime::Daemon, megaflex_sim::SimHandle) {
     let sim = sim().await;
     let dir = temp_dir("http-access");
-    let text = config_text(&sim, &dir.join("megaflex.db"), "", "") + http;
-    let config = Config::parse(std::path::Path::new("http.toml"), &text).unwrap();
+    let toml = http(scenario(&sim, &dir.join("megaflex.db")));
+    let config = compile("http.toml", &toml);
     let options = megaflex_runtime::RunOptions { http_token: token.map(Into::into), ..options() };
     (megaflex_runtime::start(config, options).await.unwrap(), sim)
 }
@@ -27,7 +29,12 @@ async fn call(method: &str, url: &str, headers: &[(&str, &str)]) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_origin_and_token_are_checked() {
-    let http = "\n[http]\nlisten = \"127.0.0.1:0\"\ntoken_env = \"MEGAFLEX_TEST_UNSET\"\nread_requires_token = true\nallowed_hosts = [\"megaflex.mgmt.example\"]\n";
+    let http = |toml: ConfigToml| {
+        toml.http("127.0.0.1:0")
+            .http_key("token_env", quoted("MEGAFLEX_TEST_UNSET"))
+            .http_key("read_requires_token", true)
+            .http_key("allowed_hosts", "[\"megaflex.mgmt.example\"]")
+    };
     let (d, _sim) = daemon(http, Some(HTTP_TOKEN)).await;
     let base = format!("http://{}", d.http_addr.unwrap());
     let bearer = format!("Bearer {HTTP_TOKEN}");
@@ -57,7 +64,7 @@ async fn host_origin_and_token_are_checked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_token_writes_are_refused_and_reads_open() {
-    let (d, _sim) = daemon("\n[http]\nlisten = \"127.0.0.1:0\"\n", None).await;
+    let (d, _sim) = daemon(|toml| toml.http("127.0.0.1:0"), None).await;
     let base = format!("http://{}", d.http_addr.unwrap());
     assert_eq!(call("POST", &format!("{base}/api/circuits/bne-mel-backup/resume"), &[]).await, 403);
     assert_eq!(

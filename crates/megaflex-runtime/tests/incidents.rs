@@ -44,25 +44,19 @@ impl std::io::Write for LogSink {
     }
 }
 
-fn servicenow_section(sim: &SimHandle) -> String {
-    format!(
-        r#"
-[servicenow]
-instance = "{}"
-assignment_group = "Network Operations"
-caller_id = "megaflex.automation"
-category = "network"
-impact = 1
-urgency = 2
-close_code = "Solved (Permanently)"
-"#,
-        sim.base_url()
-    )
+fn with_servicenow(toml: ConfigToml, sim: &SimHandle) -> ConfigToml {
+    toml.servicenow(&sim.base_url())
+        .servicenow_key("assignment_group", quoted("Network Operations"))
+        .servicenow_key("caller_id", quoted("megaflex.automation"))
+        .servicenow_key("category", quoted("network"))
+        .servicenow_key("impact", 1)
+        .servicenow_key("urgency", 2)
+        .servicenow_key("close_code", quoted("Solved (Permanently)"))
 }
 
 async fn start_with_servicenow(sim: &SimHandle, db: &std::path::Path) -> Daemon {
-    let text = config_text(sim, db, "incident = true", "") + &servicenow_section(sim);
-    let config = megaflex_runtime::config::Config::parse(std::path::Path::new("incidents.toml"), &text).unwrap();
+    let toml = with_servicenow(scenario(sim, db).map_circuits(CircuitToml::incident), sim);
+    let config = compile("incidents.toml", &toml);
     let mut options = options();
     options.servicenow = Some(ServiceNowClient::new(&sim.base_url(), USER, PASSWORD.to_owned().into()));
     megaflex_runtime::start(config, options).await.unwrap()

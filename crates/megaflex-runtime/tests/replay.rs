@@ -3,7 +3,6 @@
 mod common;
 
 use common::*;
-use megaflex_runtime::config::Config;
 use megaflex_runtime::replay::{read_events, replay, updates_of};
 
 fn rfc5424(at: megaport::types::EpochMillis, state: &str) -> String {
@@ -24,7 +23,7 @@ async fn replay_of_the_recorded_syslog_gives_the_live_decisions() {
     let sim = sim().await;
     let dir = temp_dir("replay");
     let db_path = dir.join("megaflex.db");
-    let text = config_text(&sim, &db_path, "", "").replace(r#"restore_after = "10m""#, r#"restore_after = "1m""#);
+    let text = scenario(&sim, &db_path).map_circuits(|c| c.restore_after("1m"));
     let d = start(&text).await;
     wait_ready(&d).await;
     let to = syslog_addr(&d);
@@ -76,7 +75,7 @@ async fn replay_of_the_recorded_syslog_gives_the_live_decisions() {
             })
             .collect();
 
-    let config = Config::parse(std::path::Path::new("scenario.toml"), &text).unwrap();
+    let config = compile("scenario.toml", &text);
     let (events, unreadable, lines) = read_events(&recorded.join("\n"), &[], 2026);
     assert_eq!((events.len(), unreadable.len(), lines), (4, 0, 4));
     let (decisions, calls) = replay(&config, events).await;

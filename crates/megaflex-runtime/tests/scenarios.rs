@@ -13,7 +13,7 @@ async fn link_down_boosts_after_hold_down_and_link_up_restores_after_hold_up() {
     let sim = sim().await;
     let dir = temp_dir("boost");
     let db_path = dir.join("megaflex.db");
-    let d = start(&config_text(&sim, &db_path, "", "")).await;
+    let d = start(&scenario(&sim, &db_path)).await;
     wait_ready(&d).await;
     let to = syslog_addr(&d);
 
@@ -60,8 +60,8 @@ async fn flap_storm_makes_at_most_one_update_per_five_minutes_and_ends_normal() 
     let sim = sim().await;
     let dir = temp_dir("flap");
     let db_path = dir.join("megaflex.db");
-    let flap = r#"flap = { transitions = 4, within = "15m", stable_for = "10m" }"#;
-    let d = start(&config_text(&sim, &db_path, "", flap)).await;
+    let flap = r#"{ transitions = 4, within = "15m", stable_for = "10m" }"#;
+    let d = start(&scenario(&sim, &db_path).map_links(|l| l.set("flap", flap))).await;
     wait_ready(&d).await;
     let to = syslog_addr(&d);
     // 200 transitions in one simulated hour: one every 18 s, each applied
@@ -123,7 +123,7 @@ async fn with_99_updates_used_the_boost_is_refused_with_a_recorded_reason() {
         .await
         .unwrap();
     assert!(r.status().is_success());
-    let d = start(&config_text(&sim, &db_path, "max_updates_per_month = 100", "")).await;
+    let d = start(&scenario(&sim, &db_path).map_circuits(|c| c.set("max_updates_per_month", 100))).await;
     wait_ready(&d).await;
     send(syslog_addr(&d), &cisco_line(1, "down")).await;
     wait_for("hold-down", || has_decision(&d, "hold_down")).await;
@@ -146,7 +146,7 @@ async fn a_rate_changed_outside_megaflex_is_detected_and_not_overridden() {
     let sim = sim().await;
     let dir = temp_dir("outside");
     let db_path = dir.join("megaflex.db");
-    let d = start(&config_text(&sim, &db_path, "", "")).await;
+    let d = start(&scenario(&sim, &db_path)).await;
     wait_ready(&d).await;
     // Someone uses the portal.
     let portal = megaport::Client::builder()
@@ -196,7 +196,7 @@ async fn converges_under_injected_faults_and_a_token_revocation() {
     let sim = sim().await;
     let dir = temp_dir("faults");
     let db_path = dir.join("megaflex.db");
-    let d = start(&config_text(&sim, &db_path, "", "")).await;
+    let d = start(&scenario(&sim, &db_path)).await;
     wait_ready(&d).await;
     let http = megaflex_http::bare_client();
     for fault in [
@@ -232,7 +232,7 @@ async fn converges_under_injected_faults_and_a_token_revocation() {
 async fn metrics_pass_promtool_and_status_answers() {
     let sim = sim().await;
     let dir = temp_dir("metrics");
-    let d = start(&config_text(&sim, &dir.join("megaflex.db"), "", "")).await;
+    let d = start(&scenario(&sim, &dir.join("megaflex.db"))).await;
     wait_ready(&d).await;
     // Events no link watches (another interface, another router) stop at the source.
     let other_interface = cisco_line(1, "down").replace("TenGigabitEthernet0/1/0", "GigabitEthernet0/2");

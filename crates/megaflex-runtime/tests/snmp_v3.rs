@@ -21,6 +21,7 @@ use megaflex_sources::snmp::ber::Reader;
 use megaflex_sources::snmp::usm::{AuthProtocol, PrivProtocol, UsmUser};
 use megaflex_sources::snmp::{SnmpTrapConfig, SnmpTrapSource};
 use megaflex_store::{SqliteStore, Store};
+use megaflex_testkit::{CircuitToml, ConfigToml, LinkToml};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -391,15 +392,27 @@ async fn inform_time_sync_and_replay_after_restart_refused() {
 async fn default_engine_id_kept_and_boots_counted_across_restarts() {
     let dir = temp_dir("boots");
     let url = format!("sqlite://{}", dir.join("megaflex.db").display());
-    let config = |engine_id: &str| {
+    let config = |engine_id: Option<&str>| {
         // A circuit too: a configuration without one is refused.
-        let text = format!(
-            "[[source]]\ntype = \"snmp_trap\"\nlisten = \"udp://127.0.0.1:0\"\n{engine_id}\n{LINK_AND_CIRCUIT}"
-        );
+        let keys: &[(&str, &str)] = match engine_id {
+            Some(id) => &[("engine_id", id)],
+            None => &[],
+        };
+        let text = ConfigToml::default()
+            .snmp_trap("127.0.0.1:0", keys)
+            .link(LinkToml::syslog("bne-mel-primary", "core-b1", "TenGigabitEthernet0/1/0"))
+            .circuit(CircuitToml::new(
+                "bne-mel-backup",
+                "61a2b3c4-5b6d-44e8-af90-b6c1d2e3f4a5",
+                10,
+                500,
+                &["bne-mel-primary"],
+            ))
+            .text();
         Config::parse(std::path::Path::new("megaflex.toml"), &text).unwrap()
     };
     let mut seen = Vec::new();
-    for engine_id in ["", "", "engine_id = \"0x80000000050102030405\""] {
+    for engine_id in [None, None, Some("\"0x80000000050102030405\"")] {
         let store = SqliteStore::open(&url).await.unwrap();
         let stop = CancellationToken::new();
         let (running, _events) =
@@ -419,17 +432,3 @@ async fn default_engine_id_kept_and_boots_counted_across_restarts() {
     assert_eq!(seen[1], (default_id.clone(), 2), "same engine ID, next boot");
     assert_eq!(seen[2], ("80000000050102030405".to_owned(), 1), "a configured engine ID counts its own boots");
 }
-
-/// The smallest link and circuit a configuration needs to be accepted.
-const LINK_AND_CIRCUIT: &str = r#"
-[[link]]
-name = "bne-mel-primary"
-signals = [{ syslog = { host = "core-b1", interface = "TenGigabitEthernet0/1/0" } }]
-
-[[circuit]]
-name = "bne-mel-backup"
-vxc = "61a2b3c4-5b6d-44e8-af90-b6c1d2e3f4a5"
-normal_mbps = 10
-boost_mbps = 500
-boost_when_down = ["bne-mel-primary"]
-"#;

@@ -19,6 +19,7 @@ use megaflex_domain::event::{Event, EventKind, EventState};
 use megaflex_sources::metrics::MetricsSnapshot;
 use megaflex_sources::syslog::tls::TlsFiles;
 use megaflex_sources::syslog::{SyslogConfig, SyslogSource};
+use megaflex_testkit::{CircuitToml, ConfigToml, LinkToml, quoted};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::AsyncWriteExt;
@@ -284,29 +285,34 @@ log {{ source(s_in); destination(d_tls); }};"#,
 }
 
 /// A whole configuration (a link and a circuit, so nothing else in it is
-/// wrong) whose first `[[source]]` is a syslog source with `source_keys`;
-/// that `[[source]]` is on line 4.
-fn config_text(source_keys: &str) -> String {
-    format!(
-        r#"[megaport]
-environment = "staging"
+/// wrong) whose only `[[source]]` is a syslog source on `listen` with `keys`
+/// (TOML values).
+fn config_text(listen: &str, keys: &[(&str, &str)]) -> String {
+    ConfigToml::default()
+        .megaport("environment", quoted("staging"))
+        .source("syslog", listen, keys)
+        .link(LinkToml::syslog("bne-mel-primary", "core-b1", "TenGigabitEthernet0/1/0"))
+        .circuit(CircuitToml::new(
+            "bne-mel-backup",
+            "61a2b3c4-5b6d-44e8-af90-b6c1d2e3f4a5",
+            10,
+            500,
+            &["bne-mel-primary"],
+        ))
+        .text()
+}
 
-[[source]]
-type = "syslog"
-{source_keys}
+/// The line of the `[[source]]`, where its errors point.
+fn source_line(text: &str) -> usize {
+    text.lines().position(|l| l == "[[source]]").expect("a [[source]]") + 1
+}
 
-[[link]]
-name = "bne-mel-primary"
-signals = [{{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }}]
-
-[[circuit]]
-name = "bne-mel-backup"
-vxc = "61a2b3c4-5b6d-44e8-af90-b6c1d2e3f4a5"
-normal_mbps = 10
-boost_mbps = 500
-boost_when_down = ["bne-mel-primary"]
-"#
-    )
+fn tls_files(cert: &Path, key: &Path, ca: &Path) -> [(&'static str, String); 3] {
+    [
+        ("tls_cert_file", quoted(&cert.display().to_string())),
+        ("tls_key_file", quoted(&key.display().to_string())),
+        ("tls_client_ca_file", quoted(&ca.display().to_string())),
+    ]
 }
 
 fn check(text: &str) -> Result<megaflex_runtime::config::Config, megaflex_runtime::config::ConfigError> {
@@ -315,28 +321,28 @@ fn check(text: &str) -> Result<megaflex_runtime::config::Config, megaflex_runtim
 
 #[test]
 fn megaflex_check_refuses_wrong_tls_and_limit_settings() {
-    for (keys, want) in [
-        ("listen = \"tls://127.0.0.1:6514\"", "needs tls_cert_file and tls_key_file"),
+    let (tls, tcp) = ("tls://127.0.0.1:6514", "tcp://127.0.0.1:6514");
+    type Keys = &'static [(&'static str, &'static str)];
+    let cases: [(&str, Keys, &str); 6] = [
+        (tls, &[], "needs tls_cert_file and tls_key_file"),
+        (tcp, &[("tls_cert_file", "\"c.pem\""), ("tls_key_file", "\"k.pem\"")], "TLS files need a tls:// listener"),
+        (tls, &[("tls_cert_file", "\"c.pem\"")], "give both"),
         (
-            "listen = \"tcp://127.0.0.1:6514\"\ntls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"",
-            "TLS files need a tls:// listener",
-        ),
-        ("listen = \"tls://127.0.0.1:6514\"\ntls_cert_file = \"c.pem\"", "give both"),
-        (
-            "listen = \"tls://127.0.0.1:6514\"\ntls_cert_file = \"/nonexistent/c.pem\"\ntls_key_file = \"/nonexistent/k.pem\"",
+            tls,
+            &[("tls_cert_file", "\"/nonexistent/c.pem\""), ("tls_key_file", "\"/nonexistent/k.pem\"")],
             "certificate /nonexistent/c.pem",
         ),
-        ("listen = \"tcp://127.0.0.1:6514\"\nmax_connections = 0", "max_connections must be at least 1"),
-        ("listen = \"tcp://127.0.0.1:6514\"\nread_timeout = \"0s\"", "read_timeout must be more than 0s"),
-    ] {
-        let e = check(&config_text(keys)).unwrap_err();
-        assert!(e.message.contains(want), "{keys}: {e}");
-        assert_eq!((e.line, e.file.to_str()), (4, Some("megaflex.toml")), "{e}");
+        (tcp, &[("max_connections", "0")], "max_connections must be at least 1"),
+        (tcp, &[("read_timeout", "\"0s\"")], "read_timeout must be more than 0s"),
+    ];
+    for (listen, keys, want) in cases {
+        let text = config_text(listen, keys);
+        let e = check(&text).unwrap_err();
+        assert!(e.message.contains(want), "{keys:?}: {e}");
+        assert_eq!((e.line, e.file.to_str()), (source_line(&text), Some("megaflex.toml")), "{e}");
     }
-    check(&config_text(
-        "listen = \"tcp://127.0.0.1:6514\"\nmax_connections = 4096\nidle_timeout = \"1h\"\nread_timeout = \"10s\"",
-    ))
-    .expect("limits load");
+    check(&config_text(tcp, &[("max_connections", "4096"), ("idle_timeout", "\"1h\""), ("read_timeout", "\"10s\"")]))
+        .expect("limits load");
 }
 
 #[test]
@@ -347,19 +353,15 @@ fn megaflex_check_reads_the_tls_files() {
     let dir = relays::temp_dir("tls-check");
     let pki = certs::make(&dir);
     let config = |cert: &Path, key: &Path| {
-        config_text(&format!(
-            "listen = \"tls://127.0.0.1:6514\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\ntls_client_ca_file = \"{}\"",
-            cert.display(),
-            key.display(),
-            pki.ca.display()
-        ))
+        let files = tls_files(cert, key, &pki.ca);
+        config_text("tls://127.0.0.1:6514", &files.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>())
     };
     let path = Path::new("megaflex.toml");
     megaflex_runtime::config::Config::parse(path, &config(&pki.server_cert, &pki.server_key)).expect("good files load");
     // A key that is not the certificate's: refused at check, naming no secret.
     let e = megaflex_runtime::config::Config::parse(path, &config(&pki.server_cert, &pki.client_key)).unwrap_err();
     assert!(e.message.contains("is not the key of the certificate"), "{e}");
-    assert_eq!(e.line, 4, "the [[source]]: {e}");
+    assert_eq!(e.line, source_line(&config(&pki.server_cert, &pki.client_key)), "the [[source]]: {e}");
     let key_text = std::fs::read_to_string(&pki.client_key).unwrap();
     let secret_line = key_text.lines().nth(1).unwrap();
     assert!(!e.to_string().contains(secret_line), "{e}");
@@ -375,12 +377,10 @@ async fn the_daemons_sources_start_a_tls_listener_from_the_config() {
     }
     let dir = relays::temp_dir("tls-daemon");
     let pki = certs::make(&dir);
-    let text = config_text(&format!(
-        "listen = \"tls://127.0.0.1:0\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\ntls_client_ca_file = \"{}\"\nmax_connections = 8\nread_timeout = \"5s\"",
-        pki.server_cert.display(),
-        pki.server_key.display(),
-        pki.ca.display()
-    ));
+    let files = tls_files(&pki.server_cert, &pki.server_key, &pki.ca);
+    let mut keys: Vec<(&str, &str)> = files.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    keys.extend([("max_connections", "8"), ("read_timeout", "\"5s\"")]);
+    let text = config_text("tls://127.0.0.1:0", &keys);
     let config = megaflex_runtime::config::Config::parse(Path::new("megaflex.toml"), &text).unwrap();
     let store =
         megaflex_store::SqliteStore::open(&format!("sqlite://{}", dir.join("megaflex.db").display())).await.unwrap();

@@ -9,8 +9,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Daemon, DaemonToml, free_tcp_port, free_udp_port, frozen_sim, syslog_line, temp_dir};
+use common::{Daemon, daemon_toml, free_tcp_port, free_udp_port, frozen_sim, syslog_line, temp_dir};
 use megaflex_sim::SimHandle;
+use megaflex_testkit::quoted;
 
 const CYCLES: u32 = 30;
 
@@ -25,13 +26,12 @@ fn rate(sim: &SimHandle) -> Option<u32> {
 }
 
 fn write_config(dir: &Path, sim: &SimHandle, syslog: u16, http: u16) -> PathBuf {
-    DaemonToml {
-        engine: r#"reconcile_every = "60s""#,
-        tables: &format!("[http]\nlisten = \"127.0.0.1:{http}\"\n[[source]]\ntype = \"syslog\"\nlisten = \"udp://127.0.0.1:{syslog}\""),
-        circuit: "boost_after = \"30s\"\nrestore_after = \"10m\"\nmax_updates_per_month = 100",
-        ..DaemonToml::default()
-    }
-    .write(dir, sim, &dir.join("megaflex.db"))
+    daemon_toml(sim, &dir.join("megaflex.db"))
+        .engine("reconcile_every", quoted("60s"))
+        .http(format!("127.0.0.1:{http}"))
+        .syslog(format!("udp://127.0.0.1:{syslog}"))
+        .map_circuits(|c| c.boost_after("30s").restore_after("10m").set("max_updates_per_month", 100))
+        .write(dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -127,6 +127,13 @@ const CRATES: &[Rule] = &[
         ],
         must_not_reach: &["megaflex", "megaflex-sim", "clap", "tracing-subscriber", "anyhow"],
     },
+    // Test-only (publish = false): the configuration files the runtime's and
+    // the CLI's tests write. Text in, text out: it needs none of the product.
+    Rule {
+        krate: "megaflex-testkit",
+        may_use: &[],
+        must_not_reach: &["megaport-types", "megaflex-domain", "megaflex-runtime", "megaflex", "tokio", "sqlx"],
+    },
     // A load sender: blocking sockets, none of the product.
     Rule {
         krate: "megaflex-loadgen",

@@ -10,31 +10,26 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Daemon, DaemonToml, free_tcp_port, free_udp_port, sim_with, syslog_line, temp_dir, wait_until};
+use common::{Daemon, daemon_toml, free_tcp_port, free_udp_port, sim_with, syslog_line, temp_dir, wait_until};
 use megaflex_sim::SimHandle;
+use megaflex_testkit::quoted;
 use serde_json::{Map, Value};
 
 /// `megaflex run` with syslog, `[http]` and ServiceNow on the simulator,
 /// and where its syslog listens.
 fn daemon(dir: &Path, sim: &SimHandle, confirm_within: &str) -> (Daemon, SocketAddr) {
     let (syslog, http) = (free_udp_port(), free_tcp_port());
-    let engine = format!("reconcile_every = \"60s\"\nconfirm_within = \"{confirm_within}\"");
-    let tables = format!(
-        r#"[http]
-listen = "127.0.0.1:{http}"
-[servicenow]
-instance = "{api}"
-assignment_group = "Network Operations"
-caller_id = "megaflex.automation"
-close_code = "Solved (Permanently)"
-[[source]]
-type = "syslog"
-listen = "udp://127.0.0.1:{syslog}""#,
-        api = sim.base_url(),
-    );
-    let circuit = "boost_after = \"30s\"\nrestore_after = \"10m\"\nincident = true";
-    let toml = DaemonToml { engine: &engine, tables: &tables, circuit, ..DaemonToml::default() };
-    let config = toml.write(dir, sim, &dir.join("megaflex.db"));
+    let config = daemon_toml(sim, &dir.join("megaflex.db"))
+        .engine("reconcile_every", quoted("60s"))
+        .engine("confirm_within", quoted(confirm_within))
+        .http(format!("127.0.0.1:{http}"))
+        .servicenow(&sim.base_url())
+        .servicenow_key("assignment_group", quoted("Network Operations"))
+        .servicenow_key("caller_id", quoted("megaflex.automation"))
+        .servicenow_key("close_code", quoted("Solved (Permanently)"))
+        .syslog(format!("udp://127.0.0.1:{syslog}"))
+        .map_circuits(|c| c.boost_after("30s").restore_after("10m").incident())
+        .write(dir);
     let mut d = Daemon::new(config, format!("127.0.0.1:{http}").parse().unwrap(), dir.join("engine.log"));
     for (k, v) in [
         ("SERVICENOW_USER", megaflex_sim::DEFAULT_SERVICENOW_USER),

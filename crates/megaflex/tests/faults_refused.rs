@@ -9,7 +9,7 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{DaemonToml, VXC, free_tcp_port, megaflex, read_log, sim_env, temp_dir, terminate_within};
+use common::{VXC, daemon_toml, free_tcp_port, megaflex, read_log, sim_env, temp_dir, terminate_within};
 use megaflex_sim::SimConfig;
 use serde_json::Value;
 
@@ -33,8 +33,7 @@ async fn a_restore_the_update_rule_refuses_is_deferred_not_looped_and_sigterm_is
     assert_eq!(sim.state().stats().updates.len(), 1);
 
     let http_port = free_tcp_port();
-    let tables = format!("[http]\nlisten = \"127.0.0.1:{http_port}\"");
-    let config = DaemonToml { tables: &tables, ..DaemonToml::default() }.write(&dir, &sim, &dir.join("megaflex.db"));
+    let config = daemon_toml(&sim, &dir.join("megaflex.db")).http(format!("127.0.0.1:{http_port}")).write(&dir);
     let log = std::fs::File::create(dir.join("engine.log")).unwrap();
     let mut child = cmd(&["run", "--config"]).arg(&config).stdout(Stdio::null()).stderr(log).spawn().unwrap();
     megaport::install_crypto_provider();

@@ -14,10 +14,11 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::{
-    DaemonToml, Killed, clean_env, free_tcp_port, frozen_sim, peer_present, sim_credentials, sim_env, sim_with, stderr,
-    wait_for_port,
+    Killed, clean_env, daemon_toml, free_tcp_port, frozen_sim, peer_present, sim_credentials, sim_env, sim_with,
+    stderr, wait_for_port,
 };
 use megaflex_sim::SimHandle;
+use megaflex_testkit::quoted;
 
 fn temp_dir(tag: &str) -> PathBuf {
     common::temp_dir(&format!("fs-{tag}"))
@@ -26,11 +27,12 @@ fn temp_dir(tag: &str) -> PathBuf {
 /// A config on the simulator; `http` adds an `[http]` listener.
 fn write_config(dir: &Path, db: &Path, sim: &SimHandle, http: Option<u16>) -> PathBuf {
     // The daemon's write routes need a token: both sides read it from the same variable.
-    let http = http.map_or(String::new(), |p| {
-        format!("[http]\nlisten = \"127.0.0.1:{p}\"\ntoken_env = \"MEGAFLEX_TEST_HTTP_TOKEN\"\n")
-    });
-    let tables = format!("{http}[[source]]\ntype = \"syslog\"\nlisten = \"udp://127.0.0.1:0\"");
-    DaemonToml { tables: &tables, ..DaemonToml::default() }.write(dir, sim, db)
+    let toml = daemon_toml(sim, db).syslog("udp://127.0.0.1:0");
+    let toml = match http {
+        Some(p) => toml.http(format!("127.0.0.1:{p}")).http_key("token_env", quoted("MEGAFLEX_TEST_HTTP_TOKEN")),
+        None => toml,
+    };
+    toml.write(dir)
 }
 
 fn megaflex(args: &[&str], config: &Path) -> Command {

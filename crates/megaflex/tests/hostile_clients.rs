@@ -9,8 +9,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::{
-    DaemonToml, Killed, TempDir, clean_env, free_tcp_port, frozen_sim, sim_credentials, syslog_line, wait_for,
+    Killed, TempDir, clean_env, daemon_toml, free_tcp_port, frozen_sim, sim_credentials, syslog_line, wait_for,
 };
+use megaflex_testkit::quoted;
 
 fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
@@ -38,30 +39,26 @@ struct Daemon {
 }
 
 /// `megaflex run` with 1,024 descriptors, a simulator, syslog, a webhook
-/// and `[http]` (plus `http_extra`); returns once it is ready.
-fn start_daemon(tag: &str, http_extra: &str) -> Daemon {
+/// and `[http]` (with `token_env` when given); returns once it is ready.
+fn start_daemon(tag: &str, http_token_env: Option<&str>) -> Daemon {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let sim = rt.block_on(frozen_sim());
     let dir = TempDir::new(&format!("hostile-{tag}"));
     let (syslog_port, http_port, webhook_port) = (free_tcp_port(), free_tcp_port(), free_tcp_port());
-    let tables = format!(
-        r#"[http]
-listen = "127.0.0.1:{http_port}"
-idle_timeout = "60s"
-{http_extra}
-
-[[source]]
-type = "syslog"
-listen = "udp://127.0.0.1:{syslog_port}"
-
-[[source]]
-type = "webhook"
-listen = "127.0.0.1:{webhook_port}"
-token_env = "WEBHOOK_TOKEN"
-idle_timeout = "60s""#
-    );
-    let toml = DaemonToml { tables: &tables, circuit: "boost_after = \"0s\"", ..DaemonToml::default() };
-    let path = toml.write(&dir, &sim, &dir.join("megaflex.db"));
+    let toml = daemon_toml(&sim, &dir.join("megaflex.db"))
+        .http(format!("127.0.0.1:{http_port}"))
+        .http_key("idle_timeout", quoted("60s"))
+        .syslog(format!("udp://127.0.0.1:{syslog_port}"))
+        .webhook(
+            format!("127.0.0.1:{webhook_port}"),
+            &[("token_env", &quoted("WEBHOOK_TOKEN")), ("idle_timeout", &quoted("60s"))],
+        )
+        .map_circuits(|c| c.boost_after("0s"));
+    let toml = match http_token_env {
+        Some(var) => toml.http_key("token_env", quoted(var)),
+        None => toml,
+    };
+    let path = toml.write(&dir);
     // `ulimit -n` in sh sets soft and hard: the daemon cannot raise it.
     let mut sh = std::process::Command::new("sh");
     sh.arg("-c")
@@ -86,7 +83,7 @@ idle_timeout = "60s""#
 
 #[test]
 fn idle_connections_cannot_exhaust_a_1024_descriptor_daemon() {
-    let d = start_daemon("fds", "");
+    let d = start_daemon("fds", None);
     let (http, webhook, syslog_port, sim) = (d.http, d.webhook, d.syslog_port, &d.sim);
 
     // 1,100 idle connections on each listener: 2,200 > 1,024 descriptors.
@@ -125,7 +122,7 @@ fn idle_connections_cannot_exhaust_a_1024_descriptor_daemon() {
 /// (or with a wrong one) the daemon refuses and the CLI says why.
 #[test]
 fn resume_sends_the_http_token() {
-    let d = start_daemon("resume", "token_env = \"MEGAFLEX_HTTP_TOKEN\"");
+    let d = start_daemon("resume", Some("MEGAFLEX_HTTP_TOKEN"));
     let resume = |token: Option<&str>| {
         let mut c = common::megaflex();
         clean_env(c.args(["resume", "--config", d.config.to_str().unwrap(), "backup"]), &d.dir);

@@ -13,10 +13,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    DaemonToml, Killed, clean_env, free_tcp_port, free_udp_port, megaflex, peer_present, read_log, sim_env, sim_url,
+    Killed, clean_env, daemon_toml, free_tcp_port, free_udp_port, megaflex, peer_present, read_log, sim_env, sim_url,
     stdout_lines, temp_dir, terminate_within, text, wait_for,
 };
 use megaflex_sim::{SimConfig, TlsIdentity};
+use megaflex_testkit::quoted;
 
 struct Proxy {
     _child: Killed,
@@ -202,12 +203,11 @@ async fn the_daemon_goes_through_https_proxy_with_ca_file_from_its_config() {
     let sim = megaflex_sim::spawn_tls(SimConfig { clock_scale: 0.0, ..SimConfig::default() }, &identity).await.unwrap();
     let authority = sim.addr().to_string();
     let (http_port, syslog_port) = (free_tcp_port(), free_udp_port());
-    let megaport = format!("ca_file = \"{}\"", ca.display());
-    let tables = format!(
-        "[http]\nlisten = \"127.0.0.1:{http_port}\"\n[[source]]\ntype = \"syslog\"\nlisten = \"udp://127.0.0.1:{syslog_port}\""
-    );
-    let toml = DaemonToml { megaport: &megaport, tables: &tables, ..DaemonToml::default() };
-    let config = toml.write(&dir, &sim, &dir.join("megaflex.db"));
+    let config = daemon_toml(&sim, &dir.join("megaflex.db"))
+        .megaport("ca_file", quoted(&ca.display().to_string()))
+        .http(format!("127.0.0.1:{http_port}"))
+        .syslog(format!("udp://127.0.0.1:{syslog_port}"))
+        .write(&dir);
     let log = dir.join("daemon.log");
     let mut run = megaflex();
     let mut child = common::sim_credentials(run.args(["run", "--config"]).arg(&config).env_remove("MEGAFLEX_CA_FILE"))

@@ -11,6 +11,7 @@ use std::time::Duration;
 use megaflex_runtime::config::Config;
 use megaflex_runtime::{Daemon, RunOptions};
 use megaflex_sim::{SimConfig, SimHandle};
+pub use megaflex_testkit::{CircuitToml, ConfigToml, LinkToml, quoted};
 use megaport::Credentials;
 
 #[path = "../../../../testing/peers.rs"]
@@ -35,51 +36,26 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 }
 
 /// `[megaport]` on the simulator, its clock, a store at `db`, syslog on UDP.
-fn header(sim: &SimHandle, db: &std::path::Path) -> String {
-    format!(
-        r#"
-[megaport]
-environment = {{ api_url = "{api}", token_url = "{token}" }}
+fn header(sim: &SimHandle, db: &std::path::Path) -> ConfigToml {
+    ConfigToml::simulator(&sim.base_url(), &sim.token_url())
+        .engine("reconcile_every", quoted("60s"))
+        .engine("confirm_within", quoted("2m"))
+        .store(db)
+        .syslog("udp://127.0.0.1:0")
+}
 
-[engine]
-clock = "simulator"
-reconcile_every = "60s"
-confirm_within = "2m"
-
-[store]
-url = "sqlite://{db}"
-
-[[source]]
-type = "syslog"
-listen = "udp://127.0.0.1:0"
-"#,
-        api = sim.base_url(),
-        token = sim.token_url(),
-        db = db.display(),
+/// The scenario configuration: link `bne-mel-primary` watched over syslog
+/// (core-b1 Te0/1/0), circuit `bne-mel-backup` on [`VXC`] (10 Mbps, 500
+/// after 30 s down, back after 10 min up).
+pub fn scenario(sim: &SimHandle, db: &std::path::Path) -> ConfigToml {
+    header(sim, db).link(LinkToml::syslog("bne-mel-primary", "core-b1", "TenGigabitEthernet0/1/0")).circuit(
+        CircuitToml::new("bne-mel-backup", VXC, 10, 500, &["bne-mel-primary"]).boost_after("30s").restore_after("10m"),
     )
 }
 
-/// The scenario configuration: one link watched over syslog, one circuit.
-pub fn config_text(sim: &SimHandle, db: &std::path::Path, circuit_extra: &str, link_extra: &str) -> String {
-    header(sim, db)
-        + &format!(
-            r#"
-[[link]]
-name = "bne-mel-primary"
-signals = [ {{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }} ]
-{link_extra}
-
-[[circuit]]
-name = "bne-mel-backup"
-vxc = "{VXC}"
-normal_mbps = 10
-boost_mbps = 500
-boost_when_down = ["bne-mel-primary"]
-boost_after = "30s"
-restore_after = "10m"
-{circuit_extra}
-"#
-        )
+/// Compiles `toml` as a file named `name` would be.
+pub fn compile(name: &str, toml: &ConfigToml) -> Config {
+    Config::parse(std::path::Path::new(name), &toml.text()).unwrap_or_else(|e| panic!("{e}\n{}", toml.text()))
 }
 
 pub async fn sim() -> SimHandle {
@@ -103,9 +79,8 @@ pub fn options() -> RunOptions {
 /// The HTTP write token the test daemons take.
 pub const HTTP_TOKEN: &str = "test-http-token";
 
-pub async fn start(text: &str) -> Daemon {
-    let config = Config::parse(std::path::Path::new("scenario.toml"), text).unwrap();
-    megaflex_runtime::start(config, options()).await.unwrap()
+pub async fn start(toml: &ConfigToml) -> Daemon {
+    megaflex_runtime::start(compile("scenario.toml", toml), options()).await.unwrap()
 }
 
 pub fn syslog_addr(d: &Daemon) -> SocketAddr {
@@ -222,15 +197,13 @@ pub fn bench_vxc(i: usize) -> String {
 }
 
 /// `n` links (`core-{i}` Te0/1/0) and `n` circuits on the bench VXCs.
-pub fn scale_config(sim: &SimHandle, db: &std::path::Path, n: usize, boost_after: &str) -> String {
-    let mut text = header(sim, db);
-    for i in 0..n {
-        text.push_str(&format!(
-            "[[link]]\nname = \"link-{i}\"\nsignals = [ {{ syslog = {{ host = \"core-{i}\", interface = \"TenGigabitEthernet0/1/0\" }} }} ]\n\
-             [[circuit]]\nname = \"circuit-{i}\"\nvxc = \"{vxc}\"\nnormal_mbps = 10\nboost_mbps = 500\n\
-             boost_when_down = [\"link-{i}\"]\nboost_after = \"{boost_after}\"\nrestore_after = \"1h\"\n",
-            vxc = bench_vxc(i)
-        ));
-    }
-    text
+pub fn scale_config(sim: &SimHandle, db: &std::path::Path, n: usize, boost_after: &str) -> ConfigToml {
+    (0..n).fold(header(sim, db), |toml, i| {
+        let link = format!("link-{i}");
+        toml.link(LinkToml::syslog(&link, &format!("core-{i}"), "TenGigabitEthernet0/1/0")).circuit(
+            CircuitToml::new(&format!("circuit-{i}"), &bench_vxc(i), 10, 500, &[&link])
+                .boost_after(boost_after)
+                .restore_after("1h"),
+        )
+    })
 }

@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 
 use megaflex_runtime::config::Config;
-use megaport::types::ProductUid;
 
 use crate::context::Ctx;
 use crate::error::{CliError, exit};
@@ -37,28 +36,24 @@ pub(crate) async fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<u8> {
         match config.megaport.settings().resolve() {
             Err(e) => findings.push(format!("Megaport not checked: {e}")),
             Ok(resolved) => {
-                let client = megaport::Client::builder_from(resolved)
-                    .ca_file(config.megaport.ca_file.as_ref().map(|p| p.get_ref().clone()))
-                    .build()?;
+                let client =
+                    megaport::Client::builder_from(resolved).ca_file(config.megaport.ca_file.clone()).build()?;
                 let products = client.products().await?;
                 let vxcs = megaport::Client::vxcs_of(&products);
                 for c in &config.circuits {
-                    let c = c.get_ref();
-                    let uid = ProductUid::new(c.vxc.get_ref().as_str());
-                    match vxcs.iter().find(|v| v.product_uid == uid) {
+                    let uid = &c.vxc;
+                    match vxcs.iter().find(|v| v.product_uid == *uid) {
                         None => {
                             problems += 1;
-                            findings.push(format!("circuit {}: VXC {uid} not found on the account", c.name.get_ref()));
+                            findings.push(format!("circuit {}: VXC {uid} not found on the account", c.name));
                         }
                         Some(v) => {
                             let max = v.maximum_rate_mbps.unwrap_or(u32::MAX);
                             let mut notes = Vec::new();
-                            if *c.boost_mbps.get_ref() > max {
+                            if c.boost_mbps > max {
                                 problems += 1;
-                                notes.push(format!(
-                                    "boost_mbps {} is above the VXC's maximum rate {max}",
-                                    c.boost_mbps.get_ref()
-                                ));
+                                notes
+                                    .push(format!("boost_mbps {} is above the VXC's maximum rate {max}", c.boost_mbps));
                             }
                             if !v.provisioning_status.is_active() {
                                 problems += 1;
@@ -75,11 +70,7 @@ pub(crate) async fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<u8> {
                             let state = if notes.is_empty() { "ok".to_owned() } else { notes.join("; ") };
                             findings.push(format!(
                                 "circuit {}: VXC {} ({}) at {now} Mbps, normal {} / boost {}: {state}",
-                                c.name.get_ref(),
-                                v.product_name,
-                                uid,
-                                c.normal_mbps.get_ref(),
-                                c.boost_mbps.get_ref()
+                                c.name, v.product_name, uid, c.normal_mbps, c.boost_mbps
                             ));
                         }
                     }

@@ -202,7 +202,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let config_path = dir.join("demo.toml");
     std::fs::write(&config_path, &text)?;
     let config = Config::parse(&config_path, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let requests_per_5m = *config.megaport.requests_per_5m.get_ref();
+    let requests_per_5m = config.megaport.requests_per_5m;
     let base = format!("http://{sim_addr}");
     let options = RunOptions {
         http_listen: Some("127.0.0.1:0".parse()?),

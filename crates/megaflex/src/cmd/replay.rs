@@ -7,8 +7,7 @@ use std::path::PathBuf;
 
 use megaflex_runtime::config::Config;
 use megaflex_runtime::replay::{read_events, replay, updates_of};
-use megaflex_runtime::sources::patterns;
-use megaport::types::{EpochMillis, ProductUid};
+use megaport::types::EpochMillis;
 
 use crate::context::Ctx;
 use crate::error::{CliError, exit};
@@ -38,7 +37,7 @@ pub(crate) async fn run(ctx: &Ctx, args: ReplayArgs) -> anyhow::Result<u8> {
         std::fs::read_to_string(&args.input)
             .map_err(|e| CliError::usage(format!("cannot read {}: {e}", args.input.display())))?
     };
-    let patterns = patterns(&config).map_err(|e| CliError::usage(e.to_string()))?;
+    let patterns = config.patterns.clone();
     let year = args.year.unwrap_or_else(|| jiff::Zoned::now().year());
     let (events, unreadable, lines) = read_events(&text, &patterns, year);
     let (decisions, calls) = replay(&config, events.clone()).await;
@@ -47,12 +46,11 @@ pub(crate) async fn run(ctx: &Ctx, args: ReplayArgs) -> anyhow::Result<u8> {
     if args.price {
         let client = ctx.client()?;
         for c in &config.circuits {
-            let c = c.get_ref();
-            let uid = ProductUid::new(c.vxc.get_ref().as_str());
+            let uid = &c.vxc;
             let ts = events.first().map_or_else(EpochMillis::now, |e| e.received_at);
             let z = ts.to_timestamp().unwrap_or_else(jiff::Timestamp::now).to_zoned(jiff::tz::TimeZone::UTC);
-            let p = client.speed_change_price(&uid, *c.boost_mbps.get_ref(), z.year(), z.month()).await?;
-            costs.push(serde_json::json!({"circuit": c.name.get_ref(), "boost_monthly": p.long_term_monthly,
+            let p = client.speed_change_price(uid, c.boost_mbps, z.year(), z.month()).await?;
+            costs.push(serde_json::json!({"circuit": c.name, "boost_monthly": p.long_term_monthly,
                 "delta_this_month": p.delta, "currency": p.currency}));
         }
     }

@@ -25,7 +25,7 @@ pub(crate) struct ResumeArgs {
 
 pub(crate) async fn run(args: ResumeArgs) -> anyhow::Result<u8> {
     let config = Config::load(&args.config).map_err(|e| CliError::usage(e.to_string()))?;
-    if !config.circuits.iter().any(|c| c.get_ref().name.get_ref() == &args.circuit) {
+    if !config.circuits.iter().any(|c| c.name == args.circuit) {
         return Err(CliError::usage(format!("no circuit named {:?} in {}", args.circuit, args.config.display())).into());
     }
     let store = store::open(&config.store.url)
@@ -83,14 +83,13 @@ async fn resume_through_daemon(config: &Config, circuit: &str, holder: Option<Ho
         ))
         .into());
     };
-    let url = format!("http://{}/api/circuits/{circuit}/resume", http.listen.get_ref());
+    let url = format!("http://{}/api/circuits/{circuit}/resume", http.listen);
     let mut request = local_http()?.post(&url);
     // The daemon refuses writes without the token `[http] token_env` names.
     if let Some(var) = &http.token_env {
-        let token = std::env::var(var.get_ref()).map_err(|_| {
+        let token = std::env::var(var).map_err(|_| {
             CliError::usage(format!(
-                "[http] token_env: environment variable {} is not set; the daemon needs its token",
-                var.get_ref()
+                "[http] token_env: environment variable {var} is not set; the daemon needs its token"
             ))
         })?;
         request = request.bearer_auth(token.trim());

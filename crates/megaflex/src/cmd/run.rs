@@ -59,7 +59,7 @@ async fn cli_updates(config: &Config) -> Vec<(ProductUid, EpochMillis)> {
     let since = megaport::UpdatePolicy::default().history_since(EpochMillis::now());
     let mut out = Vec::new();
     for c in &config.circuits {
-        let uid = ProductUid::new(c.get_ref().vxc.get_ref().as_str());
+        let uid = c.vxc.clone();
         match ledger.updates_since(&uid, since).await {
             Ok(times) => out.extend(times.into_iter().map(|t| (uid.clone(), t))),
             Err(e) => tracing::warn!(%uid, error = %e, "cannot read the CLI's update ledger; going on without it"),

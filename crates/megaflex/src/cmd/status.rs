@@ -9,7 +9,7 @@ use megaflex_runtime::config::Config;
 use megaflex_runtime::ledger::StoreLedger;
 use megaflex_store as store;
 use megaport::UpdatePolicy;
-use megaport::types::{EpochMillis, ProductUid};
+use megaport::types::EpochMillis;
 
 use crate::context::Ctx;
 use crate::error::{CliError, exit};
@@ -42,23 +42,22 @@ pub(crate) async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
     let now = EpochMillis::now();
     let mut circuits = Vec::new();
     for c in &config.circuits {
-        let c = c.get_ref();
-        let name = c.name.get_ref();
-        let uid = ProductUid::new(c.vxc.get_ref().as_str());
+        let name = &c.name;
+        let uid = c.vxc.clone();
         let budget = UpdatePolicy::default().budget(&ledger, &uid, now).await?;
         let row = snap.circuits.iter().find(|r| &r.circuit == name);
         circuits.push(serde_json::json!({
             "name": name,
             "vxc": uid.to_string(),
-            "normal_mbps": c.normal_mbps.get_ref(),
-            "boost_mbps": c.boost_mbps.get_ref(),
+            "normal_mbps": c.normal_mbps,
+            "boost_mbps": c.boost_mbps,
             "wanted_mbps": row.map(|r| r.wanted_mbps),
             "actual_mbps": row.and_then(|r| r.actual_mbps),
             "pending": row.and_then(|r| r.pending),
             "episode": row.map(|r| r.episode),
             "paused": row.and_then(|r| r.paused_reason.clone()),
             "updates_used_this_month": budget.used_this_month,
-            "max_updates_per_month": c.max_updates_per_month.get_ref(),
+            "max_updates_per_month": c.max_updates_per_month,
             "last_update": budget.last_update.map(|t| t.to_string()),
             "next_update_allowed_at": budget.next_allowed_at.to_string(),
         }));
@@ -67,7 +66,7 @@ pub(crate) async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
         .links
         .iter()
         .map(|l| {
-            let name = l.get_ref().name.get_ref();
+            let name = &l.name;
             let row = snap.links.iter().find(|r| &r.link == name);
             serde_json::json!({
                 "name": name,

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use megaflex_sim::{SimConfig, SimHandle};
+use megaflex_testkit::{CircuitToml, ConfigToml, LinkToml};
 use serde_json::Value;
 
 /// The blog's VXC: the circuit every daemon test boosts.
@@ -55,59 +56,16 @@ pub async fn sim_with(f: impl FnOnce(&mut SimConfig)) -> SimHandle {
     megaflex_sim::spawn(config).await.expect("the simulator starts")
 }
 
-/// The parts of a `megaflex run` config that differ between tests; the rest
-/// is the same everywhere: the simulator as Megaport, the simulated clock, a
-/// store, link `primary` (syslog from core-b1 Te0/1/0) and circuit `backup`
-/// on [`VXC`] (10 Mbps, 500 when `primary` is down).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct DaemonToml<'a> {
-    /// More `[megaport]` lines.
-    pub megaport: &'a str,
-    /// More `[engine]` lines.
-    pub engine: &'a str,
-    /// Whole tables after `[store]`: `[http]`, sources, `[servicenow]`.
-    pub tables: &'a str,
-    /// More `[[circuit]]` lines.
-    pub circuit: &'a str,
-}
-
-impl DaemonToml<'_> {
-    /// Writes `dir/megaflex.toml` for `sim` with the store at `db`.
-    pub fn write(&self, dir: &Path, sim: &SimHandle, db: &Path) -> PathBuf {
-        let text = format!(
-            r#"
-[megaport]
-environment = {{ api_url = "{api}", token_url = "{token}" }}
-{megaport}
-[engine]
-clock = "simulator"
-{engine}
-[store]
-url = "sqlite://{db}"
-{tables}
-[[link]]
-name = "primary"
-signals = [ {{ syslog = {{ host = "core-b1", interface = "TenGigabitEthernet0/1/0" }} }} ]
-[[circuit]]
-name = "backup"
-vxc = "{VXC}"
-normal_mbps = 10
-boost_mbps = 500
-boost_when_down = ["primary"]
-{circuit}
-"#,
-            api = sim.base_url(),
-            token = sim.token_url(),
-            db = db.display(),
-            megaport = self.megaport,
-            engine = self.engine,
-            tables = self.tables,
-            circuit = self.circuit,
-        );
-        let path = dir.join("megaflex.toml");
-        std::fs::write(&path, text).unwrap();
-        path
-    }
+/// A `megaflex run` config with what every daemon test shares: the
+/// simulator as Megaport, the simulated clock, a store at `db`, link
+/// `primary` (syslog from core-b1 Te0/1/0) and circuit `backup` on [`VXC`]
+/// (10 Mbps, 500 when `primary` is down). Tests add sources, `[http]` and
+/// the rest, then [`ConfigToml::write`] it.
+pub fn daemon_toml(sim: &SimHandle, db: &Path) -> ConfigToml {
+    ConfigToml::simulator(&sim.base_url(), &sim.token_url())
+        .store(db)
+        .link(LinkToml::syslog("primary", "core-b1", "TenGigabitEthernet0/1/0"))
+        .circuit(CircuitToml::new("backup", VXC, 10, 500, &["primary"]))
 }
 
 /// A fresh, empty directory under the system temp dir, kept after the test

@@ -1,24 +1,19 @@
-//! The daemon's configuration file (TOML), loaded fully and validated before
-//! anything starts. Unknown keys, bad durations, references to links that do
-//! not exist, `normal_mbps >= boost_mbps` and the like are errors that name
-//! the file, line and column.
+//! The configuration file as written: TOML deserialised into sections that
+//! keep the positions (`Spanned`) errors point at. Nothing here runs:
+//! `compile` turns these into the typed values the runtime reads.
 
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
-use servicenow_table::{ClientConfigError, OAuthClient, ServiceNowClient};
 use toml::Spanned;
 
-pub use megaflex_domain::circuits::OutsideChange;
-use megaflex_domain::links::{Flap, Link};
-pub use megaflex_domain::signal::Signal;
-use megaport::types::EpochMillis;
-
+use megaflex_domain::circuits::OutsideChange;
+use megaflex_domain::duration::parse_duration;
 use megaflex_domain::event::EventKind;
+use megaflex_domain::signal::Signal;
 
-mod validate;
+use super::settings::{ClockSetting, EnvironmentSetting};
 
 /// A duration written `30s`, `10m`, `1h30m`, `2d`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -30,8 +25,6 @@ impl<'de> Deserialize<'de> for Dur {
         parse_duration(&s).map(Dur).map_err(serde::de::Error::custom)
     }
 }
-
-pub use megaflex_domain::duration::{DurationError, parse_duration};
 
 /// The shortest `reconcile_every`: each cycle costs one request of the
 /// 500-per-5-minutes budget, so `"0s"` would spend it all in seconds.
@@ -75,7 +68,7 @@ fn instance_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 /// The whole file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+pub struct ConfigFile {
     /// Megaport API access.
     #[serde(default)]
     pub megaport: MegaportSection,
@@ -139,35 +132,6 @@ impl Default for MegaportSection {
     }
 }
 
-impl MegaportSection {
-    /// Timeout, CA file and proxies for the Megaport client (and the
-    /// simulator-clock fetch).
-    pub fn http_settings(&self) -> megaport::HttpSettings {
-        megaport::HttpSettings::with_ca_file(self.ca_file.as_ref().map(|p| p.get_ref().clone()))
-    }
-
-    /// Client settings: the environment from the file, the credentials from
-    /// the environment variables it names (a `.env` in the working directory
-    /// is read as usual).
-    pub fn settings(&self) -> megaport::Settings {
-        let (environment, api_url, token_url) = match &self.environment {
-            Some(EnvironmentSetting::Named(n)) => (Some(n.clone()), None, None),
-            Some(EnvironmentSetting::Urls { api_url, token_url }) => {
-                (None, Some(api_url.clone()), Some(token_url.clone()))
-            }
-            None => (None, None, None),
-        };
-        megaport::Settings {
-            environment,
-            api_url,
-            token_url,
-            access_key: std::env::var(&self.access_key_env).ok(),
-            secret_key: std::env::var(&self.secret_key_env).ok(),
-            ..megaport::Settings::default()
-        }
-    }
-}
-
 fn default_requests() -> Spanned<u32> {
     Spanned::new(0..0, 400)
 }
@@ -176,21 +140,6 @@ fn default_key_env() -> String {
 }
 fn default_secret_env() -> String {
     "MEGAPORT_SECRET_KEY".into()
-}
-
-/// `environment = "staging"` or `environment = { api_url = "...", token_url = "..." }`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum EnvironmentSetting {
-    /// A named environment.
-    Named(String),
-    /// Explicit URLs.
-    Urls {
-        /// API base URL.
-        api_url: String,
-        /// Token endpoint.
-        token_url: String,
-    },
 }
 
 /// `[store]`.
@@ -260,36 +209,6 @@ pub struct ServiceNowSection {
     pub ca_file: Option<Spanned<PathBuf>>,
 }
 
-impl ServiceNowSection {
-    /// The client for this section, with the user, password and OAuth client
-    /// read from the environment variables the section names.
-    pub fn client(&self) -> Result<ServiceNowClient, ClientConfigError> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let (Some(user), Some(password)) = (var(&self.user_env), var(&self.password_env)) else {
-            return Err(ClientConfigError::Credentials {
-                user_env: self.user_env.clone(),
-                password_env: self.password_env.clone(),
-            });
-        };
-        let client = ServiceNowClient::new(&self.instance, &user, password.into());
-        match (&self.oauth_client_id_env, &self.oauth_client_secret_env) {
-            (None, None) => Ok(client),
-            (Some(id_env), Some(secret_env)) => match (var(id_env), var(secret_env)) {
-                (Some(client_id), Some(secret)) => {
-                    Ok(client.with_oauth(OAuthClient { client_id, client_secret: secret.into() }))
-                }
-                _ => Err(ClientConfigError::OAuthClient { id_env: id_env.clone(), secret_env: secret_env.clone() }),
-            },
-            _ => Err(ClientConfigError::HalfOAuth),
-        }
-    }
-
-    /// Timeout, CA file and proxies for the ServiceNow client.
-    pub fn http_settings(&self) -> megaport::HttpSettings {
-        megaport::HttpSettings::with_ca_file(self.ca_file.as_ref().map(|p| p.get_ref().clone()))
-    }
-}
-
 fn sn_user_env() -> String {
     "SERVICENOW_USER".into()
 }
@@ -324,17 +243,6 @@ impl Default for EngineSection {
     fn default() -> Self {
         Self { reconcile_every: one_minute(), confirm_within: ten_minutes(), clock: ClockSetting::System }
     }
-}
-
-/// Where the engine's time comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum ClockSetting {
-    /// The system clock.
-    #[default]
-    System,
-    /// The simulator's clock (`GET /_sim/clock`), scaled.
-    Simulator,
 }
 
 fn one_minute() -> Dur {
@@ -376,13 +284,6 @@ fn default_http_connections() -> Spanned<u32> {
 fn ten_secs() -> Dur {
     Dur(Duration::from_secs(10))
 }
-
-/// The most connections one HTTP listener may take: file descriptors are
-/// shared with the store, the outbound clients and the other sources.
-pub const MAX_HTTP_CONNECTIONS: u32 = 4096;
-
-/// The largest syslog message a source may be set to accept.
-pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 
 /// One `[[source]]`.
 #[derive(Debug, Deserialize)]
@@ -463,26 +364,6 @@ pub enum SourceSection {
     },
 }
 
-impl SourceSection {
-    /// The TLS files of a syslog source: `None` without any, an error when
-    /// given to a listener that is not `tls://` or given only in part.
-    pub fn syslog_tls(
-        &self,
-    ) -> Result<Option<megaflex_sources::syslog::tls::TlsFiles>, megaflex_sources::syslog::tls::TlsFilesError> {
-        match self {
-            Self::Syslog { listen, tls_cert_file, tls_key_file, tls_client_ca_file, .. } => {
-                megaflex_sources::syslog::tls::TlsFiles::from_config(
-                    listen,
-                    tls_cert_file,
-                    tls_key_file,
-                    tls_client_ca_file,
-                )
-            }
-            _ => Ok(None),
-        }
-    }
-}
-
 /// An SNMPv3 user.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -543,19 +424,6 @@ pub struct LinkSection {
     pub flap: Option<FlapSection>,
 }
 
-impl LinkSection {
-    /// The link this section describes, state unknown.
-    pub fn link(&self, now: EpochMillis) -> Link {
-        let signals: Vec<Signal> = self.signals.iter().map(|s| s.get_ref().clone()).collect();
-        let flap = self.flap.as_ref().map(|f| Flap {
-            transitions: f.transitions,
-            within: f.within.0,
-            stable_for: f.stable_for.0,
-        });
-        Link::new(self.name.get_ref(), signals, flap, now)
-    }
-}
-
 /// `flap = { transitions = 4, within = "15m", stable_for = "10m" }`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -607,162 +475,4 @@ fn ten_minutes() -> Dur {
 }
 fn sixty() -> Spanned<u32> {
     Spanned::new(0..0, 60)
-}
-
-/// A configuration error with its place in the file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
-pub struct ConfigError {
-    /// The file.
-    pub file: PathBuf,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// What is wrong and what to do.
-    pub message: String,
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(offset, |i| offset - i - 1) + 1;
-    (line, column)
-}
-
-impl Config {
-    /// Reads and validates `path`.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.to_owned(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read the configuration: {e}"),
-        })?;
-        Self::parse(path, &text)
-    }
-
-    /// Parses and validates `text` (`path` only names it in errors).
-    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
-        let at = |offset: usize, message: String| {
-            let (line, column) = line_col(text, offset);
-            ConfigError { file: path.to_owned(), line, column, message }
-        };
-        let config: Config = toml::from_str(text).map_err(|e| {
-            let offset = e.span().map_or(0, |s| s.start);
-            at(offset, e.message().to_owned())
-        })?;
-        config.validate().map_err(|(offset, message)| at(offset, message))?;
-        Ok(config)
-    }
-}
-
-impl HttpSection {
-    /// The listener's connection limits.
-    pub fn limits(&self) -> megaflex_sources::net::ConnLimits {
-        megaflex_sources::net::ConnLimits {
-            max_connections: *self.max_connections.get_ref() as usize,
-            idle_timeout: self.idle_timeout.0,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
-[megaport]
-environment = "staging"
-requests_per_5m = 400
-
-[[source]]
-type = "syslog"
-listen = "udp://127.0.0.1:5514"
-
-[[source]]
-type = "snmp_trap"
-listen = "udp://127.0.0.1:1162"
-communities = ["public"]
-
-[[link]]
-name = "bne-mel-primary"
-signals = [
-  { syslog = { host = "core-b1", interface = "TenGigabitEthernet0/1/0" } },
-  { snmp = { agent = "10.0.0.1", if_index = 3 } },
-  { alert = { alertname = "BneMelPrimaryDown" } },
-]
-
-[[circuit]]
-name = "bne-mel-backup"
-vxc = "61a2b3c4-5b6d-44e8-af90-b6c1d2e3f4a5"
-normal_mbps = 10
-boost_mbps = 500
-boost_when_down = ["bne-mel-primary"]
-boost_after = "30s"
-restore_after = "10m"
-"#;
-
-    fn line_of(text: &str, needle: &str) -> usize {
-        text.lines().position(|l| l.contains(needle)).unwrap() + 1
-    }
-
-    fn err(text: &str) -> ConfigError {
-        Config::parse(Path::new("megaflex.toml"), text).unwrap_err()
-    }
-
-    #[test]
-    fn good_config_loads_with_defaults() {
-        let c = Config::parse(Path::new("megaflex.toml"), GOOD).unwrap();
-        let circuit = c.circuits[0].get_ref();
-        assert_eq!(circuit.boost_after.0, Duration::from_secs(30));
-        assert_eq!(circuit.restore_after.0, Duration::from_secs(600));
-        assert_eq!(*circuit.max_updates_per_month.get_ref(), 60);
-        assert_eq!(c.store.url, "sqlite://megaflex.db");
-    }
-
-    #[test]
-    fn errors_name_file_line_and_column() {
-        let text = GOOD.replace("boost_after = \"30s\"", "boost_after = \"soon\"");
-        let e = err(&text);
-        assert_eq!((e.line, e.column, e.file.to_str()), (line_of(&text, "soon"), 15, Some("megaflex.toml")), "{e}");
-        assert!(e.message.contains("invalid duration \"soon\""), "{e}");
-        let text = GOOD.replace("normal_mbps = 10", "normal_mbps = 10\nnormal_mpbs = 5");
-        let e = err(&text);
-        assert!(e.message.contains("unknown field `normal_mpbs`"), "{e}");
-        assert_eq!(e.line, line_of(&text, "normal_mpbs"));
-        let text = GOOD.replace("boost_when_down = [\"bne-mel-primary\"]", "boost_when_down = [\"bne-syd\"]");
-        let e = err(&text);
-        assert!(e.message.contains("watches link \"bne-syd\", which is not defined"), "{e}");
-        assert_eq!((e.line, e.column), (line_of(&text, "bne-syd"), 20));
-        let e = err(&GOOD.replace("boost_mbps = 500", "boost_mbps = 10"));
-        assert!(e.message.contains("must be greater than normal_mbps"), "{e}");
-        let e = err(&GOOD.replace("listen = \"udp://127.0.0.1:5514\"", "listen = \"udp://nowhere\""));
-        assert!(e.message.contains("not an IP address and port"), "{e}");
-        let e = err(&GOOD.replace("requests_per_5m = 400", "requests_per_5m = 900"));
-        assert!(e.message.contains("1..=500"), "{e}");
-        let e = err(&format!(
-            "{GOOD}\n[[circuit]]\nname = \"x\"\nvxc = \"61a2b3c4-5b6d-44e8-af90-b6c1d2e3f4a5\"\nnormal_mbps = 1\nboost_mbps = 2\nboost_when_down = [\"bne-mel-primary\"]\n"
-        ));
-        assert!(e.message.contains("managed by two circuits"), "{e}");
-        assert!(e.to_string().starts_with("megaflex.toml:"), "{e}");
-    }
-
-    #[test]
-    fn snmp_engine_ids_are_checked_with_a_position() {
-        let at = "communities = [\"public\"]";
-        let ok = GOOD.replace(at, &format!("{at}\nengine_id = \"0x80000000050102030405\""));
-        Config::parse(Path::new("megaflex.toml"), &ok).unwrap();
-        let text = GOOD.replace(at, &format!("{at}\nengine_id = \"0x8000\""));
-        let e = err(&text);
-        assert!(e.message.contains("engine_id") && e.message.contains("5 to 32 bytes"), "{e}");
-        // Fields of a [[source]] carry no span of their own: the error points at its table.
-        assert_eq!(e.line, line_of(&text, "type = \"snmp_trap\"") - 1, "{e}");
-        let text = GOOD.replace(
-            at,
-            &format!("{at}\n[[source.users]]\nname = \"u\"\nengine_id = \"nothex00000\"\nauth = \"SHA\"\nauth_password_env = \"X\""),
-        );
-        assert!(err(&text).message.contains("user u: engine_id"), "{}", err(&text));
-    }
 }
