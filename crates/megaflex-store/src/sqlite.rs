@@ -75,7 +75,10 @@ impl SqliteStore {
         let mut conn = SqliteConnection::connect_with(&write_options)
             .await
             .map_err(|e| StoreError::new("open", format!("{url}: {e}")))?;
-        crate::migrations::migrator(crate::migrations::SQLITE).run(&mut conn).await.map_err(|e| StoreError::new("migrate", e))?;
+        crate::migrations::migrator(crate::migrations::SQLITE)
+            .run(&mut conn)
+            .await
+            .map_err(|e| StoreError::new("migrate", e))?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(base.read_only(true))
