@@ -6,6 +6,7 @@
 //! batches inside one transaction, so a crash leaves either the whole batch
 //! or none of it.
 
+mod copy;
 mod instance;
 mod migrations;
 mod model;
@@ -19,6 +20,7 @@ mod url_check;
 
 use std::sync::Arc;
 
+pub use copy::{TableCount, sqlite_to_postgres};
 pub use model::*;
 pub use pg::PgStore;
 pub use secrecy::SecretString;
