@@ -1,0 +1,69 @@
+//! `[store]`: which store, and the PostgreSQL password's variable. Kept
+//! apart so the store's settings and their checks read in one place.
+
+use serde::{Deserialize, Deserializer};
+
+/// `[store]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// `sqlite://PATH` (default `sqlite://megaflex.db`) or
+    /// `postgres://USER@HOST:PORT/DATABASE` (never with a password).
+    #[serde(default = "default_store", deserialize_with = "store_url")]
+    pub url: String,
+    /// PostgreSQL: the environment variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// fsync every commit (`synchronous = FULL`): intents survive power loss,
+    /// not only a crash of the process, at a few milliseconds per update.
+    #[serde(default)]
+    pub fsync: bool,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self { url: default_store(), password_env: None, fsync: false }
+    }
+}
+
+impl StoreSection {
+    /// Opens the store, with the password read from `password_env` now (a
+    /// variable named but not set is the configuration's fault).
+    pub async fn open(&self) -> Result<std::sync::Arc<dyn megaflex_store::Store>, megaflex_store::StoreError> {
+        let password = match &self.password_env {
+            None => None,
+            Some(var) => match std::env::var(var) {
+                Ok(p) => Some(megaflex_store::SecretString::from(p)),
+                Err(_) => {
+                    return Err(megaflex_store::StoreError::url(
+                        "password",
+                        format!("[store] password_env names {var}, which is not set"),
+                    ));
+                }
+            },
+        };
+        let options = megaflex_store::OpenOptions { fsync_each_commit: self.fsync, password };
+        megaflex_store::open_with(&self.url, &options).await
+    }
+}
+
+fn default_store() -> String {
+    "sqlite://megaflex.db".into()
+}
+
+/// A store URL megaflex can open; a PostgreSQL URL with a password is
+/// refused here, so `megaflex check` names its line (the message never
+/// repeats the URL).
+fn store_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    match megaflex_store::StoreKind::of(&s) {
+        Some(megaflex_store::StoreKind::Sqlite) => Ok(s),
+        Some(megaflex_store::StoreKind::Postgres) => match megaflex_store::postgres_url_problem(&s) {
+            Some(why) => Err(serde::de::Error::custom(why)),
+            None => Ok(s),
+        },
+        None => Err(serde::de::Error::custom(
+            "unsupported store URL: use sqlite://PATH or postgres://USER@HOST:PORT/DATABASE",
+        )),
+    }
+}
