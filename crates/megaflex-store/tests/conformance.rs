@@ -458,3 +458,20 @@ async fn claim_when_free(store: &dyn Store) {
         }
     }
 }
+
+/// The PostgreSQL password is used, never shown: not in the options' nor
+/// the store's `Debug` (sqlx's own connect options would print it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_password_never_shows_in_debug() {
+    let Some(b) = Backend::postgres().await else { return };
+    let secret = "hunter2-never-printed";
+    let options = megaflex_store::OpenOptions {
+        password: Some(megaflex_store::SecretString::from(secret)),
+        ..megaflex_store::OpenOptions::default()
+    };
+    assert!(!format!("{options:?}").contains(secret), "{options:?}");
+    // Trust auth: the server never asks for it, so the store opens.
+    let store = megaflex_store::open_with(&b.url(), &options).await.unwrap();
+    let shown = format!("{store:?}");
+    assert!(!shown.contains(secret) && shown.contains("PgStore"), "{shown}");
+}
