@@ -270,7 +270,7 @@ impl From<StoreError> for StartError {
 
 /// Loads the store, starts sources, HTTP and the core loop.
 pub async fn start(config: Config, options: RunOptions) -> Result<Daemon, StartError> {
-    let store = megaflex_store::open_with(&config.store.url, config.store.fsync).await?;
+    let store = config.store.open().await?;
     store.claim().await?;
     let snapshot = store.load().await?;
     let mut settings = config.megaport.settings();

@@ -21,6 +21,10 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
     (4, "instance", include_str!("../migrations/0004_instance.sql")),
 ];
 
+/// The PostgreSQL schema, from `migrations/postgres/`: the same tables in
+/// PostgreSQL's types, started afresh (no PostgreSQL store predates them).
+pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/postgres/0001_init.sql"))];
+
 pub(crate) fn migrator(migrations: &'static [(i64, &'static str, &'static str)]) -> Migrator {
     Migrator::with_migrations(
         migrations
@@ -40,7 +44,17 @@ mod tests {
     /// description `migrate!()` gave it, and nothing else is.
     #[test]
     fn embedded_migrations_match_the_directory() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        assert_matches_directory("migrations", SQLITE);
+    }
+
+    /// The same for PostgreSQL's `migrations/postgres/`.
+    #[test]
+    fn embedded_postgres_migrations_match_the_directory() {
+        assert_matches_directory("migrations/postgres", POSTGRES);
+    }
+
+    fn assert_matches_directory(dir: &str, list: &[(i64, &str, &str)]) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
         let mut files: Vec<(i64, String, String)> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|entry| entry.unwrap().path())
@@ -53,7 +67,7 @@ mod tests {
             .collect();
         files.sort();
         let embedded: Vec<(i64, String, String)> =
-            SQLITE.iter().map(|&(v, d, s)| (v, d.to_owned(), s.to_owned())).collect();
+            list.iter().map(|&(v, d, s)| (v, d.to_owned(), s.to_owned())).collect();
         assert_eq!(embedded, files);
     }
 }

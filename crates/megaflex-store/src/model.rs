@@ -34,9 +34,9 @@ impl StoreError {
         Self { action, message: e.to_string(), config: false }
     }
 
-    /// A `[store] url` that names no usable store: the fix is in the
+    /// A `[store]` setting that names no usable store: the fix is in the
     /// configuration.
-    pub(crate) fn url(action: &'static str, e: impl fmt::Display) -> Self {
+    pub fn url(action: &'static str, e: impl fmt::Display) -> Self {
         Self { config: true, ..Self::new(action, e) }
     }
 
@@ -391,7 +391,8 @@ pub enum ClaimError {
         holder.as_ref().map_or_else(|| "another megaflex process".to_owned(), ToString::to_string)
     )]
     InUse {
-        /// The database file.
+        /// The database file, or the PostgreSQL URL (which never carries a
+        /// password).
         path: PathBuf,
         /// Who, when the store says.
         holder: Option<Holder>,

@@ -75,6 +75,9 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Show links, circuits, the update ledger and recent decisions from the store.
     Status(cmd::status::StatusArgs),
+    /// The store: copy a SQLite store into PostgreSQL.
+    #[command(subcommand)]
+    Store(cmd::store::StoreCommand),
     /// Feed recorded syslog lines or JSONL events through the engine in dry-run.
     Replay(cmd::replay::ReplayArgs),
     /// Resume automation of a circuit paused after an outside rate change.
@@ -133,6 +136,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(args) => cmd::run::run(args).await,
         Command::Status(args) => cmd::status::run(&ctx, args).await,
         Command::Replay(args) => cmd::replay::run(&ctx, args).await,
+        Command::Store(command) => cmd::store::run(&ctx, command).await,
         Command::Resume(args) => cmd::resume::run(args).await,
         Command::Sim(args) => cmd::sim::run(args).await,
         Command::Completions { shell } => {

@@ -377,6 +377,7 @@ fn status_reads_an_empty_store_and_every_subcommand_has_help() {
         "check",
         "run",
         "status",
+        "store",
         "replay",
         "resume",
         "sim",

@@ -223,12 +223,23 @@ async fn a_store_that_cannot_be_opened_exits_1_and_a_wrong_store_url_exits_2() {
     }
     // A store URL megaflex cannot use is the configuration's fault.
     let text = std::fs::read_to_string(&config).unwrap();
-    let text = text.replace(&format!("sqlite://{}", blocker.join("megaflex.db").display()), "postgres://db.example/mf");
-    std::fs::write(&config, text).unwrap();
-    for cmd in ["status", "run"] {
+    let sqlite_url = format!("sqlite://{}", blocker.join("megaflex.db").display());
+    std::fs::write(&config, text.replace(&sqlite_url, "mysql://db.example/mf")).unwrap();
+    for cmd in ["status", "run", "check"] {
         let out = output(megaflex(&[cmd], &config));
         assert_eq!(out.status.code(), Some(2), "{cmd}: {}", stderr(&out));
         assert!(stderr(&out).contains("unsupported store URL"), "{cmd}: {}", stderr(&out));
+    }
+    // A PostgreSQL password belongs in the environment: the file is refused
+    // at the URL's line, and the password is not repeated.
+    std::fs::write(&config, text.replace(&sqlite_url, "postgres://megaflex:hunter2@db.example/mf")).unwrap();
+    let line = text.lines().position(|l| l.contains(&sqlite_url)).unwrap() + 1;
+    for cmd in ["check", "status", "run"] {
+        let out = output(megaflex(&[cmd], &config));
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(&format!("megaflex.toml:{line}:")) && err.contains("password_env"), "{cmd}: {err}");
+        assert!(!err.contains("hunter2"), "{cmd}: {err}");
     }
 }
 

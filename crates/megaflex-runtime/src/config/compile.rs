@@ -140,7 +140,7 @@ fn megaport(s: MegaportSection) -> Result<MegaportConfig, Fault> {
 }
 
 fn store(s: StoreSection) -> StoreConfig {
-    StoreConfig { url: s.url, fsync: s.fsync }
+    StoreConfig { url: s.url, password_env: s.password_env, fsync: s.fsync }
 }
 
 fn servicenow(s: ServiceNowSection) -> Result<ServiceNowConfig, Fault> {

@@ -15,6 +15,8 @@ use megaflex_domain::signal::Signal;
 
 use super::settings::{ClockSetting, EnvironmentSetting};
 
+pub use super::store::StoreSection;
+
 /// A duration written `30s`, `10m`, `1h30m`, `2d`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Dur(pub Duration);
@@ -140,29 +142,6 @@ fn default_key_env() -> String {
 }
 fn default_secret_env() -> String {
     "MEGAPORT_SECRET_KEY".into()
-}
-
-/// `[store]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoreSection {
-    /// `sqlite://PATH` (default `sqlite://megaflex.db`).
-    #[serde(default = "default_store")]
-    pub url: String,
-    /// fsync every commit (`synchronous = FULL`): intents survive power loss,
-    /// not only a crash of the process, at a few milliseconds per update.
-    #[serde(default)]
-    pub fsync: bool,
-}
-
-impl Default for StoreSection {
-    fn default() -> Self {
-        Self { url: default_store(), fsync: false }
-    }
-}
-
-fn default_store() -> String {
-    "sqlite://megaflex.db".into()
 }
 
 /// `[servicenow]`.

@@ -8,6 +8,7 @@
 mod compile;
 pub mod file;
 pub mod settings;
+mod store;
 
 pub use compile::{ConfigError, MAX_HTTP_CONNECTIONS, MAX_MESSAGE_BYTES};
 pub use file::{Dur, MIN_RECONCILE_SECS};

@@ -122,10 +122,33 @@ impl MegaportConfig {
 /// `compile::store`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
-    /// `sqlite://PATH`.
+    /// `sqlite://PATH` or `postgres://USER@HOST:PORT/DATABASE` (checked: no password in it).
     pub url: String,
+    /// PostgreSQL: the environment variable holding the password (read at open).
+    pub password_env: Option<String>,
     /// fsync every commit (`synchronous = FULL`).
     pub fsync: bool,
+}
+
+impl StoreConfig {
+    /// Opens the store, with the password read from `password_env` now (a
+    /// variable named but not set is the configuration's fault).
+    pub async fn open(&self) -> Result<std::sync::Arc<dyn megaflex_store::Store>, megaflex_store::StoreError> {
+        let password = match &self.password_env {
+            None => None,
+            Some(var) => match std::env::var(var) {
+                Ok(p) => Some(megaflex_store::SecretString::from(p)),
+                Err(_) => {
+                    return Err(megaflex_store::StoreError::url(
+                        "password",
+                        format!("[store] password_env names {var}, which is not set"),
+                    ));
+                }
+            },
+        };
+        let options = megaflex_store::OpenOptions { fsync_each_commit: self.fsync, password };
+        megaflex_store::open_with(&self.url, &options).await
+    }
 }
 
 /// `[servicenow]`.

@@ -13,6 +13,7 @@ pub(crate) mod resume;
 pub(crate) mod run;
 pub(crate) mod sim;
 pub(crate) mod status;
+pub(crate) mod store;
 pub(crate) mod support;
 pub(crate) mod telemetry;
 pub(crate) mod vxc;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use megaflex_domain::circuits::DecisionAction;
 use megaflex_runtime::config::Config;
-use megaflex_store::{self as store, ClaimError, DecisionRecord, Holder, Record};
+use megaflex_store::{ClaimError, DecisionRecord, Holder, Record};
 use megaport::types::EpochMillis;
 
 use crate::error::{CliError, exit};
@@ -28,9 +28,10 @@ pub(crate) async fn run(args: ResumeArgs) -> anyhow::Result<u8> {
     if !config.circuits.iter().any(|c| c.name == args.circuit) {
         return Err(CliError::usage(format!("no circuit named {:?} in {}", args.circuit, args.config.display())).into());
     }
-    let store = store::open(&config.store.url)
-        .await
-        .map_err(|e| if e.is_config() { CliError::usage(e.to_string()) } else { CliError::failure(e.to_string()) })?;
+    let store =
+        config.store.open().await.map_err(|e| {
+            if e.is_config() { CliError::usage(e.to_string()) } else { CliError::failure(e.to_string()) }
+        })?;
     // The instance lock tells whether a daemon runs on this store: a resume
     // written behind a live daemon is overwritten by it (the circuit stays
     // paused and the next outage gets no boost), so it goes to the daemon.

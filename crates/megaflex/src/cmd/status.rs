@@ -30,9 +30,10 @@ pub(crate) async fn run(ctx: &Ctx, args: StatusArgs) -> anyhow::Result<u8> {
     let config = Config::load(&args.config).map_err(|e| CliError::usage(e.to_string()))?;
     // A store the configuration names wrongly is a usage error; one that
     // cannot be opened or read (permissions, a full disk) is a failure.
-    let store = store::open(&config.store.url)
-        .await
-        .map_err(|e| if e.is_config() { CliError::usage(e.to_string()) } else { CliError::failure(e.to_string()) })?;
+    let store =
+        config.store.open().await.map_err(|e| {
+            if e.is_config() { CliError::usage(e.to_string()) } else { CliError::failure(e.to_string()) }
+        })?;
     let snap = store.load().await?;
     let decisions = store.recent_decisions(args.decisions).await?;
     let incidents = store.incidents(10).await?;
