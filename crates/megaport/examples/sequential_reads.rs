@@ -3,14 +3,28 @@
 //! Used by `bench/client_seq.sh`.
 //!
 //! `cargo run --release -p megaport --example sequential_reads -- API_URL TOKEN_URL UID CALLS`
+//!
+//! It runs on a current-thread runtime, one task making one call after the
+//! other. `RUNTIME=multi_thread` runs the same loop on a multi-thread
+//! runtime, as the daemon's engine does (its client shares the runtime with
+//! every other task), where the connection's task and the caller may be
+//! woken on different threads.
 
 use std::time::{Duration, Instant};
 
 use megaport::types::ProductUid;
 use megaport::{Client, Credentials, RequestBudget};
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = match std::env::var("RUNTIME").as_deref() {
+        Ok("multi_thread") => tokio::runtime::Builder::new_multi_thread().enable_all().build()?,
+        Ok("current_thread") | Err(_) => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+        Ok(other) => return Err(format!("RUNTIME={other}: expected current_thread or multi_thread").into()),
+    };
+    runtime.block_on(run())
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let [_, api, token, uid, calls] = args.as_slice() else {
         return Err("usage: sequential_reads API_URL TOKEN_URL UID CALLS".into());

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use megaflex_http::{RetryPolicy, parse_retry_after};
 use megaport_types::{ApiErrorBody, EpochMillis, TokenErrorBody, TokenResponse};
-use reqwest::{Method, StatusCode, header::HeaderMap};
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
@@ -83,7 +84,9 @@ impl Default for ConfirmPolicy {
 }
 
 struct CachedToken {
-    value: SecretString,
+    /// `Bearer <token>`, built once per token rather than per call (and
+    /// marked sensitive, so it never shows in `Debug`).
+    authorization: HeaderValue,
     expires_at: EpochMillis,
     lifetime: Duration,
     generation: u64,
@@ -297,6 +300,12 @@ impl ClientBuilder {
     }
 }
 
+/// `Accept` and `Content-Type` of every API call (a constant: no parsing or
+/// allocation per call).
+fn application_json() -> HeaderValue {
+    HeaderValue::from_static("application/json")
+}
+
 /// A request the pipeline sends.
 #[derive(Debug, Clone)]
 pub(crate) struct Call {
@@ -439,23 +448,33 @@ impl Client {
         Ok(self.token_info().await)
     }
 
-    async fn bearer(&self) -> Result<(SecretString, u64)> {
+    /// The `Authorization` header value of a fresh token, and the token's generation.
+    async fn bearer(&self) -> Result<(HeaderValue, u64)> {
         // Holding the async lock while fetching makes concurrent callers share one refresh.
         let mut state = self.inner.token.lock().await;
         let now = self.inner.clock.now();
         if let Some(t) = state.current.as_ref().filter(|t| t.is_fresh(now)) {
-            return Ok((t.value.clone(), t.generation));
+            return Ok((t.authorization.clone(), t.generation));
         }
         let fetched = self.fetch_token().await?;
+        let token = SecretString::from(fetched.access_token);
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).map_err(|_| {
+            Error::Auth(Box::new(AuthError {
+                status: 200,
+                message: "the token endpoint answered with a token that cannot be sent in a header".into(),
+                token_url: self.inner.environment.token_url(),
+                hint: "check the token URL points at Megaport's OAuth endpoint".into(),
+            }))
+        })?;
+        authorization.set_sensitive(true);
         state.generation += 1;
         state.issued_total += 1;
         let lifetime = Duration::from_secs(fetched.expires_in.max(1));
         let expires_at = now.plus_millis(lifetime.as_millis() as i64);
         state.expires_at_wall = Some(expires_at);
         let generation = state.generation;
-        let value = SecretString::from(fetched.access_token);
-        state.current = Some(CachedToken { value: value.clone(), expires_at, lifetime, generation });
-        Ok((value, generation))
+        state.current = Some(CachedToken { authorization: authorization.clone(), expires_at, lifetime, generation });
+        Ok((authorization, generation))
     }
 
     async fn invalidate_token(&self, generation: u64) {
@@ -541,7 +560,6 @@ impl Client {
     /// The request pipeline: budget, bearer, send, retries, 401 recovery.
     pub(crate) async fn send(&self, call: &Call) -> Result<Answer> {
         let url = self.url_for(call)?;
-        let query_string = url.query().unwrap_or_default().to_owned();
         let mut attempt: u32 = 0;
         let mut reauthenticated = false;
         loop {
@@ -551,34 +569,37 @@ impl Client {
             }
             // An exhausted budget can mean minutes of waiting: a stop ends it.
             // The slot is held until this attempt's answer is in (end of the iteration).
-            let _slot = match &self.stop {
-                None => self.inner.budget.acquire().await,
-                Some(token) => tokio::select! {
+            // A free slot is taken without arming the stop (registering
+            // and removing a waiter on every call).
+            let _slot = match (self.inner.budget.try_acquire(), &self.stop) {
+                (Ok(slot), _) => slot,
+                (Err(_), None) => self.inner.budget.acquire().await,
+                (Err(_), Some(token)) => tokio::select! {
                     slot = self.inner.budget.acquire() => slot,
                     () = token.cancelled() => {
                         return Err(Error::Stopped { doing: "waiting for the request budget", request_sent: false });
                     }
                 },
             };
-            let (token, generation) = self.bearer().await?;
+            let (authorization, generation) = self.bearer().await?;
             let mut req = self
                 .inner
                 .http
                 .request(call.method.clone(), url.clone())
-                .bearer_auth(token.expose_secret())
-                .header(reqwest::header::ACCEPT, "application/json");
+                .header(reqwest::header::AUTHORIZATION, authorization)
+                .header(reqwest::header::ACCEPT, application_json());
             if let Some(body) = &call.body {
-                req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+                req = req.header(reqwest::header::CONTENT_TYPE, application_json()).body(body.clone());
             }
-            let at = self.inner.clock.now();
+            let at = self.inner.observer.as_ref().map(|_| self.inner.clock.now());
             let started = Instant::now();
             let sent = req.send().await;
             // Built only when someone listens: this is the per-call hot path.
-            let mut record = self.inner.observer.as_ref().map(|_| CallRecord {
+            let mut record = at.map(|at| CallRecord {
                 at,
                 method: call.method.to_string(),
                 path: call.path.clone(),
-                query: query_string.clone(),
+                query: url.query().unwrap_or_default().to_owned(),
                 request_body: call.body.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()),
                 status: None,
                 trace_id: None,
@@ -586,7 +607,7 @@ impl Client {
                 error: None,
                 attempt,
             });
-            let resp = match sent {
+            let mut resp = match sent {
                 Ok(r) => r,
                 Err(e) => {
                     if let Some(r) = record.as_mut() {
@@ -610,9 +631,10 @@ impl Client {
                 }
             };
             let status = resp.status();
-            let headers = resp.headers().clone();
+            // Taken, not copied: `bytes()` consumes the response.
+            let headers = std::mem::take(resp.headers_mut());
             let body = match resp.bytes().await {
-                Ok(b) => b.to_vec(),
+                Ok(b) => Vec::from(b),
                 Err(e) => {
                     if let Some(r) = record.as_mut() {
                         r.duration = started.elapsed();
