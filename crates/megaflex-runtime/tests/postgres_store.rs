@@ -90,8 +90,7 @@ async fn the_daemon_on_postgres_boosts_and_records_the_decision_and_the_ledger_t
     assert_eq!(breaches(&sim), 0);
 
     // A second daemon on the same database is refused, naming the first.
-    let config =
-        compile("second.toml", &pg_config(&sim, &db.url()));
+    let config = compile("second.toml", &pg_config(&sim, &db.url()));
     let Err(refused) = megaflex_runtime::start(config, options()).await else {
         panic!("a second daemon on the same database must be refused");
     };
