@@ -6,66 +6,9 @@
 
 mod common;
 
+use common::postgres::TestDb;
 use common::*;
 use sqlx::Connection;
-
-/// A database of its own, dropped at the end (a failed test included).
-struct TestDb {
-    admin: String,
-    name: String,
-}
-
-impl TestDb {
-    async fn create() -> Option<Self> {
-        let mut last_error = String::new();
-        for admin in ["postgres://root@127.0.0.1:5432/postgres", "postgres://postgres@127.0.0.1:5432/postgres"] {
-            match sqlx::PgConnection::connect(admin).await {
-                Ok(mut conn) => {
-                    let name = format!("megaflex_t_{}_{}", std::process::id(), fastrand_suffix());
-                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                        .execute(&mut conn)
-                        .await
-                        .unwrap();
-                    let _ = conn.close().await;
-                    return Some(Self { admin: admin.to_owned(), name });
-                }
-                Err(e) => last_error = format!("{admin}: {e}"),
-            }
-        }
-        if std::env::var("MEGAFLEX_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("PostgreSQL is required (MEGAFLEX_REQUIRE_PEERS=1) but not reachable: {last_error}");
-        }
-        eprintln!("SKIPPED: PostgreSQL not reachable ({last_error}); set MEGAFLEX_REQUIRE_PEERS=1 to fail instead");
-        None
-    }
-
-    fn url(&self) -> String {
-        format!("{}/{}", self.admin.rsplit_once('/').unwrap().0, self.name)
-    }
-}
-
-fn fastrand_suffix() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let (admin, name, shown) = (self.admin.clone(), self.name.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&admin).await?;
-                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {shown}: {dropped:?}");
-        }
-    }
-}
 
 /// The scenario's configuration with its store on PostgreSQL.
 fn pg_config(sim: &megaflex_sim::SimHandle, url: &str) -> ConfigToml {

@@ -16,6 +16,8 @@ use megaport::Credentials;
 
 #[path = "../../../../testing/peers.rs"]
 mod peers;
+#[path = "../../../../testing/postgres.rs"]
+pub mod postgres;
 // Not every test crate that includes `common` has a peer test.
 #[allow(unused_imports)]
 pub use peers::{peer_present, peers_required};

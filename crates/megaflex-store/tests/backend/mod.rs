@@ -13,24 +13,18 @@ use sqlx::Connection;
 
 static N: AtomicU32 = AtomicU32::new(0);
 
-/// Where PostgreSQL's maintenance database is, as the users the machines
-/// have (trust auth). `MEGAFLEX_TEST_PG_ADMIN_URL` overrides.
-fn admin_urls() -> Vec<String> {
-    match std::env::var("MEGAFLEX_TEST_PG_ADMIN_URL") {
-        Ok(url) => vec![url],
-        Err(_) => {
-            vec!["postgres://root@127.0.0.1:5432/postgres".into(), "postgres://postgres@127.0.0.1:5432/postgres".into()]
-        }
-    }
-}
+#[path = "../../../../testing/peers.rs"]
+mod peers;
+#[path = "../../../../testing/postgres.rs"]
+mod postgres;
 
 /// One store kind, with the database it made.
 #[derive(Debug)]
 pub enum Backend {
     /// `sqlite://<dir>/megaflex.db`.
     Sqlite { dir: PathBuf },
-    /// A database of its own; `admin` is the maintenance URL that made it.
-    Postgres { admin: String, url: String, name: String },
+    /// A database of its own.
+    Postgres(postgres::TestDb),
 }
 
 impl Backend {
@@ -48,38 +42,14 @@ impl Backend {
     /// A fresh PostgreSQL database, or `None` (said in one line) when no
     /// PostgreSQL answers; with `MEGAFLEX_REQUIRE_PEERS=1` that fails instead.
     pub async fn postgres() -> Option<Self> {
-        let mut last_error = String::new();
-        for admin in admin_urls() {
-            match sqlx::PgConnection::connect(&admin).await {
-                Ok(mut conn) => {
-                    let name = format!("megaflex_t_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-                    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                        .execute(&mut conn)
-                        .await
-                        .unwrap();
-                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                        .execute(&mut conn)
-                        .await
-                        .unwrap();
-                    let _ = conn.close().await;
-                    let (base, _) = admin.rsplit_once('/').unwrap();
-                    return Some(Self::Postgres { url: format!("{base}/{name}"), admin, name });
-                }
-                Err(e) => last_error = format!("{admin}: {e}"),
-            }
-        }
-        if std::env::var("MEGAFLEX_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("PostgreSQL is required (MEGAFLEX_REQUIRE_PEERS=1) but not reachable: {last_error}");
-        }
-        eprintln!("SKIPPED: PostgreSQL not reachable ({last_error}); set MEGAFLEX_REQUIRE_PEERS=1 to fail instead");
-        None
+        postgres::TestDb::create().await.map(Self::Postgres)
     }
 
     /// The store's URL.
     pub fn url(&self) -> String {
         match self {
             Self::Sqlite { dir } => format!("sqlite://{}", dir.join("megaflex.db").display()),
-            Self::Postgres { url, .. } => url.clone(),
+            Self::Postgres(db) => db.url(),
         }
     }
 
@@ -96,8 +66,8 @@ impl Backend {
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut c).await.unwrap();
                 c.close().await.unwrap();
             }
-            Self::Postgres { url, .. } => {
-                let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            Self::Postgres(db) => {
+                let mut c = sqlx::PgConnection::connect(&db.url()).await.unwrap();
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut c).await.unwrap();
                 c.close().await.unwrap();
             }
@@ -112,8 +82,8 @@ impl Backend {
                 let mut c = sqlx::SqliteConnection::connect(&self.url()).await.unwrap();
                 sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_one(&mut c).await.unwrap()
             }
-            Self::Postgres { url, .. } => {
-                let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            Self::Postgres(db) => {
+                let mut c = sqlx::PgConnection::connect(&db.url()).await.unwrap();
                 sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_one(&mut c).await.unwrap()
             }
         }
@@ -127,7 +97,7 @@ impl Backend {
                 "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} WHEN NEW.{column} = '{value}' \
                  BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
             ),
-            Self::Postgres { .. } => format!(
+            Self::Postgres(_) => format!(
                 "CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
                  IF NEW.{column} = '{value}' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$; \
                  CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION refuse_{table}()"
@@ -143,25 +113,8 @@ impl Drop for Backend {
             Self::Sqlite { dir } => {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            Self::Postgres { admin, name, .. } => {
-                // Drop runs inside the test's runtime (and on a panic): the
-                // database is dropped from a thread with a runtime of its own.
-                // FORCE ends the sessions a store left open.
-                let (admin, name, shown) = (admin.clone(), name.clone(), name.clone());
-                let dropped = std::thread::spawn(move || {
-                    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-                        let mut conn = sqlx::PgConnection::connect(&admin).await?;
-                        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                            .execute(&mut conn)
-                            .await?;
-                        conn.close().await
-                    })
-                })
-                .join();
-                if !matches!(dropped, Ok(Ok(()))) {
-                    eprintln!("could not drop test database {shown}: {dropped:?}");
-                }
-            }
+            // The database is dropped with its TestDb.
+            Self::Postgres(_) => {}
         }
     }
 }
