@@ -112,8 +112,16 @@ async fn a_full_disk_holds_everything_back_and_writes_it_when_space_returns() {
     let metrics = get(&d, "/metrics").await.1;
     assert!(metrics.contains("megaflex_store_healthy 0"), "{metrics}");
     // The failed transaction was rolled back and its connection closed:
-    // another process can take the write lock at once.
-    let other = Command::new("sqlite3").arg(&db).arg("BEGIN IMMEDIATE; ROLLBACK;").output().unwrap();
+    // another process can take the write lock. Not "at once": the writer
+    // retries while the disk is full, and a retry holds the lock for the
+    // moment it takes to fail again (CI caught sqlite3 in that moment), so
+    // sqlite3 waits up to 5 s; a lock held for good still fails here.
+    let other = Command::new("sqlite3")
+        .args(["-cmd", ".timeout 5000"])
+        .arg(&db)
+        .arg("BEGIN IMMEDIATE; ROLLBACK;")
+        .output()
+        .unwrap();
     assert!(other.status.success(), "the store stays write-locked: {}", String::from_utf8_lossy(&other.stderr));
 
     // The hold-down ends while the disk is still full: the boost is decided
